@@ -1,0 +1,19 @@
+// Cofre's WebAssembly core: the single entry point asc compiles to
+// build/cofre.wasm. Every export takes and returns numbers; ABI.md is the
+// contract, and its version below changes whenever an export does.
+
+/** ABI version (ABI.md §1); bump on any change to an export's meaning. */
+const ABI_VERSION: i32 = 1;
+
+export function abi_version(): i32 {
+  return ABI_VERSION;
+}
+
+export { alloc, wipe } from "./memory";
+export {
+  cdc_context_bytes,
+  cdc_cut,
+  cdc_hash_hi,
+  cdc_hash_lo,
+  cdc_init,
+} from "./fastcdc";

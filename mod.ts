@@ -1,0 +1,18 @@
+/**
+ * Cofre: end-to-end encrypted, deduplicated backups. The storage sees only
+ * ciphertext; a password or a 64-digit recovery key, never stored, opens it.
+ *
+ * This module is the public API; the `cofre` CLI (cli/main.ts) is built on it.
+ *
+ * @example
+ * ```ts
+ * import { cutPoints } from "./mod.ts";
+ * const data = crypto.getRandomValues(new Uint8Array(60_000));
+ * const ends = cutPoints(data, { minSize: 1024, avgSize: 4096, maxSize: 16384 });
+ * console.log(`${ends.length} chunks`);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/chunker.ts";
