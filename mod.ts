@@ -16,3 +16,5 @@
  */
 
 export * from "./src/chunker.ts";
+export * from "./src/bench.ts";
+export * from "./src/version.ts";

@@ -2,7 +2,7 @@
 // tests/vectors/fastcdc-gear.json (nlfiedler/fastcdc-rs @ f76938d8c2d7, src/v2020/mod.rs, MIT).
 // gear[i] is the first 8 bytes, big-endian, of MD5 of 64 bytes all equal to i;
 // gear_ls[i] = gear[i] << 1 is not stored: cdc_init derives it, together with the seed.
-// tests/chunker_test.ts checks the compiled module against the JSON vectors.
+// tests/chunker_test.ts compares the module with a reference built from the JSON tables.
 
 /** GEAR: 256 u64 entries, indexed by a byte. */
 export const GEAR: usize = memory.data<u64>([

@@ -35,7 +35,8 @@ const SIZE_MAX: u32 = 64 << 20;
 
 /**
  * Fills `ctx` for the given parameters. Returns STATUS_OK, or
- * STATUS_BAD_ARGUMENT when not 64 ≤ min < avg < max ≤ 64 MiB, nc > 3, or the
+ * STATUS_BAD_ARGUMENT when not 64 ≤ min < avg < max ≤ 64 MiB, min is odd (an
+ * odd min would allow a chunk of min − 1 bytes), nc > 3, or the
  * average size needs a mask outside the table (bits ± nc outside 5..25).
  * The seed arrives as two u32 halves so that hosts without i64 can call it.
  */
@@ -48,7 +49,7 @@ export function cdc_init(
   seed_lo: u32,
   seed_hi: u32,
 ): i32 {
-  if (min < SIZE_MIN || max > SIZE_MAX || !(min < avg && avg < max) || nc > 3) {
+  if (min < SIZE_MIN || max > SIZE_MAX || (min & 1) != 0 || !(min < avg && avg < max) || nc > 3) {
     return STATUS_BAD_ARGUMENT;
   }
   const bits = averageBits(avg);

@@ -27,7 +27,7 @@ export const DEFAULT_CHUNKER_OPTIONS: Readonly<Required<ChunkerOptions>> = Objec
 
 /** Chunk size limits and the secret seed. */
 export interface ChunkerOptions {
-  /** No chunk but the last is shorter (bytes, 64 B to 64 MiB). */
+  /** No chunk but the last is shorter (bytes, even, 64 B to 64 MiB). */
   minSize: number;
   /** The target average (bytes); `round(log2(avgSize))` sets the masks. */
   avgSize: number;
@@ -59,14 +59,26 @@ function validate(options: ChunkerOptions): CdcParams {
   const normalization = options.normalization ?? 1;
   const seed = options.seed ?? 0n;
   for (const [name, value] of [["minSize", minSize], ["avgSize", avgSize], ["maxSize", maxSize]]) {
-    if (typeof value !== "number" || !Number.isInteger(value)) {
-      throw new TypeError(`Cannot configure the chunker: ${name} must be an integer, got ${value}`);
+    if (typeof value !== "number") {
+      throw new TypeError(
+        `Cannot configure the chunker: ${name} must be a number, got ${typeof value}`,
+      );
+    }
+    if (!Number.isInteger(value)) {
+      throw new RangeError(
+        `Cannot configure the chunker: ${name} must be an integer, got ${value}`,
+      );
     }
     if (value < MIN_CHUNK_LIMIT_BYTES || value > MAX_CHUNK_LIMIT_BYTES) {
       throw new RangeError(
         `Cannot configure the chunker: ${name} is ${value}, outside ${MIN_CHUNK_LIMIT_BYTES} B..64 MiB`,
       );
     }
+  }
+  if (minSize % 2 !== 0) {
+    // FORMAT.md §3.1: hashing starts at byte 2·floor(minSize/2), so an odd
+    // minimum would let a chunk end one byte short of it.
+    throw new RangeError(`Cannot configure the chunker: minSize must be even, got ${minSize}`);
   }
   if (!(minSize < avgSize && avgSize < maxSize)) {
     throw new RangeError(

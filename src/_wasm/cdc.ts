@@ -3,14 +3,7 @@
 // to decide on (at least `max` bytes, or the end of the stream), and copies
 // chunks out.
 
-import {
-  acquireRegion,
-  core,
-  memoryBytes,
-  type Region,
-  releaseRegion,
-  STATUS_OK,
-} from "./core.ts";
+import { acquireRegion, core, memoryBytes, type Region, releaseRegion, STATUS_OK } from "./core.ts";
 
 /** Parameters already validated by src/chunker.ts. */
 export interface CdcParams {

@@ -34,7 +34,7 @@ export const ABI_VERSION = 1;
 
 const WASM_URL = new URL("../../build/cofre.wasm", import.meta.url);
 
-async function loadBytes(url: URL): Promise<Uint8Array> {
+async function loadBytes(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   if (url.protocol === "file:" && typeof Deno === "undefined") {
     // Node has no fetch() for file: URLs.
     const fs = await import("node:fs/promises");
@@ -48,7 +48,8 @@ async function loadBytes(url: URL): Promise<Uint8Array> {
 }
 
 async function instantiate(): Promise<CoreExports> {
-  const { instance } = await WebAssembly.instantiate(await loadBytes(WASM_URL), {});
+  const module = await WebAssembly.compile(await loadBytes(WASM_URL) as Uint8Array<ArrayBuffer>);
+  const instance = await WebAssembly.instantiate(module, {});
   const exports = instance.exports as unknown as CoreExports;
   const version = exports.abi_version();
   if (version !== ABI_VERSION) {

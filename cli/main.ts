@@ -1,0 +1,55 @@
+// The `cofre` command line: `deno task cofre <command>` or
+// `deno run -A cli/main.ts <command>`. DESIGN.md §4 is the contract.
+
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { VERSION } from "../mod.ts";
+import { denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } from "./_ui.ts";
+import { benchCommand } from "./bench.ts";
+import { versionCommand } from "./version.ts";
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit
+ * code; it never exits the process itself.
+ */
+export async function main(args: string[], io: Io): Promise<number> {
+  let code = EXIT_OK;
+  const done = (c: number) => code = c;
+  const program = new Command("cofre")
+    .description(
+      "End-to-end encrypted, deduplicated backups: the storage sees only ciphertext,\n" +
+        "and only your password or recovery key opens it.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride()
+    .addCommand(benchCommand(io, done))
+    .addCommand(versionCommand(io, done))
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 error, 2 usage, 3 partial backup, 10 no repository,\n" +
+        "11 locked, 12 wrong password, recovery key or account.",
+    );
+  for (const sub of program.commands) {
+    sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .showHelpAfterError("(add --help for usage)");
+  }
+  try {
+    if (args.length === 0) {
+      program.outputHelp();
+      return EXIT_USAGE;
+    }
+    await program.parseAsync(args, { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version requests end parsing with exit code 0; the rest are usage errors.
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    return reportError(error, io);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, denoIo()));
+}

@@ -1,0 +1,20 @@
+// `cofre version`: what a bug report needs.
+
+import { Command } from "@commander-js/extra-typings";
+import { VERSION, WASM_ABI_VERSION } from "../mod.ts";
+import { EXIT_OK, type Io } from "./_ui.ts";
+
+export function versionCommand(io: Io, done: (code: number) => void) {
+  return new Command("version")
+    .description("print the versions of Cofre, its WebAssembly core and the runtime")
+    .option("--json", "print one JSON object")
+    .action((options) => {
+      const runtime = typeof Deno === "undefined" ? "unknown" : `deno ${Deno.version.deno}`;
+      if (options.json) {
+        io.stdout(JSON.stringify({ version: VERSION, wasm_abi: WASM_ABI_VERSION, runtime }) + "\n");
+      } else {
+        io.stdout(`cofre ${VERSION} (wasm ABI ${WASM_ABI_VERSION}, ${runtime})\n`);
+      }
+      done(EXIT_OK);
+    });
+}
