@@ -1,6 +1,6 @@
 // FastCDC 2020 content-defined chunking (Xia et al., "The Design of Fast
 // Content-Defined Chunking for Data Deduplication Based Storage Systems",
-// IEEE TPDS 2020), cut for cut as ../shared/CHUNKING.md and FORMAT.md §3
+// IEEE TPDS 2020), cut for cut as ../shared/CHUNKING.md and FORMAT.md §7
 // define it: a Gear rolling hash advanced two bytes a step, normalised
 // chunking with a harder mask before the average size and an easier one after.
 //
@@ -29,7 +29,7 @@ export function cdc_context_bytes(): u32 {
   return CONTEXT_BYTES;
 }
 
-/** Smallest and largest chunk size limits the module accepts (FORMAT.md §3.1). */
+/** Smallest and largest chunk size limits the module accepts (FORMAT.md §7.1). */
 const SIZE_MIN: u32 = 64;
 const SIZE_MAX: u32 = 64 << 20;
 

@@ -1,5 +1,5 @@
 /**
- * Content-defined chunking: FastCDC 2020 (FORMAT.md §3, CHUNKING.md), run by
+ * Content-defined chunking: FastCDC 2020 (FORMAT.md §7, CHUNKING.md), run by
  * the WebAssembly core. The same bytes always give the same chunks, however
  * they arrive, so an edit inside a file changes only the chunks around it.
  *
@@ -11,12 +11,12 @@ import { type CdcParams, CdcStream, type Cut } from "./_wasm/cdc.ts";
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-/** The smallest size limit a chunker accepts (FORMAT.md §3.1). */
+/** The smallest size limit a chunker accepts (FORMAT.md §7.1). */
 export const MIN_CHUNK_LIMIT_BYTES = 64;
-/** The largest size limit a chunker accepts (FORMAT.md §3.1). */
+/** The largest size limit a chunker accepts (FORMAT.md §7.1). */
 export const MAX_CHUNK_LIMIT_BYTES = 64 * MIB;
 
-/** Cofre's default chunk sizes (FORMAT.md §3.1): 256 KiB / 1 MiB / 4 MiB. */
+/** Cofre's default chunk sizes (FORMAT.md §7.1): 256 KiB / 1 MiB / 4 MiB. */
 export const DEFAULT_CHUNKER_OPTIONS: Readonly<Required<ChunkerOptions>> = Object.freeze({
   minSize: 256 * KIB,
   avgSize: 1 * MIB,
@@ -76,7 +76,7 @@ function validate(options: ChunkerOptions): CdcParams {
     }
   }
   if (minSize % 2 !== 0) {
-    // FORMAT.md §3.1: hashing starts at byte 2·floor(minSize/2), so an odd
+    // FORMAT.md §7.1: hashing starts at byte 2·floor(minSize/2), so an odd
     // minimum would let a chunk end one byte short of it.
     throw new RangeError(`Cannot configure the chunker: minSize must be even, got ${minSize}`);
   }

@@ -38,7 +38,7 @@ Deno.test("alloc() returns zeroed 16-byte-aligned regions and 0 when memory cann
   assertTrue(w.alloc(16) > b);
 });
 
-Deno.test("cdc_init() refuses what FORMAT.md §3.1 refuses, by itself", () => {
+Deno.test("cdc_init() refuses what FORMAT.md §7.1 refuses, by itself", () => {
   const ctx = core.alloc(core.cdc_context_bytes());
   const cases: [number, number, number, number, number][] = [
     [62, 256, 1024, 1, STATUS_BAD_ARGUMENT], // min below 64
