@@ -16,3 +16,5 @@
  */
 
 export * from "./src/chunker.ts";
+export * from "./src/aead.ts";
+export * from "./src/errors.ts";
