@@ -15,6 +15,8 @@
  * @module
  */
 
-export * from "./src/chunker.ts";
+export * from "./src/aead.ts";
 export * from "./src/bench.ts";
+export * from "./src/chunker.ts";
+export * from "./src/errors.ts";
 export * from "./src/version.ts";

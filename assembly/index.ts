@@ -17,3 +17,14 @@ export {
   cdc_hash_lo,
   cdc_init,
 } from "./fastcdc";
+export {
+  gcm_aad_update,
+  gcm_context_bytes,
+  gcm_decrypt_update,
+  gcm_init,
+  gcm_open_finish,
+  gcm_open_update,
+  gcm_seal_finish,
+  gcm_seal_update,
+  gcm_start,
+} from "./gcm";

@@ -22,6 +22,15 @@ export interface CoreExports {
   cdc_cut(ctx: number, ptr: number, n: number): number;
   cdc_hash_lo(ctx: number): number;
   cdc_hash_hi(ctx: number): number;
+  gcm_context_bytes(): number;
+  gcm_init(ctx: number, key: number): number;
+  gcm_start(ctx: number, nonce: number, nonceLen: number): number;
+  gcm_aad_update(ctx: number, ptr: number, len: number): number;
+  gcm_seal_update(ctx: number, ptr: number, len: number): number;
+  gcm_seal_finish(ctx: number, tag: number): number;
+  gcm_open_update(ctx: number, ptr: number, len: number): number;
+  gcm_open_finish(ctx: number, tag: number): number;
+  gcm_decrypt_update(ctx: number, ptr: number, len: number): number;
 }
 
 /** ABI.md §2: status codes shared with assembly/status.ts. */

@@ -1,0 +1,162 @@
+/**
+ * AES-256-GCM (NIST SP 800-38D), the AEAD that seals every chunk and object
+ * Cofre stores (FORMAT.md). It runs inside the WebAssembly core, bitsliced
+ * and constant time, so every host seals the same bytes the same way.
+ *
+ * Sealed data is ciphertext ‖ 16-byte tag. Opening verifies the tag before it
+ * decrypts anything: a failed open throws `AuthenticationError` and releases
+ * no plaintext.
+ *
+ * @module
+ */
+
+import { GcmContext, KEY_BYTES, TAG_BYTES } from "./_wasm/aead.ts";
+import { AuthenticationError } from "./errors.ts";
+
+/** AES-256 key length in bytes. */
+export const AES_GCM_KEY_BYTES = KEY_BYTES;
+/** Tag length in bytes, appended to every ciphertext. */
+export const AES_GCM_TAG_BYTES = TAG_BYTES;
+/** The recommended nonce length in bytes (the fast path; any length ≥ 1 works). */
+export const AES_GCM_NONCE_BYTES = 12;
+/** The longest plaintext GCM allows: 2^39 - 256 bits (SP 800-38D §5.2.1.1). */
+export const AES_GCM_MAX_PLAINTEXT_BYTES = 2 ** 36 - 32;
+
+const EMPTY = new Uint8Array(0);
+
+function bytes(value: unknown, name: string, action: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`Cannot ${action}: ${name} must be a Uint8Array`);
+  }
+  return value;
+}
+
+function checkNonce(nonce: unknown, action: string): Uint8Array {
+  const n = bytes(nonce, "the nonce", action);
+  if (n.length === 0) throw new RangeError(`Cannot ${action}: the nonce is empty`);
+  return n;
+}
+
+/**
+ * An AES-256-GCM key, expanded once in WebAssembly memory, for sealing and
+ * opening many messages. Dispose of it (`using`, or `[Symbol.dispose]()`) to
+ * zero the expanded key.
+ *
+ * @example
+ * ```ts
+ * import { AesGcm } from "./aead.ts";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const nonce = crypto.getRandomValues(new Uint8Array(12));
+ * using aead = new AesGcm(key);
+ * const sealed = aead.seal(nonce, new TextEncoder().encode("hello"));
+ * const opened = aead.open(nonce, sealed);
+ * if (new TextDecoder().decode(opened) !== "hello") throw new Error("round trip failed");
+ * ```
+ */
+export class AesGcm {
+  readonly #context: GcmContext;
+
+  /** Throws `TypeError` unless `key` is a Uint8Array, `RangeError` unless it has 32 bytes. */
+  constructor(key: Uint8Array) {
+    const k = bytes(key, "the key", "set the AES-GCM key");
+    if (k.length !== KEY_BYTES) {
+      throw new RangeError(`Cannot set the AES-GCM key: ${k.length} bytes, expected ${KEY_BYTES}`);
+    }
+    this.#context = new GcmContext(k);
+  }
+
+  /**
+   * Encrypts and authenticates `plaintext` and authenticates `aad`; returns
+   * ciphertext ‖ 16-byte tag. Never reuse a nonce with the same key for a
+   * different message.
+   */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+    const action = "seal";
+    const n = checkNonce(nonce, action);
+    const p = bytes(plaintext, "the plaintext", action);
+    const a = bytes(aad, "the associated data", action);
+    if (p.length > AES_GCM_MAX_PLAINTEXT_BYTES) {
+      throw new RangeError(`Cannot seal: ${p.length} bytes exceed the GCM limit`);
+    }
+    return this.#context.seal(n, p, a);
+  }
+
+  /**
+   * Verifies and decrypts ciphertext ‖ tag. Throws `AuthenticationError` when
+   * anything (key, nonce, aad, ciphertext, tag) differs from the seal, and
+   * `RangeError` for sealed input shorter than a tag.
+   */
+  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+    const action = "open";
+    const n = checkNonce(nonce, action);
+    const s = bytes(sealed, "the sealed data", action);
+    const a = bytes(aad, "the associated data", action);
+    if (s.length < TAG_BYTES) {
+      throw new RangeError(`Cannot open: ${s.length} bytes, expected at least ${TAG_BYTES}`);
+    }
+    if (s.length - TAG_BYTES > AES_GCM_MAX_PLAINTEXT_BYTES) throw new AuthenticationError();
+    const plaintext = this.#context.open(n, s, a);
+    if (plaintext === null) throw new AuthenticationError();
+    return plaintext;
+  }
+
+  /** Zeroes the expanded key; the object cannot be used afterwards. */
+  [Symbol.dispose](): void {
+    this.#context.release();
+  }
+}
+
+/**
+ * Seals `plaintext` under a 32-byte key: ciphertext ‖ 16-byte tag.
+ *
+ * @example
+ * ```ts
+ * import { aesGcmOpen, aesGcmSeal } from "./aead.ts";
+ * const key = new Uint8Array(32);
+ * const nonce = new Uint8Array(12);
+ * const sealed = aesGcmSeal(key, nonce, new Uint8Array(16));
+ * // NIST SP 800-38D test case 14 (AES-256, all-zero key, IV and plaintext).
+ * const hex = Array.from(sealed, (b) => b.toString(16).padStart(2, "0")).join("");
+ * if (hex !== "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919") {
+ *   throw new Error("wrong ciphertext");
+ * }
+ * if (aesGcmOpen(key, nonce, sealed).length !== 16) throw new Error("round trip failed");
+ * ```
+ */
+export function aesGcmSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad?: Uint8Array,
+): Uint8Array {
+  using aead = new AesGcm(key);
+  return aead.seal(nonce, plaintext, aad);
+}
+
+/**
+ * Opens ciphertext ‖ tag sealed by `aesGcmSeal`; throws `AuthenticationError`
+ * if it does not verify.
+ *
+ * @example
+ * ```ts
+ * import { aesGcmOpen, aesGcmSeal, AuthenticationError } from "../mod.ts";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const nonce = crypto.getRandomValues(new Uint8Array(12));
+ * const sealed = aesGcmSeal(key, nonce, new Uint8Array([1, 2, 3]), new Uint8Array([9]));
+ * try {
+ *   aesGcmOpen(key, nonce, sealed, new Uint8Array([8]));
+ *   throw new Error("opened with the wrong associated data");
+ * } catch (error) {
+ *   if (!(error instanceof AuthenticationError)) throw error;
+ * }
+ * ```
+ */
+export function aesGcmOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad?: Uint8Array,
+): Uint8Array {
+  using aead = new AesGcm(key);
+  return aead.open(nonce, sealed, aad);
+}
