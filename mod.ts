@@ -15,8 +15,17 @@
  * @module
  */
 
+export * from "./src/account.ts";
 export * from "./src/aead.ts";
 export * from "./src/bench.ts";
 export * from "./src/chunker.ts";
 export * from "./src/errors.ts";
+export * from "./src/format.ts";
+export * from "./src/keys.ts";
+export * from "./src/password.ts";
+export * from "./src/repository.ts";
+export * from "./src/storage/local.ts";
+export * from "./src/storage/memory.ts";
+export * from "./src/storage/storage.ts";
 export * from "./src/version.ts";
+export { DEFAULT_ARGON2ID, deriveArgon2id, hkdf } from "./src/kdf.ts";

@@ -4,6 +4,14 @@
 // run them in process.
 
 import { InvalidArgumentError } from "@commander-js/extra-typings";
+import process from "node:process";
+import {
+  FormatError,
+  RepositoryLockedError,
+  RepositoryNotFoundError,
+  UnsupportedVersionError,
+  WrongKeyError,
+} from "../mod.ts";
 
 /** The CLI's window on the world; `denoIo()` is the real one. */
 export interface Io {
@@ -15,6 +23,23 @@ export interface Io {
   readonly isTerminal: boolean;
   /** Reads an environment variable. */
   env(name: string): string | undefined;
+  /** True when standard input is a terminal: prompts only then. */
+  readonly stdinIsTerminal: boolean;
+  /** Asks for a secret without echoing it (terminal only; the prompt goes to stderr). */
+  promptSecret(message: string): Promise<string>;
+  /** Asks a yes/no question (terminal only). */
+  confirm(message: string): Promise<boolean>;
+  /** Reads a text file (secrets from --password-file and friends). */
+  readTextFile(path: string): Promise<string>;
+}
+
+/** What every command builder receives. */
+export interface CliContext {
+  io: Io;
+  /** Records the command's exit code. */
+  done: (code: number) => void;
+  /** Settings only tests pass (fast Argon2id); never set by the real CLI. */
+  testOnly?: { argon2id?: { memoryKib: number; iterations: number; parallelism: number } };
 }
 
 /** Exit codes (DESIGN.md §4). */
@@ -31,26 +56,48 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The one place errors become exit codes and a one-line message. */
+/** The one place errors become exit codes and a one-line message (DESIGN.md §4). */
 export function reportError(error: unknown, io: Io): number {
-  if (error instanceof UsageError || error instanceof RangeError) {
-    io.stderr(`cofre: ${error.message}\n`);
-    return EXIT_USAGE;
+  const say = (text: string, code: number) => {
+    io.stderr(`cofre: ${text}\n`);
+    return code;
+  };
+  if (error instanceof WrongKeyError) {
+    return say("wrong password, recovery key or account", EXIT_WRONG_KEY);
   }
-  const message = error instanceof Error ? error.message : String(error);
-  io.stderr(`cofre: ${message}\n`);
-  return EXIT_FATAL;
+  if (error instanceof RepositoryNotFoundError) return say(error.message, EXIT_NO_REPOSITORY);
+  if (error instanceof RepositoryLockedError) return say(error.message, EXIT_LOCKED);
+  if (error instanceof UsageError || error instanceof RangeError) {
+    return say(error.message, EXIT_USAGE);
+  }
+  if (error instanceof UnsupportedVersionError) return say(error.message, EXIT_FATAL);
+  if (error instanceof FormatError) {
+    return say(`${error.message}. The repository may be damaged: run 'cofre check'.`, EXIT_FATAL);
+  }
+  return say(error instanceof Error ? error.message : String(error), EXIT_FATAL);
 }
 
 const encoder = new TextEncoder();
 
-/** The process's real standard streams and environment. */
+/** The process's real standard streams, environment and terminal. */
 export function denoIo(): Io {
+  // Prompts write to stderr so that stdout stays clean for --json and pipes.
+  const context = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
   return {
     stdout: (text) => writeAll(Deno.stdout, encoder.encode(text)),
     stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
     isTerminal: Deno.stdout.isTerminal(),
     env: (name) => Deno.env.get(name),
+    stdinIsTerminal: Deno.stdin.isTerminal(),
+    async promptSecret(message) {
+      const { default: password } = await import("@inquirer/password");
+      return await password({ message }, context);
+    },
+    async confirm(message) {
+      const { default: confirm } = await import("@inquirer/confirm");
+      return await confirm({ message, default: false }, context);
+    },
+    readTextFile: (path) => Deno.readTextFile(path),
   };
 }
 

@@ -3,11 +3,11 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { type BenchResult, runBench } from "../mod.ts";
-import { EXIT_OK, type Io, padStart, positiveInteger } from "./_ui.ts";
+import { type CliContext, EXIT_OK, padStart, positiveInteger } from "./_ui.ts";
 
 const MIB = 1024 * 1024;
 
-export function benchCommand(io: Io, done: (code: number) => void) {
+export function benchCommand({ io, done }: CliContext) {
   return new Command("bench")
     .description("measure this machine's throughput for each stage of the backup pipeline")
     .option("--size <MiB>", "MiB of random data per stage and round", positiveInteger, 64)

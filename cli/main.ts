@@ -3,17 +3,23 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../mod.ts";
-import { denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } from "./_ui.ts";
+import { type CliContext, denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } from "./_ui.ts";
 import { benchCommand } from "./bench.ts";
+import { initCommand } from "./init.ts";
+import { keyCommand } from "./key.ts";
 import { versionCommand } from "./version.ts";
 
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit
  * code; it never exits the process itself.
  */
-export async function main(args: string[], io: Io): Promise<number> {
+export async function main(
+  args: string[],
+  io: Io,
+  testOnly?: CliContext["testOnly"],
+): Promise<number> {
   let code = EXIT_OK;
-  const done = (c: number) => code = c;
+  const context: CliContext = { io, done: (c) => code = c, testOnly };
   const program = new Command("cofre")
     .description(
       "End-to-end encrypted, deduplicated backups: the storage sees only ciphertext,\n" +
@@ -23,17 +29,31 @@ export async function main(args: string[], io: Io): Promise<number> {
     .showHelpAfterError("(add --help for usage)")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
-    .addCommand(benchCommand(io, done))
-    .addCommand(versionCommand(io, done))
+    .option("-r, --repo <location>", "the repository: a folder (or set COFRE_REPOSITORY)")
+    .option("--password-file <file>", "read the password from a file (or set COFRE_PASSWORD)")
+    .option(
+      "--recovery-key-file <file>",
+      "open with the recovery key in a file (or set COFRE_RECOVERY_KEY)",
+    )
+    .option(
+      "--account <phone>",
+      "the phone number the repository is bound to (or set COFRE_ACCOUNT)",
+    )
+    .addCommand(initCommand(context))
+    .addCommand(keyCommand(context))
+    .addCommand(benchCommand(context))
+    .addCommand(versionCommand(context))
     .addHelpText(
       "after",
       "\nExit codes: 0 ok, 1 error, 2 usage, 3 partial backup, 10 no repository,\n" +
         "11 locked, 12 wrong password, recovery key or account.",
     );
-  for (const sub of program.commands) {
-    sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+  const configure = (command: typeof program.commands[number]) => {
+    command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .showHelpAfterError("(add --help for usage)");
-  }
+    command.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
   try {
     if (args.length === 0) {
       program.outputHelp();

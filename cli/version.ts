@@ -2,9 +2,9 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { VERSION, WASM_ABI_VERSION } from "../mod.ts";
-import { EXIT_OK, type Io } from "./_ui.ts";
+import { type CliContext, EXIT_OK } from "./_ui.ts";
 
-export function versionCommand(io: Io, done: (code: number) => void) {
+export function versionCommand({ io, done }: CliContext) {
   return new Command("version")
     .description("print the versions of Cofre, its WebAssembly core and the runtime")
     .option("--json", "print one JSON object")

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type CdcParams, CdcStream, type Cut } from "./_wasm/cdc.ts";
+import { CdcStream, type Cut } from "./_wasm/cdc.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -53,8 +53,11 @@ export interface Chunk {
 const MASK_BITS_MIN = 5;
 const MASK_BITS_MAX = 25;
 
-/** Checks options and fills defaults; throws `RangeError` or `TypeError` naming the rule broken. */
-function validate(options: ChunkerOptions): CdcParams {
+/**
+ * Checks chunker options against FORMAT.md §7.1 and fills defaults; throws
+ * `RangeError` or `TypeError` naming the rule broken.
+ */
+export function validateChunkerOptions(options: ChunkerOptions): Required<ChunkerOptions> {
   const { minSize, avgSize, maxSize } = options;
   const normalization = options.normalization ?? 1;
   const seed = options.seed ?? 0n;
@@ -119,7 +122,7 @@ function validate(options: ChunkerOptions): CdcParams {
  * ```
  */
 export function cutPoints(data: Uint8Array, options: ChunkerOptions): number[] {
-  const stream = new CdcStream(validate(options), { copy: false });
+  const stream = new CdcStream(validateChunkerOptions(options), { copy: false });
   try {
     const cuts: Cut[] = [];
     stream.push(data, cuts);
@@ -151,7 +154,7 @@ export class StreamingChunker {
   #offset = 0;
 
   constructor(options: ChunkerOptions) {
-    this.#stream = new CdcStream(validate(options), { copy: true });
+    this.#stream = new CdcStream(validateChunkerOptions(options), { copy: true });
   }
 
   /** Adds bytes; returns the chunks they complete (possibly none). */

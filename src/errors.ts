@@ -27,3 +27,39 @@ export class FormatError extends SyntaxError {
     this.name = "FormatError";
   }
 }
+
+/** An object or repository of a format version this Cofre does not know (FORMAT.md §3). */
+export class UnsupportedVersionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnsupportedVersionError";
+  }
+}
+
+/**
+ * No key slot opened: the password, the recovery key or the account is wrong.
+ * FORMAT.md §5.3: one message for every cause, because the repository cannot
+ * tell them apart and must not help an attacker try.
+ */
+export class WrongKeyError extends Error {
+  constructor() {
+    super("Cannot open the repository: wrong password, recovery key or account");
+    this.name = "WrongKeyError";
+  }
+}
+
+/** There is no repository at the location given. */
+export class RepositoryNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RepositoryNotFoundError";
+  }
+}
+
+/** Another process holds the repository's exclusive lock (FORMAT.md §14). */
+export class RepositoryLockedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RepositoryLockedError";
+  }
+}

@@ -1,0 +1,119 @@
+// Where the repository and its secrets come from (DESIGN.md §4): flags, then
+// environment variables, then a hidden prompt on a terminal. Secrets are
+// never printed, logged or passed on the command line.
+
+import {
+  type Credentials,
+  estimatePasswordStrength,
+  LocalStorage,
+  normalizeAccount,
+  type Storage,
+} from "../mod.ts";
+import { type Io, UsageError } from "./_ui.ts";
+
+/** The options every repository command shares (defined once, on the program). */
+export interface RepositoryOptions {
+  repo?: string;
+  passwordFile?: string;
+  recoveryKeyFile?: string;
+  account?: string;
+}
+
+/** The storage named by --repo or COFRE_REPOSITORY. */
+export function openStorage(options: RepositoryOptions, io: Io): Storage {
+  const location = options.repo ?? io.env("COFRE_REPOSITORY");
+  if (!location) {
+    throw new UsageError("Cannot find the repository: give --repo/-r or set COFRE_REPOSITORY");
+  }
+  if (/^(s3|rclone):/.test(location)) {
+    throw new UsageError(
+      `Cannot use ${location}: S3 and rclone storage are not available yet (issue #7)`,
+    );
+  }
+  return new LocalStorage(location);
+}
+
+/** The account from --account or COFRE_ACCOUNT, normalised; undefined when unbound. */
+export function accountOption(options: RepositoryOptions, io: Io): string | undefined {
+  const account = options.account ?? io.env("COFRE_ACCOUNT");
+  return account ? normalizeAccount(account) : undefined;
+}
+
+/** A secret file's content without its final line break. */
+async function readSecretFile(path: string, what: string, io: Io): Promise<string> {
+  let text: string;
+  try {
+    text = await io.readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read the ${what} file ${path}: ${(error as Error).message}`);
+  }
+  return text.replace(/\r?\n$/, "");
+}
+
+/** The credentials that open an existing repository. */
+export async function openingCredentials(options: RepositoryOptions, io: Io): Promise<Credentials> {
+  const account = accountOption(options, io);
+  if (options.recoveryKeyFile) {
+    return {
+      recoveryKey: await readSecretFile(options.recoveryKeyFile, "recovery key", io),
+      account,
+    };
+  }
+  const recoveryKey = io.env("COFRE_RECOVERY_KEY");
+  if (recoveryKey) return { recoveryKey, account };
+  const password = await existingPassword(options, io);
+  if (password !== undefined) return { password, account };
+  throw new UsageError(
+    "Cannot open the repository: no password. Set COFRE_PASSWORD, use --password-file or " +
+      "--recovery-key-file, or run in a terminal to be asked",
+  );
+}
+
+/** The password from --password-file, COFRE_PASSWORD or a prompt; undefined when there is none. */
+async function existingPassword(options: RepositoryOptions, io: Io): Promise<string | undefined> {
+  if (options.passwordFile) return await readSecretFile(options.passwordFile, "password", io);
+  const env = io.env("COFRE_PASSWORD");
+  if (env !== undefined && env !== "") return env;
+  if (io.stdinIsTerminal) return await io.promptSecret("Repository password:");
+  return undefined;
+}
+
+/**
+ * A new password (init, key add, key passwd): from a file or variable when
+ * given, else asked twice on a terminal, with a strength warning that the
+ * person must accept. Returns undefined when there is no source and no terminal.
+ */
+export async function newPassword(
+  sources: { file?: string; env: string; context: string[] },
+  io: Io,
+): Promise<string | undefined> {
+  let password: string | undefined;
+  if (sources.file) password = await readSecretFile(sources.file, "new password", io);
+  else if (io.env(sources.env)) password = io.env(sources.env);
+  if (password !== undefined) {
+    normalizePassword(password); // the rule first: a short password is a usage error
+    const { warning } = estimatePasswordStrength(password, sources.context);
+    if (warning) io.stderr(`warning: ${warning}\n`);
+    return password;
+  }
+  if (!io.stdinIsTerminal) return undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const first = await io.promptSecret("New password (at least 8 characters):");
+    if ([...first.normalize("NFC")].length < 8) {
+      io.stderr("The password needs at least 8 characters. Try again.\n");
+      continue;
+    }
+    const second = await io.promptSecret("Repeat the new password:");
+    if (first !== second) {
+      io.stderr("The two passwords differ. Try again.\n");
+      continue;
+    }
+    const { warning } = estimatePasswordStrength(first, sources.context);
+    if (warning) {
+      io.stderr(`\n${warning}\n\n`);
+      if (!(await io.confirm("Use this weak password anyway?"))) continue;
+    }
+    return first;
+  }
+  throw new UsageError("Cannot set the password: no acceptable password after 3 attempts");
+}

@@ -1,0 +1,155 @@
+// `cofre key list|add|remove|passwd|recovery`: manage key slots. Changing a
+// password rewrites one small slot object, never the data.
+
+import { Command } from "@commander-js/extra-typings";
+import { Repository } from "../mod.ts";
+import {
+  newPassword,
+  openingCredentials,
+  openStorage,
+  type RepositoryOptions,
+} from "./_secrets.ts";
+import { type CliContext, EXIT_OK, UsageError } from "./_ui.ts";
+
+export function keyCommand(context: CliContext) {
+  const { io, done } = context;
+
+  /** Opens the repository with the global options, runs `body`, always zeroes the keys. */
+  async function withRepository<T>(
+    command: { optsWithGlobals(): object },
+    body: (r: Repository) => Promise<T>,
+  ): Promise<T> {
+    const global = command.optsWithGlobals() as RepositoryOptions;
+    const storage = openStorage(global, io);
+    const repository = await Repository.open(storage, await openingCredentials(global, io));
+    try {
+      return await body(repository);
+    } finally {
+      repository.close();
+    }
+  }
+
+  async function askNewPassword(file: string | undefined, repository: Repository): Promise<string> {
+    const password = await newPassword({
+      file,
+      env: "COFRE_NEW_PASSWORD",
+      context: [repository.id],
+    }, io);
+    if (password === undefined) {
+      throw new UsageError(
+        "Cannot set a new password: none given. Set COFRE_NEW_PASSWORD, use --new-password-file, " +
+          "or run in a terminal to be asked",
+      );
+    }
+    return password;
+  }
+
+  const argon2id = context.testOnly?.argon2id;
+  const key = new Command("key").description(
+    "manage the passwords and the recovery key that open the repository",
+  );
+
+  key.command("list")
+    .description("list the key slots (the one in use is marked with *)")
+    .option("--json", "print a JSON array")
+    .action(async (options, command) => {
+      const slots = await withRepository(command, (r) => r.keySlots());
+      if (options.json) {
+        io.stdout(
+          JSON.stringify(slots.map((s) => ({
+            id: s.id,
+            kind: s.kind,
+            created: new Date(s.createdMs).toISOString(),
+            current: s.current,
+            argon2id: s.argon2id &&
+              {
+                memory_kib: s.argon2id.memoryKib,
+                iterations: s.argon2id.iterations,
+                parallelism: s.argon2id.parallelism,
+              },
+          }))) + "\n",
+        );
+        return done(EXIT_OK);
+      }
+      io.stdout(`${"  id".padEnd(12)}${"kind".padEnd(10)}${"created".padEnd(22)}key derivation\n`);
+      for (const s of slots) {
+        const kdf = s.argon2id
+          ? `Argon2id ${
+            s.argon2id.memoryKib / 1024
+          } MiB, t=${s.argon2id.iterations}, p=${s.argon2id.parallelism}`
+          : "HKDF (256-bit key)";
+        const created = new Date(s.createdMs).toISOString().slice(0, 19).replace("T", " ");
+        io.stdout(
+          `${s.current ? "* " : "  "}${s.id.slice(0, 8).padEnd(10)}${s.kind.padEnd(10)}${
+            created.padEnd(22)
+          }${kdf}\n`,
+        );
+      }
+      done(EXIT_OK);
+    });
+
+  key.command("add")
+    .description("add a password (the existing ones keep working)")
+    .option(
+      "--new-password-file <file>",
+      "read the new password from a file (else COFRE_NEW_PASSWORD or a prompt)",
+    )
+    .option("--json", "print {id}")
+    .action(async (options, command) => {
+      const id = await withRepository(
+        command,
+        async (r) => r.addPassword(await askNewPassword(options.newPasswordFile, r), { argon2id }),
+      );
+      io.stdout(
+        options.json ? JSON.stringify({ id }) + "\n" : `Added password slot ${id.slice(0, 8)}\n`,
+      );
+      done(EXIT_OK);
+    });
+
+  key.command("remove")
+    .description("remove a key slot (not the last one, nor the one in use)")
+    .argument("<id>", "the slot id, or its first 4+ characters (see 'key list')")
+    .action(async (id, _options, command) => {
+      await withRepository(command, (r) => r.removeKeySlot(id));
+      io.stdout(`Removed key slot ${id}\n`);
+      done(EXIT_OK);
+    });
+
+  key.command("passwd")
+    .description("change the password you opened the repository with (no data is rewritten)")
+    .option(
+      "--new-password-file <file>",
+      "read the new password from a file (else COFRE_NEW_PASSWORD or a prompt)",
+    )
+    .option("--json", "print {id}")
+    .action(async (options, command) => {
+      const id = await withRepository(
+        command,
+        async (r) =>
+          r.changePassword(await askNewPassword(options.newPasswordFile, r), { argon2id }),
+      );
+      io.stdout(
+        options.json
+          ? JSON.stringify({ id }) + "\n"
+          : `Changed the password (new slot ${id.slice(0, 8)})\n`,
+      );
+      done(EXIT_OK);
+    });
+
+  key.command("recovery")
+    .description("create the recovery key, or replace it (the old one stops working)")
+    .option("--json", "print {recovery_key}")
+    .action(async (options, command) => {
+      const recoveryKey = await withRepository(command, (r) => r.setRecoveryKey());
+      if (options.json) {
+        io.stdout(JSON.stringify({ recovery_key: recoveryKey }) + "\n");
+      } else {
+        io.stdout(
+          "New recovery key (shown only this once; any previous recovery key no longer works):\n\n" +
+            `    ${recoveryKey}\n\n`,
+        );
+      }
+      done(EXIT_OK);
+    });
+  return key;
+}

@@ -1,0 +1,172 @@
+// Bounds-checked little-endian readers and writers for src/format.ts. A read
+// past the end throws FormatError naming the object, so a truncated object
+// never becomes a crash or a huge allocation.
+
+import { FormatError } from "./errors.ts";
+
+export class ByteWriter {
+  #bytes: Uint8Array;
+  #view: DataView;
+  #at = 0;
+
+  constructor(capacity = 256) {
+    this.#bytes = new Uint8Array(capacity);
+    this.#view = new DataView(this.#bytes.buffer);
+  }
+
+  #reserve(n: number): number {
+    const at = this.#at;
+    if (at + n > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(at + n, 2 * this.#bytes.length));
+      grown.set(this.#bytes);
+      this.#bytes = grown;
+      this.#view = new DataView(grown.buffer);
+    }
+    this.#at += n;
+    return at;
+  }
+
+  u8(value: number): this {
+    this.#view.setUint8(this.#reserve(1), value);
+    return this;
+  }
+  u16(value: number): this {
+    this.#view.setUint16(this.#reserve(2), value, true);
+    return this;
+  }
+  u32(value: number): this {
+    this.#view.setUint32(this.#reserve(4), value, true);
+    return this;
+  }
+  u64(value: bigint | number): this {
+    this.#view.setBigUint64(this.#reserve(8), BigInt(value), true);
+    return this;
+  }
+  bytes(value: Uint8Array): this {
+    this.#bytes.set(value, this.#reserve(value.length));
+    return this;
+  }
+  ascii(text: string): this {
+    for (let i = 0; i < text.length; i++) this.u8(text.charCodeAt(i));
+    return this;
+  }
+
+  get length(): number {
+    return this.#at;
+  }
+
+  /** The bytes written so far (a copy). */
+  finish(): Uint8Array<ArrayBuffer> {
+    return this.#bytes.slice(0, this.#at);
+  }
+}
+
+export class ByteReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #what: string;
+  #at = 0;
+
+  /** `what` names the object in errors: "Cannot decode <what>: ...". */
+  constructor(bytes: Uint8Array, what: string) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#what = what;
+  }
+
+  fail(reason: string): never {
+    throw new FormatError(`Cannot decode ${this.#what}: ${reason}`);
+  }
+
+  #take(n: number, field: string): number {
+    if (this.#at + n > this.#bytes.length) {
+      this.fail(`${this.#bytes.length} bytes, truncated in ${field} (needs ${this.#at + n})`);
+    }
+    const at = this.#at;
+    this.#at += n;
+    return at;
+  }
+
+  u8(field: string): number {
+    return this.#view.getUint8(this.#take(1, field));
+  }
+  u16(field: string): number {
+    return this.#view.getUint16(this.#take(2, field), true);
+  }
+  u32(field: string): number {
+    return this.#view.getUint32(this.#take(4, field), true);
+  }
+  u64(field: string): bigint {
+    return this.#view.getBigUint64(this.#take(8, field), true);
+  }
+  /** A u64 that must fit in a JavaScript number (times, sizes). */
+  safeU64(field: string): number {
+    const value = this.u64(field);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${field} is ${value}, too large`);
+    return Number(value);
+  }
+  bytes(n: number, field: string): Uint8Array<ArrayBuffer> {
+    const at = this.#take(n, field);
+    return this.#bytes.slice(at, at + n);
+  }
+  /** Checks an ASCII magic. */
+  magic(text: string): void {
+    const at = this.#take(text.length, "magic");
+    for (let i = 0; i < text.length; i++) {
+      if (this.#bytes[at + i] !== text.charCodeAt(i)) this.fail(`not a ${this.#what} (bad magic)`);
+    }
+  }
+
+  get offset(): number {
+    return this.#at;
+  }
+  get remaining(): number {
+    return this.#bytes.length - this.#at;
+  }
+
+  /** Requires that every byte was read. */
+  end(): void {
+    if (this.#at !== this.#bytes.length) {
+      this.fail(`${this.#bytes.length - this.#at} unexpected bytes after the end`);
+    }
+  }
+}
+
+/** Lowercase hexadecimal. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Parses lowercase or uppercase hexadecimal; throws RangeError on anything else. */
+export function fromHex(text: string): Uint8Array<ArrayBuffer> {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
+    throw new RangeError("Cannot parse hexadecimal: odd length or a non-hex character");
+  }
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Equality of two byte strings (not constant time: for public values only). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+export function ascii(text: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(text);
+}

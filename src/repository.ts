@@ -1,0 +1,431 @@
+/**
+ * The repository: opening it with a password or the recovery key, creating
+ * it, and managing its key slots (FORMAT.md §4-6). Later stages (backup,
+ * restore, check) start from an open `Repository`.
+ *
+ * @module
+ */
+
+import { toHex } from "./_bytes.ts";
+import { normalizeAccount } from "./account.ts";
+import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } from "./chunker.ts";
+import {
+  AuthenticationError,
+  FormatError,
+  RepositoryNotFoundError,
+  WrongKeyError,
+} from "./errors.ts";
+import {
+  type Argon2idParams,
+  type Config,
+  CONFIG_SIGNATURE_LABEL,
+  decodeConfig,
+  decodeKeySlot,
+  encodeConfig,
+  encodeConfigBody,
+  encodeKeySlot,
+  type KeySlot,
+  REPOSITORY_ID_BYTES,
+} from "./format.ts";
+import {
+  createKeySlot,
+  deriveSubkeys,
+  formatRecoveryKey,
+  generateMasterKey,
+  generateRecoveryKey,
+  openKeySlot,
+  parseRecoveryKey,
+  sign,
+  signingKeyFromSeed,
+  type SlotSecret,
+  type Subkeys,
+  verifySignature,
+  wipeSubkeys,
+} from "./keys.ts";
+import { normalizePassword } from "./password.ts";
+import type { Storage } from "./storage/storage.ts";
+
+const CONFIG_NAME = "config";
+const KEYS_PREFIX = "keys/";
+/** FORMAT.md §6: the default zstd level. */
+export const DEFAULT_ZSTD_LEVEL = 3;
+
+/** What opens a repository: a password or the recovery key, and the account if it is bound. */
+export interface Credentials {
+  password?: string;
+  /** 64 hex digits (spaces and dashes allowed), or the 32 bytes. */
+  recoveryKey?: string | Uint8Array;
+  /** The phone number the repository is bound to, in any common notation. */
+  account?: string;
+}
+
+export interface InitOptions {
+  /** The first password (at least 8 characters). Optional when `recoveryKey` is true. */
+  password?: string;
+  /** Also create a recovery slot; its key is returned once. */
+  recoveryKey?: boolean;
+  /** Bind the repository to this phone number (FORMAT.md §5.4). */
+  account?: string;
+  /** Argon2id parameters for password slots (default 64 MiB, t = 3, p = 4). */
+  argon2id?: Argon2idParams;
+  /** Chunk size limits (default 256 KiB / 1 MiB / 4 MiB, normalisation 1). */
+  chunker?: Omit<ChunkerOptions, "seed">;
+  /** zstd level 1..19 (default 3). */
+  zstdLevel?: number;
+}
+
+/** A key slot as `key list` shows it. */
+export interface KeySlotInfo {
+  id: string;
+  kind: "password" | "recovery";
+  createdMs: number;
+  argon2id: Argon2idParams | null;
+  /** True for the slot this session opened the repository with. */
+  current: boolean;
+}
+
+/** An open repository. Call `close()` to zero its keys. */
+export class Repository {
+  readonly storage: Storage;
+  readonly config: Config;
+  readonly #master: Uint8Array;
+  readonly #subkeys: Subkeys;
+  readonly #signingKey: CryptoKey;
+  readonly #account: string;
+  #openedSlotId: string;
+  #closed = false;
+
+  private constructor(
+    storage: Storage,
+    config: Config,
+    master: Uint8Array,
+    subkeys: Subkeys,
+    signingKey: CryptoKey,
+    account: string,
+    openedSlotId: string,
+  ) {
+    this.storage = storage;
+    this.config = config;
+    this.#master = master;
+    this.#subkeys = subkeys;
+    this.#signingKey = signingKey;
+    this.#account = account;
+    this.#openedSlotId = openedSlotId;
+  }
+
+  /** The repository id, in hex. */
+  get id(): string {
+    return toHex(this.config.repositoryId);
+  }
+
+  /**
+   * Creates a repository in an empty location. Returns it open, and the
+   * recovery key (formatted for a person) when one was asked for.
+   */
+  static async init(
+    storage: Storage,
+    options: InitOptions,
+  ): Promise<{ repository: Repository; recoveryKey: string | null }> {
+    if (options.password === undefined && !options.recoveryKey) {
+      throw new RangeError(
+        "Cannot create the repository: it needs a password, a recovery key, or both",
+      );
+    }
+    const password = options.password === undefined
+      ? undefined
+      : normalizePassword(options.password);
+    const account = options.account === undefined ? "" : normalizeAccount(options.account);
+    const chunker = validateChunkerOptions({
+      ...DEFAULT_CHUNKER_OPTIONS,
+      ...options.chunker,
+      seed: 0n,
+    });
+    const zstdLevel = options.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
+    if (!Number.isInteger(zstdLevel) || zstdLevel < 1 || zstdLevel > 19) {
+      throw new RangeError(`Cannot create the repository: zstd level ${zstdLevel}, expected 1..19`);
+    }
+    if (await storage.stat(CONFIG_NAME)) {
+      throw new Error(`Cannot create a repository at ${storage.location}: there is one already`);
+    }
+    // Slots left by an init that was interrupted before it wrote the config.
+    for await (const stale of storage.list(KEYS_PREFIX)) await storage.delete(stale.name);
+
+    const master = generateMasterKey();
+    const repositoryId = crypto.getRandomValues(new Uint8Array(REPOSITORY_ID_BYTES));
+    const subkeys = await deriveSubkeys(master, repositoryId);
+    const { privateKey, publicKey } = await signingKeyFromSeed(subkeys.signSeed);
+    const body = {
+      repositoryId,
+      createdMs: Date.now(),
+      chunker: {
+        minSize: chunker.minSize,
+        avgSize: chunker.avgSize,
+        maxSize: chunker.maxSize,
+        normalization: chunker.normalization,
+      },
+      zstdLevel,
+      publicKey,
+    };
+    const config: Config = {
+      ...body,
+      signature: await sign(privateKey, CONFIG_SIGNATURE_LABEL, encodeConfigBody(body)),
+    };
+
+    let openedSlotId = "";
+    if (password !== undefined) {
+      const slot = await createKeySlot(master, repositoryId, {
+        kind: "password",
+        password,
+        account,
+      }, {
+        argon2id: options.argon2id,
+      });
+      await storage.put(slotName(slot), encodeKeySlot(slot));
+      openedSlotId = toHex(slot.slotId);
+    }
+    let recoveryKey: string | null = null;
+    if (options.recoveryKey) {
+      const key = generateRecoveryKey();
+      const slot = await createKeySlot(master, repositoryId, {
+        kind: "recovery",
+        recoveryKey: key,
+        account,
+      });
+      await storage.put(slotName(slot), encodeKeySlot(slot));
+      recoveryKey = formatRecoveryKey(key);
+      key.fill(0);
+      openedSlotId ||= toHex(slot.slotId);
+    }
+    // The config goes last: until it exists, the location holds no repository.
+    await storage.put(CONFIG_NAME, encodeConfig(config));
+    const repository = new Repository(
+      storage,
+      config,
+      master,
+      subkeys,
+      privateKey,
+      account,
+      openedSlotId,
+    );
+    return { repository, recoveryKey };
+  }
+
+  /**
+   * Opens a repository. Throws `RepositoryNotFoundError` when there is none,
+   * `WrongKeyError` when no slot opens with the credentials, `FormatError`
+   * or `UnsupportedVersionError` for a damaged or newer repository.
+   */
+  static async open(storage: Storage, credentials: Credentials): Promise<Repository> {
+    const secret = toSlotSecret(credentials);
+    let configBytes: Uint8Array;
+    if (!(await storage.stat(CONFIG_NAME))) {
+      throw new RepositoryNotFoundError(
+        `Cannot open the repository at ${storage.location}: there is no repository there ` +
+          "(check the path, or create one with 'cofre init')",
+      );
+    }
+    try {
+      configBytes = await storage.get(CONFIG_NAME);
+    } catch (error) {
+      throw new Error(
+        `Cannot open the repository at ${storage.location}: ${(error as Error).message}`,
+      );
+    }
+    const config = decodeConfig(configBytes);
+    const slots = await readKeySlots(storage);
+    if (slots.length === 0) {
+      throw new FormatError(
+        `Cannot open the repository at ${storage.location}: it has no readable key slot`,
+      );
+    }
+    let master: Uint8Array | null = null;
+    let openedSlotId = "";
+    for (const slot of slots) {
+      if (slot.kind !== secret.kind) continue;
+      try {
+        master = await openKeySlot(slot, config.repositoryId, secret);
+        openedSlotId = toHex(slot.slotId);
+        break;
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+      }
+    }
+    wipeSecret(secret);
+    if (!master) throw new WrongKeyError();
+
+    const subkeys = await deriveSubkeys(master, config.repositoryId);
+    const { privateKey, publicKey } = await signingKeyFromSeed(subkeys.signSeed);
+    // FORMAT.md §6: the config must carry this master key's public key and verify under it.
+    const signed = await verifySignature(
+      config.publicKey,
+      CONFIG_SIGNATURE_LABEL,
+      encodeConfigBody(config),
+      config.signature,
+    );
+    if (!signed || toHex(publicKey) !== toHex(config.publicKey)) {
+      master.fill(0);
+      wipeSubkeys(subkeys);
+      throw new FormatError(
+        `Cannot open the repository at ${storage.location}: the config's signature does not verify ` +
+          "(it was changed or damaged)",
+      );
+    }
+    return new Repository(
+      storage,
+      config,
+      master,
+      subkeys,
+      privateKey,
+      secret.account ?? "",
+      openedSlotId,
+    );
+  }
+
+  /** Every key slot, readable or not reported; the current one marked. */
+  async keySlots(): Promise<KeySlotInfo[]> {
+    this.#assertOpen();
+    const slots = await readKeySlots(this.storage);
+    return slots
+      .map((slot) => ({
+        id: toHex(slot.slotId),
+        kind: slot.kind,
+        createdMs: slot.createdMs,
+        argon2id: slot.argon2id,
+        current: toHex(slot.slotId) === this.#openedSlotId,
+      }))
+      .sort((a, b) => a.createdMs - b.createdMs || a.id.localeCompare(b.id));
+  }
+
+  /** Adds a password slot; returns its id. Never touches data objects. */
+  async addPassword(
+    password: string,
+    options: { argon2id?: Argon2idParams } = {},
+  ): Promise<string> {
+    this.#assertOpen();
+    const secret: SlotSecret = {
+      kind: "password",
+      password: normalizePassword(password),
+      account: this.#account,
+    };
+    const slot = await createKeySlot(this.#master, this.config.repositoryId, secret, options);
+    await this.storage.put(slotName(slot), encodeKeySlot(slot));
+    return toHex(slot.slotId);
+  }
+
+  /**
+   * Replaces the password slot this session opened with one for `password`
+   * (the new slot is written before the old one is deleted). Returns the new
+   * slot's id.
+   */
+  async changePassword(
+    password: string,
+    options: { argon2id?: Argon2idParams } = {},
+  ): Promise<string> {
+    this.#assertOpen();
+    const current = (await this.keySlots()).find((slot) => slot.current);
+    if (!current || current.kind !== "password") {
+      throw new RangeError(
+        "Cannot change the password: the repository was opened with the recovery key; " +
+          "add a password with 'cofre key add' instead",
+      );
+    }
+    const id = await this.addPassword(password, options);
+    await this.storage.delete(`${KEYS_PREFIX}${current.id}`);
+    this.#openedSlotId = id;
+    return id;
+  }
+
+  /** Creates the recovery slot, or replaces the existing one; returns the new key, formatted. */
+  async setRecoveryKey(): Promise<string> {
+    this.#assertOpen();
+    const old = (await this.keySlots()).filter((slot) => slot.kind === "recovery");
+    const key = generateRecoveryKey();
+    try {
+      const secret: SlotSecret = { kind: "recovery", recoveryKey: key, account: this.#account };
+      const slot = await createKeySlot(this.#master, this.config.repositoryId, secret);
+      await this.storage.put(slotName(slot), encodeKeySlot(slot));
+      for (const previous of old) await this.storage.delete(`${KEYS_PREFIX}${previous.id}`);
+      if (old.some((slot) => slot.current)) this.#openedSlotId = toHex(slot.slotId);
+      return formatRecoveryKey(key);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** Removes a key slot; refuses the last one and the one in use. */
+  async removeKeySlot(id: string): Promise<void> {
+    this.#assertOpen();
+    const slots = await this.keySlots();
+    const matches = slots.filter((slot) => slot.id.startsWith(id.toLowerCase()));
+    if (id.length < 4 || matches.length === 0) {
+      throw new RangeError(`Cannot remove key slot ${id}: no such slot (see 'cofre key list')`);
+    }
+    if (matches.length > 1) {
+      throw new RangeError(`Cannot remove key slot ${id}: the prefix is ambiguous`);
+    }
+    const slot = matches[0]!;
+    if (slots.length === 1) {
+      throw new RangeError(
+        "Cannot remove the last key slot: the repository could never be opened again",
+      );
+    }
+    if (slot.current) {
+      throw new RangeError(
+        `Cannot remove key slot ${slot.id}: it is the one you opened the repository with; ` +
+          "open it with another password or the recovery key to remove this one",
+      );
+    }
+    await this.storage.delete(`${KEYS_PREFIX}${slot.id}`);
+  }
+
+  /** Zeroes the keys held in memory; the object cannot be used afterwards. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#master.fill(0);
+    wipeSubkeys(this.#subkeys);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TypeError("Cannot use the repository: it was closed");
+  }
+}
+
+function slotName(slot: KeySlot): string {
+  return `${KEYS_PREFIX}${toHex(slot.slotId)}`;
+}
+
+/** Readable slots; a malformed or foreign object under keys/ is skipped (check reports it). */
+async function readKeySlots(storage: Storage): Promise<KeySlot[]> {
+  const slots: KeySlot[] = [];
+  for await (const info of storage.list(KEYS_PREFIX)) {
+    try {
+      const slot = decodeKeySlot(await storage.get(info.name));
+      if (info.name === slotName(slot)) slots.push(slot);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+    }
+  }
+  return slots;
+}
+
+function toSlotSecret(credentials: Credentials): SlotSecret {
+  const account = credentials.account === undefined || credentials.account === ""
+    ? ""
+    : normalizeAccount(credentials.account);
+  if (credentials.recoveryKey !== undefined) {
+    const key = typeof credentials.recoveryKey === "string"
+      ? parseRecoveryKey(credentials.recoveryKey)
+      : credentials.recoveryKey.slice();
+    return { kind: "recovery", recoveryKey: key, account };
+  }
+  if (credentials.password !== undefined) {
+    // No length check here: a short password simply opens nothing.
+    return { kind: "password", password: credentials.password, account };
+  }
+  throw new RangeError("Cannot open the repository: give a password or the recovery key");
+}
+
+function wipeSecret(secret: SlotSecret): void {
+  if (secret.kind === "recovery") secret.recoveryKey.fill(0);
+}

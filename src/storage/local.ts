@@ -1,0 +1,159 @@
+/**
+ * The local-folder backend, Cofre's default: one file per object under a
+ * root folder, written so that a crash at any moment leaves every object
+ * whole or absent (FORMAT.md §4).
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import {
+  type ByteRange,
+  checkObjectName,
+  checkRange,
+  ObjectExistsError,
+  type ObjectInfo,
+  ObjectNotFoundError,
+  type Storage,
+} from "./storage.ts";
+import { equalBytes, toHex } from "../_bytes.ts";
+
+/** Temporary files start with this; `list` never reports them. */
+const TEMP_PREFIX = ".tmp-";
+
+export class LocalStorage implements Storage {
+  readonly location: string;
+  readonly #root: string;
+
+  /** `root` is the repository folder; it need not exist until the first `put`. */
+  constructor(root: string) {
+    this.#root = root;
+    this.location = root;
+  }
+
+  #path(name: string): string {
+    checkObjectName(name);
+    return join(this.#root, ...name.split("/"));
+  }
+
+  async stat(name: string): Promise<ObjectInfo | null> {
+    try {
+      const info = await Deno.stat(this.#path(name));
+      return info.isFile ? { name, size: info.size } : null;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  }
+
+  async get(name: string, range?: ByteRange): Promise<Uint8Array> {
+    const path = this.#path(name);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new ObjectNotFoundError(this.location, name);
+      throw error;
+    }
+    try {
+      const size = (await file.stat()).size;
+      const { offset, length } = range ?? { offset: 0, length: size };
+      checkRange(name, size, { offset, length });
+      const out = new Uint8Array(length);
+      await file.seek(offset, Deno.SeekMode.Start);
+      for (let at = 0; at < length;) {
+        const n = await file.read(out.subarray(at));
+        if (n === null) throw new Error(`Cannot read ${name}: the file shrank while being read`);
+        at += n;
+      }
+      return out;
+    } finally {
+      file.close();
+    }
+  }
+
+  async put(name: string, bytes: Uint8Array): Promise<void> {
+    const path = this.#path(name);
+    const dir = dirname(path);
+    await Deno.mkdir(dir, { recursive: true });
+    const temp = join(dir, TEMP_PREFIX + toHex(crypto.getRandomValues(new Uint8Array(8))));
+    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+      await file.syncData();
+    } catch (error) {
+      file.close();
+      await Deno.remove(temp).catch(() => {});
+      throw error;
+    }
+    file.close();
+    try {
+      // A hard link creates the name only if it is absent, atomically:
+      // an existing object is never replaced (FORMAT.md §4).
+      await Deno.link(temp, path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) {
+        await Deno.remove(temp).catch(() => {});
+        throw error;
+      }
+      await Deno.remove(temp);
+      const existing = await Deno.readFile(path);
+      if (!equalBytes(existing, bytes)) throw new ObjectExistsError(this.location, name);
+      return;
+    }
+    await Deno.remove(temp);
+    await syncDirectory(dir);
+  }
+
+  async delete(name: string): Promise<void> {
+    try {
+      await Deno.remove(this.#path(name));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // The folder that holds every name with this prefix.
+    const slash = prefix.lastIndexOf("/");
+    const base = slash < 0 ? "" : prefix.slice(0, slash);
+    yield* this.#walk(base, prefix);
+  }
+
+  async *#walk(relative: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const dir = relative ? join(this.#root, ...relative.split("/")) : this.#root;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const name = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isDirectory) {
+        if (
+          prefix.startsWith(name + "/") || name.startsWith(prefix) ||
+          (name + "/").startsWith(prefix)
+        ) {
+          yield* this.#walk(name, prefix);
+        }
+      } else if (entry.isFile && name.startsWith(prefix)) {
+        const info = await Deno.stat(join(dir, entry.name));
+        yield { name, size: info.size };
+      }
+    }
+  }
+}
+
+/** fsync on the folder makes a new name durable, not just the file's bytes. */
+async function syncDirectory(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return; // directories cannot be opened for sync there
+  const dir = await Deno.open(path, { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}

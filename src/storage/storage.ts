@@ -1,0 +1,72 @@
+/**
+ * The one interface every storage backend implements (FORMAT.md §4): named,
+ * immutable objects. Backends know nothing about cryptography; they move
+ * bytes, atomically, and never replace an object with different bytes.
+ *
+ * @module
+ */
+
+/** An object's name and size, as `list` reports it. */
+export interface ObjectInfo {
+  name: string;
+  size: number;
+}
+
+/** A byte range of an object. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface Storage {
+  /** Where the repository lives, for messages (`/backups/phone`, `s3:...`). */
+  readonly location: string;
+  /** The object's size, or null when it does not exist. */
+  stat(name: string): Promise<ObjectInfo | null>;
+  /** The object's bytes, or a range of them; throws `ObjectNotFoundError`. */
+  get(name: string, range?: ByteRange): Promise<Uint8Array>;
+  /**
+   * Writes an object atomically: afterwards it exists whole or not at all.
+   * Writing the same bytes again is a no-op; different bytes under an
+   * existing name throw `ObjectExistsError` (the object is left as it was).
+   */
+  put(name: string, bytes: Uint8Array): Promise<void>;
+  /** Deletes an object; deleting a missing object is not an error. */
+  delete(name: string): Promise<void>;
+  /** Every object whose name starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+}
+
+/** The object does not exist. */
+export class ObjectNotFoundError extends Error {
+  constructor(location: string, name: string) {
+    super(`Cannot read ${name} in ${location}: no such object`);
+    this.name = "ObjectNotFoundError";
+  }
+}
+
+/** A different object already exists under that name. */
+export class ObjectExistsError extends Error {
+  constructor(location: string, name: string) {
+    super(`Cannot write ${name} in ${location}: a different object already has that name`);
+    this.name = "ObjectExistsError";
+  }
+}
+
+/** Object names: slash-separated segments of letters, digits, `-` and `_`. */
+export function checkObjectName(name: string): void {
+  if (!/^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i.test(name)) {
+    throw new RangeError(`Cannot use object name "${name}": not a valid object name`);
+  }
+}
+
+/** Checks a byte range against an object's size (RangeError when outside). */
+export function checkRange(name: string, size: number, range: ByteRange): void {
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new RangeError(`Cannot read ${name}: invalid range ${offset}+${length}`);
+  }
+  if (offset + length > size) {
+    throw new RangeError(`Cannot read ${name}: range ${offset}+${length} beyond its ${size} bytes`);
+  }
+}
