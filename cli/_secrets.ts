@@ -7,6 +7,7 @@ import {
   estimatePasswordStrength,
   LocalStorage,
   normalizeAccount,
+  normalizePassword,
   type Storage,
 } from "../mod.ts";
 import { type Io, UsageError } from "./_ui.ts";
