@@ -28,8 +28,12 @@ export class FormatError extends SyntaxError {
   }
 }
 
-/** An object or repository of a format version this Cofre does not know (FORMAT.md §3). */
-export class UnsupportedVersionError extends Error {
+/**
+ * An object or repository of a newer format version than this Cofre knows
+ * (FORMAT.md §3). A kind of FormatError: code that only asks "is this
+ * well-formed?" treats it as one.
+ */
+export class UnsupportedVersionError extends FormatError {
   constructor(message: string) {
     super(message);
     this.name = "UnsupportedVersionError";

@@ -26,6 +26,7 @@ const TAG_BYTES = 16;
 
 function checkVersion(reader: ByteReader, what: string): void {
   const version = reader.u8("version");
+  if (version === 0) reader.fail("format version 0 does not exist");
   if (version !== FORMAT_VERSION) {
     throw new UnsupportedVersionError(
       `Cannot read ${what}: format version ${version}, this Cofre reads version ${FORMAT_VERSION} (upgrade Cofre)`,

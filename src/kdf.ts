@@ -50,7 +50,7 @@ export async function deriveArgon2id(
 
 /**
  * HKDF-SHA256 (RFC 5869): `length` bytes from input key material, salt and
- * an ASCII label (the `info`).
+ * `info` (an ASCII label, or bytes).
  *
  * @example
  * ```ts
@@ -62,7 +62,7 @@ export async function deriveArgon2id(
 export async function hkdf(
   ikm: Uint8Array,
   salt: Uint8Array,
-  info: string,
+  info: string | Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
   if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
@@ -80,7 +80,9 @@ export async function hkdf(
       name: "HKDF",
       hash: "SHA-256",
       salt: salt as Uint8Array<ArrayBuffer>,
-      info: new TextEncoder().encode(info),
+      info: (typeof info === "string" ? new TextEncoder().encode(info) : info) as Uint8Array<
+        ArrayBuffer
+      >,
     },
     key,
     length * 8,

@@ -1,24 +1,9 @@
 import { assertEquals, assertTrue } from "./_assert.ts";
-import { main } from "../cli/main.ts";
-import type { Io } from "../cli/_ui.ts";
+import { cofre } from "./_cli.ts";
 import { VERSION, WASM_ABI_VERSION } from "../mod.ts";
 
-/** An in-memory Io: what a command printed, and the code it returned. */
-async function run(args: string[], env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const io: Io = {
-    stdout: (text) => stdout += text,
-    stderr: (text) => stderr += text,
-    isTerminal: false,
-    env: (name) => env[name],
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
 Deno.test("cofre bench --json reports the chunker next to the SHA-256 baseline", async () => {
-  const { code, stdout, stderr } = await run(["bench", "--size", "2", "--rounds", "1", "--json"]);
+  const { code, stdout, stderr } = await cofre(["bench", "--size", "2", "--rounds", "1", "--json"]);
   assertEquals(code, 0, stderr);
   const report = JSON.parse(stdout);
   assertEquals(report.size_bytes, 2 * 1024 * 1024);
@@ -31,17 +16,17 @@ Deno.test("cofre bench --json reports the chunker next to the SHA-256 baseline",
 });
 
 Deno.test("cofre bench prints a table with MB/s for each stage", async () => {
-  const { code, stdout } = await run(["bench", "--size", "1", "--rounds", "1"]);
+  const { code, stdout } = await cofre(["bench", "--size", "1", "--rounds", "1"]);
   assertEquals(code, 0);
   assertTrue(stdout.includes("MB/s"), stdout);
   assertTrue(/FastCDC.*\d+\s+\d+\.\d\d×/.test(stdout), stdout);
 });
 
 Deno.test("cofre version prints the release and ABI versions", async () => {
-  const text = await run(["version"]);
+  const text = await cofre(["version"]);
   assertEquals(text.code, 0);
   assertTrue(text.stdout.includes(`cofre ${VERSION}`), text.stdout);
-  const json = JSON.parse((await run(["version", "--json"])).stdout);
+  const json = JSON.parse((await cofre(["version", "--json"])).stdout);
   assertEquals([json.version, json.wasm_abi], [VERSION, WASM_ABI_VERSION]);
   const pkg = JSON.parse(await Deno.readTextFile(new URL("../package.json", import.meta.url)));
   assertEquals(pkg.version, VERSION);
@@ -57,21 +42,21 @@ Deno.test("usage errors exit 2 and say what is wrong", async (t) => {
     ] as const
   ) {
     await t.step(name, async () => {
-      const { code, stderr } = await run([...args]);
+      const { code, stderr } = await cofre([...args]);
       assertEquals(code, 2);
       assertTrue(stderr.includes(says), stderr);
     });
   }
-  const bare = await run([]);
+  const bare = await cofre([]);
   assertEquals(bare.code, 2);
   assertTrue(bare.stdout.includes("Usage: cofre"), bare.stdout);
 });
 
 Deno.test("--help exits 0 and lists the commands and exit codes", async () => {
-  const { code, stdout } = await run(["--help"]);
+  const { code, stdout } = await cofre(["--help"]);
   assertEquals(code, 0);
   for (const word of ["bench", "version", "Exit codes"]) assertTrue(stdout.includes(word), word);
-  const bench = await run(["bench", "--help"]);
+  const bench = await cofre(["bench", "--help"]);
   assertEquals(bench.code, 0);
   assertTrue(bench.stdout.includes("--size <MiB>"), bench.stdout);
 });
