@@ -50,6 +50,8 @@ export const EXIT_PARTIAL_BACKUP = 3;
 export const EXIT_NO_REPOSITORY = 10;
 export const EXIT_LOCKED = 11;
 export const EXIT_WRONG_KEY = 12;
+/** Ctrl-C at a prompt: 128 + SIGINT, as shells and restic report it. */
+export const EXIT_INTERRUPTED = 130;
 
 /** A usage problem found after parsing (exit 2), with what to do next. */
 export class UsageError extends Error {
@@ -64,6 +66,10 @@ export function reportError(error: unknown, io: Io): number {
   };
   if (error instanceof WrongKeyError) {
     return say("wrong password, recovery key or account", EXIT_WRONG_KEY);
+  }
+  // @inquirer's prompts reject with ExitPromptError when the person presses Ctrl-C.
+  if (error instanceof Error && error.name === "ExitPromptError") {
+    return say("cancelled", EXIT_INTERRUPTED);
   }
   if (error instanceof RepositoryNotFoundError) return say(error.message, EXIT_NO_REPOSITORY);
   if (error instanceof RepositoryLockedError) return say(error.message, EXIT_LOCKED);

@@ -30,6 +30,7 @@ export function initCommand(context: CliContext) {
       const storage = openStorage(global, io);
       const account = accountOption(global, io);
       let password: string | undefined;
+      let warned = false;
       if (global.passwordFile || io.env("COFRE_PASSWORD")) {
         password = await newPassword(
           { file: global.passwordFile, env: "COFRE_PASSWORD", context: [account ?? ""] },
@@ -37,6 +38,7 @@ export function initCommand(context: CliContext) {
         );
       } else if (io.stdinIsTerminal) {
         io.stderr(`${NO_RECOVERY_WARNING}\n\n`);
+        warned = true;
         password = await newPassword({ env: "COFRE_PASSWORD", context: [account ?? ""] }, io);
         if (
           !(await io.confirm(
@@ -77,7 +79,7 @@ export function initCommand(context: CliContext) {
             `    ${recoveryKey}\n\n`,
         );
       }
-      io.stdout(`\n${NO_RECOVERY_WARNING}\n`);
+      if (!warned) io.stdout(`\n${NO_RECOVERY_WARNING}\n`);
       done(EXIT_OK);
     });
 }

@@ -8,7 +8,7 @@ import { TEST_ONLY_FAST_ARGON2ID } from "../src/kdf.ts";
 
 export interface Script {
   env?: Record<string, string>;
-  /** When set, stdin is a terminal and these are typed at the secret prompts, in order. */
+  /** When set, stdin is a terminal and these are typed at the secret prompts, in order ("^C" interrupts). */
   typed?: string[];
   /** Answers to yes/no questions, in order. */
   answers?: boolean[];
@@ -30,6 +30,11 @@ export async function cofre(args: string[], script: Script = {}) {
     promptSecret(message) {
       prompts.push(message);
       const next = typed.shift();
+      if (next === "^C") {
+        const interrupted = new Error("User force closed the prompt with SIGINT");
+        interrupted.name = "ExitPromptError";
+        return Promise.reject(interrupted);
+      }
       return next === undefined
         ? Promise.reject(new Error(`unexpected prompt: ${message}`))
         : Promise.resolve(next);

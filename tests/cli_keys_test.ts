@@ -65,9 +65,18 @@ Deno.test("on a terminal, init asks twice, warns about a weak password and needs
     for (const secret of ["first passphrase here", "password123", PASSWORD]) {
       assertTrue(!mismatch.stdout.includes(secret) && !mismatch.stderr.includes(secret), secret);
     }
+    assertEquals(mismatch.stdout.match(/cannot recover a forgotten password/g), null);
     const opened = await cofre(["key", "list", "-r", repo], { typed: [PASSWORD] });
     assertEquals(opened.code, 0, opened.stderr);
     assertEquals(opened.prompts, ["Repository password:"]);
+  }));
+
+Deno.test("Ctrl-C at a prompt exits 130 and says it was cancelled", () =>
+  withTempDir(async (dir) => {
+    const result = await cofre(["init", "-r", `${dir}/r`], { typed: ["^C"] });
+    assertEquals(result.code, 130);
+    assertEquals(result.stderr.split("\n").at(-2), "cofre: cancelled");
+    assertEquals(await Deno.stat(`${dir}/r`).then(() => true, () => false), false);
   }));
 
 Deno.test("declining the confirmation creates nothing", () =>
