@@ -14,6 +14,7 @@ export class ByteWriter {
     this.#view = new DataView(this.#bytes.buffer);
   }
 
+  /** Makes room for n bytes and returns where they go; may replace #bytes and #view. */
   #reserve(n: number): number {
     const at = this.#at;
     if (at + n > this.#bytes.length) {
@@ -27,23 +28,29 @@ export class ByteWriter {
   }
 
   u8(value: number): this {
-    this.#view.setUint8(this.#reserve(1), value);
+    const at = this.#reserve(1);
+    this.#view.setUint8(at, value);
     return this;
   }
   u16(value: number): this {
-    this.#view.setUint16(this.#reserve(2), value, true);
+    const at = this.#reserve(2);
+    this.#view.setUint16(at, value, true);
     return this;
   }
   u32(value: number): this {
-    this.#view.setUint32(this.#reserve(4), value, true);
+    const at = this.#reserve(4);
+    this.#view.setUint32(at, value, true);
     return this;
   }
   u64(value: bigint | number): this {
-    this.#view.setBigUint64(this.#reserve(8), BigInt(value), true);
+    const at = this.#reserve(8);
+    this.#view.setBigUint64(at, BigInt(value), true);
     return this;
   }
   bytes(value: Uint8Array): this {
-    this.#bytes.set(value, this.#reserve(value.length));
+    // Reserve first: it may replace the buffer, which `set` must then target.
+    const at = this.#reserve(value.length);
+    this.#bytes.set(value, at);
     return this;
   }
   ascii(text: string): this {

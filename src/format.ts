@@ -244,3 +244,390 @@ function fixed(bytes: Uint8Array, length: number, what: string): Uint8Array {
   }
   return bytes;
 }
+
+// ---------------------------------------------------------------------------
+// FORMAT.md §8-9: blobs and pack headers
+
+/** The two kinds of blob (FORMAT.md §8.2). */
+export type BlobType = "data" | "tree";
+const BLOB_TYPE_CODES: Record<BlobType, number> = { data: 1, tree: 2 };
+
+export function blobTypeCode(type: BlobType): number {
+  return BLOB_TYPE_CODES[type];
+}
+
+function decodeBlobType(r: ByteReader, code: number): BlobType {
+  if (code === 1) return "data";
+  if (code === 2) return "tree";
+  return r.fail(`unknown blob type ${code}`);
+}
+
+export const CHUNK_ID_BYTES = 32;
+/** Sealed blob overhead: the 12-byte nonce, the flag byte and the 16-byte tag (FORMAT.md §8.2). */
+export const SEALED_BLOB_OVERHEAD_BYTES = NONCE_BYTES + 1 + TAG_BYTES;
+/** The most blobs a pack may hold (FORMAT.md §9). */
+export const MAX_PACK_BLOBS = 1 << 20;
+/** Packs stay below 4 GiB so that offsets fit in u32 (FORMAT.md §9). */
+export const MAX_PACK_BYTES = 2 ** 32 - 1;
+
+/** One blob's entry in a pack header. */
+export interface PackEntry {
+  type: BlobType;
+  id: Uint8Array;
+  /** Bytes of the sealed blob in the pack. */
+  sealedLength: number;
+  /** Bytes of the plaintext (before compression). */
+  plaintextLength: number;
+}
+
+const PACK_MAGIC = "cofrepak";
+const PACK_ENTRY_BYTES = 41;
+
+/** The pack header's plaintext (FORMAT.md §9). */
+export function encodePackHeader(entries: readonly PackEntry[]): Uint8Array<ArrayBuffer> {
+  if (entries.length < 1 || entries.length > MAX_PACK_BLOBS) {
+    throw new RangeError(`Cannot encode pack header: ${entries.length} blobs, expected 1..${MAX_PACK_BLOBS}`);
+  }
+  const w = new ByteWriter(13 + PACK_ENTRY_BYTES * entries.length)
+    .ascii(PACK_MAGIC)
+    .u8(FORMAT_VERSION)
+    .u32(entries.length);
+  for (const e of entries) {
+    w.u8(blobTypeCode(e.type)).bytes(fixed(e.id, CHUNK_ID_BYTES, "chunk id")).u32(e.sealedLength).u32(
+      e.plaintextLength,
+    );
+  }
+  return w.finish();
+}
+
+export function decodePackHeader(bytes: Uint8Array): PackEntry[] {
+  const r = new ByteReader(bytes, "pack header");
+  r.magic(PACK_MAGIC);
+  checkVersion(r, "a pack");
+  const n = r.u32("blob count");
+  if (n < 1 || n > MAX_PACK_BLOBS) r.fail(`${n} blobs, expected 1..${MAX_PACK_BLOBS}`);
+  // Check the length before allocating n entries.
+  if (r.remaining !== n * PACK_ENTRY_BYTES) {
+    r.fail(`${bytes.length} bytes for ${n} blobs, expected ${13 + n * PACK_ENTRY_BYTES}`);
+  }
+  const entries: PackEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = decodeBlobType(r, r.u8("blob type"));
+    const id = r.bytes(CHUNK_ID_BYTES, "chunk id");
+    const sealedLength = r.u32("sealed length");
+    const plaintextLength = r.u32("plaintext length");
+    if (sealedLength < SEALED_BLOB_OVERHEAD_BYTES) r.fail(`blob ${i} of ${sealedLength} bytes is too short`);
+    entries.push({ type, id, sealedLength, plaintextLength });
+  }
+  r.end();
+  return entries;
+}
+
+// ---------------------------------------------------------------------------
+// FORMAT.md §10: index files
+
+/** Where one blob is. */
+export interface IndexEntry {
+  type: BlobType;
+  id: Uint8Array;
+  /** SHA-256 of the pack (its name). */
+  pack: Uint8Array;
+  offset: number;
+  sealedLength: number;
+  plaintextLength: number;
+}
+
+const INDEX_MAGIC = "cofreidx";
+const INDEX_ENTRY_BYTES = 49;
+const PACK_ID_BYTES = 32;
+
+/** An index file's plaintext (FORMAT.md §10). */
+export function encodeIndex(entries: readonly IndexEntry[]): Uint8Array<ArrayBuffer> {
+  const packs = new Map<string, number>();
+  for (const e of entries) {
+    const key = hexKey(fixed(e.pack, PACK_ID_BYTES, "pack id"));
+    if (!packs.has(key)) packs.set(key, packs.size);
+  }
+  const packIds = new Map<number, Uint8Array>();
+  for (const e of entries) packIds.set(packs.get(hexKey(e.pack))!, e.pack);
+  const w = new ByteWriter(17 + PACK_ID_BYTES * packs.size + INDEX_ENTRY_BYTES * entries.length)
+    .ascii(INDEX_MAGIC)
+    .u8(FORMAT_VERSION)
+    .u32(packs.size);
+  for (let i = 0; i < packs.size; i++) w.bytes(packIds.get(i)!);
+  w.u32(entries.length);
+  for (const e of entries) {
+    w.u8(blobTypeCode(e.type))
+      .bytes(fixed(e.id, CHUNK_ID_BYTES, "chunk id"))
+      .u32(packs.get(hexKey(e.pack))!)
+      .u32(e.offset)
+      .u32(e.sealedLength)
+      .u32(e.plaintextLength);
+  }
+  return w.finish();
+}
+
+export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
+  const r = new ByteReader(bytes, "index");
+  r.magic(INDEX_MAGIC);
+  checkVersion(r, "an index");
+  const p = r.u32("pack count");
+  if (p * PACK_ID_BYTES + 4 > r.remaining) r.fail(`${p} packs do not fit in ${bytes.length} bytes`);
+  const packs: Uint8Array[] = [];
+  for (let i = 0; i < p; i++) packs.push(r.bytes(PACK_ID_BYTES, "pack id"));
+  const n = r.u32("entry count");
+  if (r.remaining !== n * INDEX_ENTRY_BYTES) {
+    r.fail(`${bytes.length} bytes, expected ${17 + PACK_ID_BYTES * p + INDEX_ENTRY_BYTES * n}`);
+  }
+  const entries: IndexEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = decodeBlobType(r, r.u8("blob type"));
+    const id = r.bytes(CHUNK_ID_BYTES, "chunk id");
+    const packNumber = r.u32("pack number");
+    if (packNumber >= p) r.fail(`entry ${i} names pack ${packNumber} of ${p}`);
+    const offset = r.u32("offset");
+    const sealedLength = r.u32("sealed length");
+    const plaintextLength = r.u32("plaintext length");
+    if (sealedLength < SEALED_BLOB_OVERHEAD_BYTES) r.fail(`entry ${i} of ${sealedLength} bytes is too short`);
+    entries.push({ type, id, pack: packs[packNumber]!, offset, sealedLength, plaintextLength });
+  }
+  r.end();
+  return entries;
+}
+
+function hexKey(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// FORMAT.md §11: trees
+
+/** One entry of a directory listing. */
+export type TreeNode =
+  & {
+    name: string;
+    mode: number;
+    mtimeMs: number;
+    inode?: number;
+    ctimeMs?: number;
+  }
+  & (
+    | { type: "file"; size: number; content: string[] }
+    | { type: "dir"; subtree: string }
+    | { type: "symlink"; target: string }
+  );
+
+const HEX_ID = /^[0-9a-f]{64}$/;
+
+/** A tree's canonical encoding: the same listing always gives the same bytes (FORMAT.md §11). */
+export function encodeTree(nodes: readonly TreeNode[]): Uint8Array<ArrayBuffer> {
+  const sorted = [...nodes].sort((a, b) => compareUtf8(a.name, b.name));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.name === sorted[i - 1]!.name) {
+      throw new RangeError(`Cannot encode tree: the name "${sorted[i]!.name}" appears twice`);
+    }
+  }
+  const parts = sorted.map((node) => {
+    checkNodeName(node.name, (reason) => {
+      throw new RangeError(`Cannot encode tree: ${reason}`);
+    });
+    // Members in the FORMAT.md §11 order; JSON.stringify keeps insertion order.
+    const out: Record<string, unknown> = {
+      name: node.name,
+      type: node.type,
+      mode: node.mode,
+      mtime_ms: node.mtimeMs,
+    };
+    if (node.type === "file") {
+      out.size = node.size;
+      out.content = node.content;
+    } else if (node.type === "dir") {
+      out.subtree = node.subtree;
+    } else {
+      out.target = node.target;
+    }
+    if (node.inode !== undefined) out.inode = node.inode;
+    if (node.ctimeMs !== undefined) out.ctime_ms = node.ctimeMs;
+    return JSON.stringify(out);
+  });
+  return new TextEncoder().encode(`{"nodes":[${parts.join(",")}]}`);
+}
+
+export function decodeTree(bytes: Uint8Array): TreeNode[] {
+  const fail = (reason: string): never => {
+    throw new FormatError(`Cannot decode tree: ${reason}`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (error) {
+    fail(`not UTF-8 JSON (${(error as Error).message})`);
+  }
+  const nodes = (parsed as { nodes?: unknown })?.nodes;
+  if (!Array.isArray(nodes)) fail('no "nodes" array');
+  const int = (v: unknown, what: string, min = 0): number => {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) fail(`${what} is not an integer ≥ ${min}`);
+    return v as number;
+  };
+  const out: TreeNode[] = [];
+  let previous: string | null = null;
+  for (const raw of nodes as unknown[]) {
+    if (typeof raw !== "object" || raw === null) fail("a node is not an object");
+    const n = raw as Record<string, unknown>;
+    if (typeof n.name !== "string") fail("a node has no name");
+    const name = n.name as string;
+    checkNodeName(name, fail);
+    if (previous !== null && compareUtf8(previous, name) >= 0) fail(`"${name}" is out of order or repeated`);
+    previous = name;
+    const base = {
+      name,
+      mode: int(n.mode, `${name}: mode`),
+      // Times before 1970 are negative.
+      mtimeMs: int(n.mtime_ms, `${name}: mtime_ms`, Number.MIN_SAFE_INTEGER),
+      ...(n.inode !== undefined ? { inode: int(n.inode, `${name}: inode`) } : {}),
+      ...(n.ctime_ms !== undefined ? { ctimeMs: int(n.ctime_ms, `${name}: ctime_ms`, Number.MIN_SAFE_INTEGER) } : {}),
+    };
+    if (base.mode > 0xffff_ffff) fail(`${name}: mode out of range`);
+    if (n.type === "file") {
+      const content = n.content;
+      if (!Array.isArray(content) || !content.every((id) => typeof id === "string" && HEX_ID.test(id))) {
+        fail(`${name}: content is not a list of chunk ids`);
+      }
+      out.push({ ...base, type: "file", size: int(n.size, `${name}: size`), content: content as string[] });
+    } else if (n.type === "dir") {
+      if (typeof n.subtree !== "string" || !HEX_ID.test(n.subtree)) fail(`${name}: subtree is not a chunk id`);
+      out.push({ ...base, type: "dir", subtree: n.subtree as string });
+    } else if (n.type === "symlink") {
+      if (typeof n.target !== "string") fail(`${name}: symlink without a target`);
+      out.push({ ...base, type: "symlink", target: n.target as string });
+    } else {
+      fail(`${name}: unknown type ${JSON.stringify(n.type)}`);
+    }
+  }
+  return out;
+}
+
+function checkNodeName(name: string, fail: (reason: string) => never): void {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
+    fail(`invalid name ${JSON.stringify(name)}`);
+  }
+}
+
+const utf8 = new TextEncoder();
+/** Bytewise order of UTF-8 encodings (FORMAT.md §11), which differs from UTF-16 order. */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}
+
+// ---------------------------------------------------------------------------
+// FORMAT.md §12: snapshot envelopes
+
+/** A pack a snapshot needs, as the envelope lists it in clear. */
+export interface PackRef {
+  id: Uint8Array;
+  size: number;
+}
+
+export interface Envelope {
+  kind: "snapshot" | "tombstone";
+  repositoryId: Uint8Array;
+  sequence: bigint;
+  /** SHA-256 of the envelope this one follows; 32 zero bytes for the first. */
+  previous: Uint8Array;
+  timeMs: number;
+  /** For a tombstone, SHA-256 of the envelope it replaces; else 32 zero bytes. */
+  forgotten: Uint8Array;
+  packs: PackRef[];
+  /** nonce ‖ ciphertext ‖ tag of the snapshot (empty for a tombstone). */
+  sealedSnapshot: Uint8Array;
+  signature: Uint8Array;
+}
+
+const ENVELOPE_MAGIC = "cofresnp";
+/** FORMAT.md §12.1: the signature covers this label and everything before it. */
+export const ENVELOPE_SIGNATURE_LABEL = "cofre v1 envelope";
+const HASH_BYTES = 32;
+
+/** The envelope's fields up to the sealed snapshot's length: bound to the snapshot as AAD. */
+export function encodeEnvelopeHeader(
+  e: Omit<Envelope, "sealedSnapshot" | "signature">,
+): Uint8Array<ArrayBuffer> {
+  const w = new ByteWriter(110 + 40 * e.packs.length)
+    .ascii(ENVELOPE_MAGIC)
+    .u8(FORMAT_VERSION)
+    .u8(e.kind === "snapshot" ? 1 : 2)
+    .bytes(fixed(e.repositoryId, REPOSITORY_ID_BYTES, "repository id"))
+    .u64(e.sequence)
+    .bytes(fixed(e.previous, HASH_BYTES, "previous hash"))
+    .u64(e.timeMs)
+    .bytes(fixed(e.forgotten, HASH_BYTES, "forgotten hash"))
+    .u32(e.packs.length);
+  const sorted = [...e.packs].sort((a, b) => compareBytes(a.id, b.id));
+  for (const pack of sorted) w.bytes(fixed(pack.id, PACK_ID_BYTES, "pack id")).u64(pack.size);
+  return w.finish();
+}
+
+/** Everything the signature covers (FORMAT.md §12.1). */
+export function encodeEnvelopeSigned(e: Omit<Envelope, "signature">): Uint8Array<ArrayBuffer> {
+  return new ByteWriter()
+    .bytes(encodeEnvelopeHeader(e))
+    .u32(e.sealedSnapshot.length)
+    .bytes(e.sealedSnapshot)
+    .finish();
+}
+
+export function encodeEnvelope(e: Envelope): Uint8Array<ArrayBuffer> {
+  return new ByteWriter()
+    .bytes(encodeEnvelopeSigned(e))
+    .bytes(fixed(e.signature, SIGNATURE_BYTES, "signature"))
+    .finish();
+}
+
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  const r = new ByteReader(bytes, "snapshot envelope");
+  r.magic(ENVELOPE_MAGIC);
+  checkVersion(r, "a snapshot envelope");
+  const kindCode = r.u8("kind");
+  if (kindCode !== 1 && kindCode !== 2) r.fail(`unknown kind ${kindCode}`);
+  const kind = kindCode === 1 ? "snapshot" : "tombstone";
+  const repositoryId = r.bytes(REPOSITORY_ID_BYTES, "repository id");
+  const sequence = r.u64("sequence");
+  const previous = r.bytes(HASH_BYTES, "previous hash");
+  const timeMs = r.safeU64("time");
+  const forgotten = r.bytes(HASH_BYTES, "forgotten hash");
+  const p = r.u32("pack count");
+  if (p * 40 > r.remaining) r.fail(`${p} packs do not fit in ${bytes.length} bytes`);
+  const packs: PackRef[] = [];
+  for (let i = 0; i < p; i++) {
+    const id = r.bytes(PACK_ID_BYTES, "pack id");
+    const size = r.safeU64("pack size");
+    if (i > 0 && compareBytes(packs[i - 1]!.id, id) >= 0) r.fail("pack list is not sorted");
+    packs.push({ id, size });
+  }
+  const s = r.u32("sealed snapshot length");
+  if (s + SIGNATURE_BYTES !== r.remaining) r.fail(`sealed snapshot of ${s} bytes does not fit`);
+  const sealedSnapshot = r.bytes(s, "sealed snapshot");
+  const signature = r.bytes(SIGNATURE_BYTES, "signature");
+  r.end();
+  const zero = forgotten.every((b) => b === 0);
+  if (kind === "tombstone" && (zero || p !== 0 || s !== 0)) {
+    r.fail("a tombstone must name the envelope it replaces and carry no packs or snapshot");
+  }
+  if (kind === "snapshot" && (!zero || s < NONCE_BYTES + TAG_BYTES)) {
+    r.fail("a snapshot envelope must carry a sealed snapshot and no forgotten hash");
+  }
+  return { kind, repositoryId, sequence, previous, timeMs, forgotten, packs, sealedSnapshot, signature };
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

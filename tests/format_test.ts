@@ -163,3 +163,219 @@ Deno.test("decoders state what is wrong", async (t) => {
     });
   }
 });
+
+// ---------------------------------------------------------------------------
+// Packs, index files, trees, envelopes (FORMAT.md §9-12)
+
+import {
+  decodeEnvelope,
+  decodeIndex,
+  decodePackHeader,
+  decodeTree,
+  encodeEnvelope,
+  encodeIndex,
+  encodePackHeader,
+  encodeTree,
+  type Envelope,
+  type IndexEntry,
+  type PackEntry,
+  type TreeNode,
+} from "../mod.ts";
+
+const blobType = fc.constantFrom("data" as const, "tree" as const);
+const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+const packEntry: fc.Arbitrary<PackEntry> = fc.record({
+  type: blobType,
+  id: bytes(32),
+  sealedLength: fc.integer({ min: 29, max: 0xffff_ffff }),
+  plaintextLength: u32,
+});
+const indexEntry = (packs: Uint8Array[]): fc.Arbitrary<IndexEntry> =>
+  fc.record({
+    type: blobType,
+    id: bytes(32),
+    pack: fc.constantFrom(...packs),
+    offset: u32,
+    sealedLength: fc.integer({ min: 29, max: 0xffff_ffff }),
+    plaintextLength: u32,
+  });
+const hexId = bytes(32).map((b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(""));
+const nodeName = fc.string({ minLength: 1, maxLength: 12 }).filter((s) =>
+  s !== "." && s !== ".." && !s.includes("/") && !s.includes("\0")
+);
+const treeNode: fc.Arbitrary<TreeNode> = fc.oneof(
+  fc.record({
+    name: nodeName,
+    type: fc.constant("file" as const),
+    mode: u32,
+    mtimeMs: fc.integer({ min: -1e12, max: 1e13 }),
+    size: fc.nat(),
+    content: fc.array(hexId, { maxLength: 4 }),
+  }),
+  fc.record({
+    name: nodeName,
+    type: fc.constant("dir" as const),
+    mode: u32,
+    mtimeMs: fc.nat(),
+    subtree: hexId,
+  }),
+  fc.record(
+    {
+      name: nodeName,
+      type: fc.constant("symlink" as const),
+      mode: u32,
+      mtimeMs: fc.nat(),
+      target: fc.string(),
+      inode: fc.nat(),
+      ctimeMs: fc.nat(),
+    },
+    { requiredKeys: ["name", "type", "mode", "mtimeMs", "target"] },
+  ),
+);
+const envelope: fc.Arbitrary<Envelope> = fc.oneof(
+  fc.record({
+    kind: fc.constant("snapshot" as const),
+    repositoryId: bytes(16),
+    sequence: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    previous: bytes(32),
+    timeMs: fc.nat(),
+    forgotten: fc.constant(new Uint8Array(32)),
+    packs: fc.uniqueArray(fc.record({ id: bytes(32), size: fc.nat() }), {
+      maxLength: 5,
+      selector: (p) => p.id.join(),
+    }),
+    sealedSnapshot: fc.uint8Array({ minLength: 28, maxLength: 80 }),
+    signature: bytes(64),
+  }),
+  fc.record({
+    kind: fc.constant("tombstone" as const),
+    repositoryId: bytes(16),
+    sequence: fc.bigInt({ min: 0n, max: 1000n }),
+    previous: bytes(32),
+    timeMs: fc.nat(),
+    forgotten: bytes(32).filter((b) => b.some((x) => x !== 0)),
+    packs: fc.constant([] as { id: Uint8Array; size: number }[]),
+    sealedSnapshot: fc.constant(new Uint8Array(0)),
+    signature: bytes(64),
+  }),
+);
+
+const byId = (a: { id: Uint8Array }, b: { id: Uint8Array }) =>
+  a.id.join().localeCompare(b.id.join());
+const sortedPacks = <T extends { packs: { id: Uint8Array; size: number }[] }>(e: T): T => {
+  const packs = [...e.packs].sort((a, b) => {
+    for (let i = 0; i < 32; i++) if (a.id[i] !== b.id[i]) return a.id[i]! - b.id[i]!;
+    return 0;
+  });
+  return { ...e, packs };
+};
+
+Deno.test("pack header, index, tree and envelope encodings round-trip", () => {
+  fc.assert(fc.property(fc.array(packEntry, { minLength: 1, maxLength: 20 }), (entries) => {
+    assertEquals(decodePackHeader(encodePackHeader(entries)), structuredClone(entries));
+  }));
+  fc.assert(fc.property(
+    fc.array(bytes(32), { minLength: 1, maxLength: 4 }).chain((packs) =>
+      fc.array(indexEntry(packs), { maxLength: 30 })
+    ),
+    (entries) => assertEquals(decodeIndex(encodeIndex(entries)), structuredClone(entries)),
+  ));
+  fc.assert(
+    fc.property(fc.uniqueArray(treeNode, { selector: (n) => n.name, maxLength: 8 }), (nodes) => {
+      const encoded = encodeTree(nodes);
+      const decoded = decodeTree(encoded);
+      assertEquals(decoded.length, nodes.length);
+      // Canonical: the order of the input does not matter.
+      assertEquals(encodeTree([...nodes].reverse()), encoded);
+      assertEquals(encodeTree(decoded), encoded);
+    }),
+  );
+  fc.assert(fc.property(envelope, (e) => {
+    assertEquals(decodeEnvelope(encodeEnvelope(e)), structuredClone(sortedPacks(e)));
+  }));
+});
+
+Deno.test("pack, index, tree and envelope decoders reject garbage and mutations with FormatError only", () => {
+  const decoders = [decodePackHeader, decodeIndex, decodeTree, decodeEnvelope];
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 400 }),
+      (input) => decoders.forEach((d) => onlyFormatErrors(d, input)),
+    ),
+    { numRuns: 1000 },
+  );
+  const flip = (encoded: Uint8Array, at: number, value: number) => {
+    const out = encoded.slice();
+    out[at % out.length] = value;
+    return out;
+  };
+  const cut = (encoded: Uint8Array, at: number) => encoded.subarray(0, at % encoded.length);
+  fc.assert(
+    fc.property(
+      fc.array(packEntry, { minLength: 1, maxLength: 5 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 255 }),
+      (e, at, v) => {
+        onlyFormatErrors(decodePackHeader, flip(encodePackHeader(e), at, v));
+        onlyFormatErrors(decodePackHeader, cut(encodePackHeader(e), at));
+      },
+    ),
+  );
+  fc.assert(fc.property(envelope, fc.nat(), fc.integer({ min: 0, max: 255 }), (e, at, v) => {
+    onlyFormatErrors(decodeEnvelope, flip(encodeEnvelope(e), at, v));
+    onlyFormatErrors(decodeEnvelope, cut(encodeEnvelope(e), at));
+  }));
+  fc.assert(
+    fc.property(
+      fc.array(treeNode, { maxLength: 4 }),
+      fc.nat(),
+      fc.integer({ min: 0, max: 255 }),
+      (nodes, at, v) => {
+        const unique = [...new Map(nodes.map((n) => [n.name, n])).values()];
+        onlyFormatErrors(decodeTree, flip(encodeTree(unique), at, v));
+      },
+    ),
+  );
+});
+
+Deno.test("a pack header that claims more blobs than its bytes hold is refused before allocating", () => {
+  const header = encodePackHeader([{
+    type: "data",
+    id: new Uint8Array(32),
+    sealedLength: 100,
+    plaintextLength: 50,
+  }]);
+  new DataView(header.buffer).setUint32(9, 1 << 20, true);
+  assertThrows(() => decodePackHeader(header), FormatError, "for 1048576 blobs");
+  new DataView(header.buffer).setUint32(9, (1 << 20) + 1, true);
+  assertThrows(() => decodePackHeader(header), FormatError, "expected 1..");
+});
+
+Deno.test("trees sort names bytewise in UTF-8 and refuse invalid names", () => {
+  const node = (name: string): TreeNode => ({
+    name,
+    type: "dir",
+    mode: 0o755,
+    mtimeMs: 0,
+    subtree: "0".repeat(64),
+  });
+  // U+FF5E (3 UTF-8 bytes) sorts after U+1F600 in UTF-16 but before it in UTF-8.
+  const decoded = decodeTree(encodeTree([node("😀"), node("～"), node("a")]));
+  assertEquals(decoded.map((n) => n.name), ["a", "～", "😀"]);
+  for (const bad of ["", ".", "..", "a/b", "nul\0"]) {
+    assertThrows(() => encodeTree([node(bad)]), RangeError, "invalid name");
+  }
+  assertThrows(() => encodeTree([node("x"), node("x")]), RangeError, "twice");
+  assertThrows(
+    () =>
+      decodeTree(
+        new TextEncoder().encode(
+          '{"nodes":[{"name":"b","type":"dir","mode":1,"mtime_ms":0,"subtree":"' + "0".repeat(64) +
+            '"},{"name":"a","type":"dir","mode":1,"mtime_ms":0,"subtree":"' + "0".repeat(64) +
+            '"}]}',
+        ),
+      ),
+    FormatError,
+    "out of order",
+  );
+});
