@@ -8,6 +8,7 @@ import {
   LocalStorage,
   normalizeAccount,
   normalizePassword,
+  Repository,
   type Storage,
 } from "../mod.ts";
 import { type Io, UsageError } from "./_ui.ts";
@@ -117,4 +118,20 @@ export async function newPassword(
     return first;
   }
   throw new UsageError("Cannot set the password: no acceptable password after 3 attempts");
+}
+
+/** Opens the repository the global options name, runs `body`, and always zeroes the keys. */
+export async function withRepository<T>(
+  command: { optsWithGlobals(): object },
+  io: Io,
+  body: (repository: Repository) => Promise<T>,
+): Promise<T> {
+  const global = command.optsWithGlobals() as RepositoryOptions;
+  const storage = openStorage(global, io);
+  const repository = await Repository.open(storage, await openingCredentials(global, io));
+  try {
+    return await body(repository);
+  } finally {
+    repository.close();
+  }
 }

@@ -2,32 +2,17 @@
 // password rewrites one small slot object, never the data.
 
 import { Command } from "@commander-js/extra-typings";
-import { Repository } from "../mod.ts";
-import {
-  newPassword,
-  openingCredentials,
-  openStorage,
-  type RepositoryOptions,
-} from "./_secrets.ts";
+import type { Repository } from "../mod.ts";
+import { newPassword, withRepository as withOpenRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, UsageError } from "./_ui.ts";
 
 export function keyCommand(context: CliContext) {
   const { io, done } = context;
 
-  /** Opens the repository with the global options, runs `body`, always zeroes the keys. */
-  async function withRepository<T>(
+  const withRepository = <T>(
     command: { optsWithGlobals(): object },
     body: (r: Repository) => Promise<T>,
-  ): Promise<T> {
-    const global = command.optsWithGlobals() as RepositoryOptions;
-    const storage = openStorage(global, io);
-    const repository = await Repository.open(storage, await openingCredentials(global, io));
-    try {
-      return await body(repository);
-    } finally {
-      repository.close();
-    }
-  }
+  ) => withOpenRepository(command, io, body);
 
   async function askNewPassword(file: string | undefined, repository: Repository): Promise<string> {
     const password = await newPassword({

@@ -4,9 +4,12 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../mod.ts";
 import { type CliContext, denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } from "./_ui.ts";
+import { backupCommand } from "./backup.ts";
 import { benchCommand } from "./bench.ts";
 import { initCommand } from "./init.ts";
 import { keyCommand } from "./key.ts";
+import { restoreCommand } from "./restore.ts";
+import { lsCommand, snapshotsCommand } from "./snapshots.ts";
 import { versionCommand } from "./version.ts";
 
 /**
@@ -40,6 +43,10 @@ export async function main(
       "the phone number the repository is bound to (or set COFRE_ACCOUNT)",
     )
     .addCommand(initCommand(context))
+    .addCommand(backupCommand(context))
+    .addCommand(snapshotsCommand(context))
+    .addCommand(lsCommand(context))
+    .addCommand(restoreCommand(context))
     .addCommand(keyCommand(context))
     .addCommand(benchCommand(context))
     .addCommand(versionCommand(context))

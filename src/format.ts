@@ -286,16 +286,19 @@ const PACK_ENTRY_BYTES = 41;
 /** The pack header's plaintext (FORMAT.md §9). */
 export function encodePackHeader(entries: readonly PackEntry[]): Uint8Array<ArrayBuffer> {
   if (entries.length < 1 || entries.length > MAX_PACK_BLOBS) {
-    throw new RangeError(`Cannot encode pack header: ${entries.length} blobs, expected 1..${MAX_PACK_BLOBS}`);
+    throw new RangeError(
+      `Cannot encode pack header: ${entries.length} blobs, expected 1..${MAX_PACK_BLOBS}`,
+    );
   }
   const w = new ByteWriter(13 + PACK_ENTRY_BYTES * entries.length)
     .ascii(PACK_MAGIC)
     .u8(FORMAT_VERSION)
     .u32(entries.length);
   for (const e of entries) {
-    w.u8(blobTypeCode(e.type)).bytes(fixed(e.id, CHUNK_ID_BYTES, "chunk id")).u32(e.sealedLength).u32(
-      e.plaintextLength,
-    );
+    w.u8(blobTypeCode(e.type)).bytes(fixed(e.id, CHUNK_ID_BYTES, "chunk id")).u32(e.sealedLength)
+      .u32(
+        e.plaintextLength,
+      );
   }
   return w.finish();
 }
@@ -316,7 +319,9 @@ export function decodePackHeader(bytes: Uint8Array): PackEntry[] {
     const id = r.bytes(CHUNK_ID_BYTES, "chunk id");
     const sealedLength = r.u32("sealed length");
     const plaintextLength = r.u32("plaintext length");
-    if (sealedLength < SEALED_BLOB_OVERHEAD_BYTES) r.fail(`blob ${i} of ${sealedLength} bytes is too short`);
+    if (sealedLength < SEALED_BLOB_OVERHEAD_BYTES) {
+      r.fail(`blob ${i} of ${sealedLength} bytes is too short`);
+    }
     entries.push({ type, id, sealedLength, plaintextLength });
   }
   r.end();
@@ -388,7 +393,9 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
     const offset = r.u32("offset");
     const sealedLength = r.u32("sealed length");
     const plaintextLength = r.u32("plaintext length");
-    if (sealedLength < SEALED_BLOB_OVERHEAD_BYTES) r.fail(`entry ${i} of ${sealedLength} bytes is too short`);
+    if (sealedLength < SEALED_BLOB_OVERHEAD_BYTES) {
+      r.fail(`entry ${i} of ${sealedLength} bytes is too short`);
+    }
     entries.push({ type, id, pack: packs[packNumber]!, offset, sealedLength, plaintextLength });
   }
   r.end();
@@ -468,7 +475,9 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   const nodes = (parsed as { nodes?: unknown })?.nodes;
   if (!Array.isArray(nodes)) fail('no "nodes" array');
   const int = (v: unknown, what: string, min = 0): number => {
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) fail(`${what} is not an integer ≥ ${min}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+      fail(`${what} is not an integer ≥ ${min}`);
+    }
     return v as number;
   };
   const out: TreeNode[] = [];
@@ -479,7 +488,9 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     if (typeof n.name !== "string") fail("a node has no name");
     const name = n.name as string;
     checkNodeName(name, fail);
-    if (previous !== null && compareUtf8(previous, name) >= 0) fail(`"${name}" is out of order or repeated`);
+    if (previous !== null && compareUtf8(previous, name) >= 0) {
+      fail(`"${name}" is out of order or repeated`);
+    }
     previous = name;
     const base = {
       name,
@@ -487,17 +498,28 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
       // Times before 1970 are negative.
       mtimeMs: int(n.mtime_ms, `${name}: mtime_ms`, Number.MIN_SAFE_INTEGER),
       ...(n.inode !== undefined ? { inode: int(n.inode, `${name}: inode`) } : {}),
-      ...(n.ctime_ms !== undefined ? { ctimeMs: int(n.ctime_ms, `${name}: ctime_ms`, Number.MIN_SAFE_INTEGER) } : {}),
+      ...(n.ctime_ms !== undefined
+        ? { ctimeMs: int(n.ctime_ms, `${name}: ctime_ms`, Number.MIN_SAFE_INTEGER) }
+        : {}),
     };
     if (base.mode > 0xffff_ffff) fail(`${name}: mode out of range`);
     if (n.type === "file") {
       const content = n.content;
-      if (!Array.isArray(content) || !content.every((id) => typeof id === "string" && HEX_ID.test(id))) {
+      if (
+        !Array.isArray(content) || !content.every((id) => typeof id === "string" && HEX_ID.test(id))
+      ) {
         fail(`${name}: content is not a list of chunk ids`);
       }
-      out.push({ ...base, type: "file", size: int(n.size, `${name}: size`), content: content as string[] });
+      out.push({
+        ...base,
+        type: "file",
+        size: int(n.size, `${name}: size`),
+        content: content as string[],
+      });
     } else if (n.type === "dir") {
-      if (typeof n.subtree !== "string" || !HEX_ID.test(n.subtree)) fail(`${name}: subtree is not a chunk id`);
+      if (typeof n.subtree !== "string" || !HEX_ID.test(n.subtree)) {
+        fail(`${name}: subtree is not a chunk id`);
+      }
       out.push({ ...base, type: "dir", subtree: n.subtree as string });
     } else if (n.type === "symlink") {
       if (typeof n.target !== "string") fail(`${name}: symlink without a target`);
@@ -623,7 +645,17 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (kind === "snapshot" && (!zero || s < NONCE_BYTES + TAG_BYTES)) {
     r.fail("a snapshot envelope must carry a sealed snapshot and no forgotten hash");
   }
-  return { kind, repositoryId, sequence, previous, timeMs, forgotten, packs, sealedSnapshot, signature };
+  return {
+    kind,
+    repositoryId,
+    sequence,
+    previous,
+    timeMs,
+    forgotten,
+    packs,
+    sealedSnapshot,
+    signature,
+  };
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

@@ -8,6 +8,14 @@
 
 import { toHex } from "./_bytes.ts";
 import { normalizeAccount } from "./account.ts";
+import { AesGcm } from "./aead.ts";
+import { backup, type BackupOptions, type BackupResult, readTree } from "./backup.ts";
+import type { BlobKeys } from "./blob.ts";
+import { type BlobIndex, loadIndex } from "./blob_index.ts";
+import { BlobStore } from "./blob_store.ts";
+import { KeyedHasher } from "./chunk_id.ts";
+import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
+import { findSnapshot, listSnapshots, type SnapshotKeys, type StoredSnapshot } from "./snapshot.ts";
 import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } from "./chunker.ts";
 import {
   AuthenticationError,
@@ -26,6 +34,7 @@ import {
   encodeKeySlot,
   type KeySlot,
   REPOSITORY_ID_BYTES,
+  type TreeNode,
 } from "./format.ts";
 import {
   createKeySlot,
@@ -94,6 +103,7 @@ export class Repository {
   readonly #account: string;
   #openedSlotId: string;
   #closed = false;
+  #session: Session | null = null;
 
   private constructor(
     storage: Storage,
@@ -378,17 +388,127 @@ export class Repository {
     await this.storage.delete(`${KEYS_PREFIX}${slot.id}`);
   }
 
+  /** The keys, index and snapshot list that backup and restore work with; built once. */
+  async #open(): Promise<Session> {
+    this.#assertOpen();
+    if (this.#session) return this.#session;
+    const keys: BlobKeys & SnapshotKeys = {
+      data: new AesGcm(this.#subkeys.data),
+      meta: new AesGcm(this.#subkeys.meta),
+      id: await KeyedHasher.create(this.#subkeys.id),
+      nonce: await KeyedHasher.create(this.#subkeys.nonce),
+      signingKey: this.#signingKey,
+      publicKey: this.config.publicKey,
+      repositoryId: this.config.repositoryId,
+    };
+    const index = await loadIndex(this.storage, keys.meta);
+    this.#session = { keys, index, store: new BlobStore(this.storage, index, keys) };
+    return this.#session;
+  }
+
+  /** Every snapshot, oldest first (FORMAT.md §12.3 order: sequence, then time). */
+  async snapshots(): Promise<StoredSnapshot[]> {
+    const { keys } = await this.#open();
+    return await listSnapshots(this.storage, keys);
+  }
+
+  /** Backs up files and folders into a new snapshot. */
+  async backup(options: BackupOptions): Promise<BackupResult> {
+    const { keys, index } = await this.#open();
+    return await backup({
+      storage: this.storage,
+      config: this.config,
+      keys,
+      cdcSeed: this.#subkeys.cdcSeed,
+      index,
+      snapshots: await this.snapshots(),
+    }, options);
+  }
+
+  /** Restores a snapshot ("latest" or an id prefix) into `options.target`. */
+  async restore(ref: string, options: RestoreOptions): Promise<RestoreProgress> {
+    const { store } = await this.#open();
+    const snapshot = findSnapshot(await this.snapshots(), ref);
+    return await restore(store, snapshot.snapshot.tree, options);
+  }
+
+  /** The snapshot "latest" or an id prefix names. */
+  async snapshot(ref: string): Promise<StoredSnapshot> {
+    return findSnapshot(await this.snapshots(), ref);
+  }
+
+  /**
+   * Lists a snapshot's files under `path` (relative to its root; "" for
+   * all), depth first, with their paths.
+   */
+  async *list(ref: string, path = ""): AsyncIterable<{ path: string; node: TreeNode }> {
+    const { store } = await this.#open();
+    const snapshot = findSnapshot(await this.snapshots(), ref);
+    const parts = path.split("/").filter((p) => p !== "");
+    let tree = snapshot.snapshot.tree;
+    let prefix = "";
+    for (const [i, part] of parts.entries()) {
+      const node = (await readTree(store, tree)).get(part);
+      if (!node) {
+        throw new RangeError(`Cannot list ${path}: not in snapshot ${snapshot.id.slice(0, 8)}`);
+      }
+      prefix = prefix ? `${prefix}/${part}` : part;
+      if (node.type !== "dir") {
+        if (i === parts.length - 1) {
+          yield { path: prefix, node };
+          return;
+        }
+        throw new RangeError(`Cannot list ${path}: ${prefix} is not a folder`);
+      }
+      tree = node.subtree;
+    }
+    async function* walk(
+      treeId: string,
+      dir: string,
+    ): AsyncIterable<{ path: string; node: TreeNode }> {
+      for (const node of (await readTree(store, treeId)).values()) {
+        const child = dir ? `${dir}/${node.name}` : node.name;
+        yield { path: child, node };
+        if (node.type === "dir") yield* walk(node.subtree, child);
+      }
+    }
+    yield* walk(tree, prefix);
+  }
+
+  /** Reads a blob's plaintext by hex id (for `cat blob`). */
+  async readBlob(type: "data" | "tree", id: string): Promise<Uint8Array> {
+    return await (await this.#open()).store.read(type, id);
+  }
+
+  /** The in-memory index (for `stats` and `cat index`). */
+  async index(): Promise<BlobIndex> {
+    return (await this.#open()).index;
+  }
+
   /** Zeroes the keys held in memory; the object cannot be used afterwards. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#master.fill(0);
     wipeSubkeys(this.#subkeys);
+    if (this.#session) {
+      this.#session.keys.data[Symbol.dispose]();
+      this.#session.keys.meta[Symbol.dispose]();
+      this.#session.keys.id.dispose();
+      this.#session.keys.nonce.dispose();
+      this.#session = null;
+    }
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new TypeError("Cannot use the repository: it was closed");
   }
+}
+
+interface Session {
+  keys: BlobKeys & SnapshotKeys;
+  index: BlobIndex;
+  store: BlobStore;
 }
 
 function slotName(slot: KeySlot): string {

@@ -1,0 +1,59 @@
+// One status line on a terminal, redrawn at most ten times a second; nothing
+// at all when output is piped (DESIGN.md: progress on a terminal only).
+
+import type { Io } from "./_ui.ts";
+
+export class ProgressLine {
+  readonly #io: Io;
+  readonly #enabled: boolean;
+  #last = 0;
+  #shown = false;
+
+  constructor(io: Io, options: { enabled: boolean }) {
+    this.#io = io;
+    this.#enabled = options.enabled && io.isTerminal;
+  }
+
+  /** Redraws the line with `text()` unless it was drawn less than 100 ms ago. */
+  update(text: () => string): void {
+    if (!this.#enabled) return;
+    const now = performance.now();
+    if (now - this.#last < 100) return;
+    this.#last = now;
+    this.#shown = true;
+    this.#io.stderr(`\r${text().slice(0, 150)}\x1b[K`);
+  }
+
+  /** Clears the line. */
+  done(): void {
+    if (this.#shown) this.#io.stderr("\r\x1b[K");
+    this.#shown = false;
+  }
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`;
+}
+
+/** Megabytes (10^6) per second, as bench and peers report. */
+export function formatRate(bytes: number, ms: number): string {
+  return `${(bytes / 1e6 / Math.max(ms / 1000, 1e-3)).toFixed(1)} MB/s`;
+}
+
+/** 83 000 ms → "1:23". */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}

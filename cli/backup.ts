@@ -1,0 +1,82 @@
+// `cofre backup PATH...`: the main job.
+
+import { Command } from "@commander-js/extra-typings";
+import type { BackupProgress } from "../mod.ts";
+import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import { withRepository } from "./_secrets.ts";
+import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP } from "./_ui.ts";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function backupCommand({ io, done }: CliContext) {
+  return new Command("backup")
+    .description("back up files and folders into a new snapshot (only new data is stored)")
+    .argument("<paths...>", "files and folders to back up")
+    .option("--tag <tag>", "label the snapshot (repeatable)", collect, [] as string[])
+    .option(
+      "--exclude <glob>",
+      "skip matching paths: * within a name, ** across folders (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--host <name>", "record this host name instead of the machine's")
+    .option("--json", "print one JSON summary instead of text")
+    .addHelpText(
+      "after",
+      "\nFiles unchanged since the last snapshot of the same paths on this host (same size,\n" +
+        "modification time, inode and ctime) are not read again. A file that cannot be read\n" +
+        "is skipped and listed: the rest is backed up and the command exits 3.\n\n" +
+        "Example:\n  cofre backup -r /backups/phone ~/chat-app --exclude '*.tmp' --tag nightly",
+    )
+    .action(async (paths, options, command) => {
+      const progress = new ProgressLine(io, { enabled: !options.json });
+      const started = performance.now();
+      const result = await withRepository(command, io, (repository) =>
+        repository.backup({
+          paths,
+          tags: options.tag,
+          excludes: options.exclude,
+          host: options.host,
+          onProgress: (p: Readonly<BackupProgress>) =>
+            progress.update(() => {
+              const ms = performance.now() - started;
+              return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}, ` +
+                `${formatRate(p.bytes, ms)}, new ${formatBytes(p.newBytes)}  ${p.path}`;
+            }),
+        }));
+      progress.done();
+      const { snapshot, snapshotId } = result;
+      const s = snapshot.stats;
+      if (options.json) {
+        io.stdout(
+          JSON.stringify({
+            snapshot_id: snapshotId,
+            files: s.files,
+            dirs: s.dirs,
+            bytes: s.bytes,
+            new_bytes: s.newBytes,
+            new_blobs: s.newBlobs,
+            added_packs: result.addedPacks,
+            added_bytes: result.addedBytes,
+            duration_ms: s.durationMs,
+            failed: snapshot.failed,
+          }) + "\n",
+        );
+      } else {
+        io.stdout(
+          `Backed up ${s.files} files in ${s.dirs} folders, ${formatBytes(s.bytes)} in ` +
+            `${(s.durationMs / 1000).toFixed(1)} s (${formatRate(s.bytes, s.durationMs)})\n` +
+            `New data: ${formatBytes(s.newBytes)} in ${s.newBlobs} chunks, stored as ` +
+            `${formatBytes(result.addedBytes)} in ${result.addedPacks} packs\n` +
+            `Snapshot ${snapshotId.slice(0, 8)} saved\n`,
+        );
+      }
+      for (const f of snapshot.failed) io.stderr(`cofre: could not read ${f.path}: ${f.error}\n`);
+      if (snapshot.failed.length > 0) {
+        io.stderr(
+          `cofre: ${snapshot.failed.length} path(s) could not be read; the snapshot has everything else\n`,
+        );
+      }
+      done(snapshot.failed.length > 0 ? EXIT_PARTIAL_BACKUP : EXIT_OK);
+    });
+}

@@ -1,0 +1,71 @@
+// `cofre restore SNAPSHOT --target DIR`.
+
+import { Command } from "@commander-js/extra-typings";
+import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import { withRepository } from "./_secrets.ts";
+import { type CliContext, EXIT_OK } from "./_ui.ts";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function restoreCommand({ io, done }: CliContext) {
+  return new Command("restore")
+    .description("restore a snapshot, or chosen paths of it, verifying every byte")
+    .argument("<snapshot>", "a snapshot id (or its first characters), or 'latest'")
+    .requiredOption("--target <dir>", "the folder to restore into (created if missing)")
+    .option(
+      "--include <path>",
+      "restore only this path of the snapshot, e.g. app/db (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--overwrite", "replace files that exist in the target (default: keep them)")
+    .option("--json", "print one JSON summary")
+    .addHelpText(
+      "after",
+      "\nPaths are relative to the snapshot's root, as 'cofre ls' shows them. Files are written\n" +
+        "under a temporary name and renamed when complete; modes, times, symlinks and empty\n" +
+        "folders are restored.\n\nExample:\n  cofre restore latest --target /tmp/restored --include chat-app/db",
+    )
+    .action(async (ref, options, command) => {
+      const progress = new ProgressLine(io, { enabled: !options.json });
+      const started = performance.now();
+      const result = await withRepository(command, io, (repository) =>
+        repository.restore(ref, {
+          target: options.target,
+          include: options.include,
+          overwrite: options.overwrite,
+          onProgress: (p) =>
+            progress.update(() => {
+              const ms = performance.now() - started;
+              return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}, ${
+                formatRate(p.bytes, ms)
+              }  ${p.path}`;
+            }),
+        }));
+      progress.done();
+      const ms = performance.now() - started;
+      if (options.json) {
+        io.stdout(
+          JSON.stringify({
+            files: result.files,
+            dirs: result.dirs,
+            bytes: result.bytes,
+            skipped: result.skipped,
+            duration_ms: Math.round(ms),
+          }) + "\n",
+        );
+      } else {
+        io.stdout(
+          `Restored ${result.files} files in ${result.dirs} folders, ${
+            formatBytes(result.bytes)
+          } (${formatRate(result.bytes, ms)}) into ${options.target}\n`,
+        );
+        if (result.skipped > 0) {
+          io.stdout(
+            `Kept ${result.skipped} existing file(s) as they were; use --overwrite to replace them\n`,
+          );
+        }
+      }
+      done(EXIT_OK);
+    });
+}

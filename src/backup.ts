@@ -1,0 +1,330 @@
+/**
+ * Backup: walk the sources, cut files into chunks, store the new ones, record
+ * the directory trees and the snapshot (FORMAT.md §7-12). Files unchanged
+ * since the parent snapshot (same size, mtime, inode and ctime) are not read
+ * again. A file that cannot be read is recorded as failed and skipped; the
+ * rest of the backup goes on.
+ *
+ * @module
+ */
+
+import { basename, resolve } from "node:path";
+import { toHex } from "./_bytes.ts";
+import type { BlobKeys } from "./blob.ts";
+import type { BlobIndex } from "./blob_index.ts";
+import { BlobStore, BlobWriter } from "./blob_store.ts";
+import { StreamingChunker } from "./chunker.ts";
+import { type Config, decodeTree, encodeTree, type PackRef, type TreeNode } from "./format.ts";
+import {
+  type Snapshot,
+  type SnapshotKeys,
+  type StoredSnapshot,
+  writeSnapshot,
+} from "./snapshot.ts";
+import type { Storage } from "./storage/storage.ts";
+
+/** Progress, reported as the backup goes. */
+export interface BackupProgress {
+  files: number;
+  dirs: number;
+  /** Bytes of files processed (read, or unchanged and skipped). */
+  bytes: number;
+  /** Bytes of new chunks stored. */
+  newBytes: number;
+  /** The file being read. */
+  path: string;
+}
+
+export interface BackupOptions {
+  /** Files and folders to back up. */
+  paths: string[];
+  tags?: string[];
+  /** Glob patterns (`*`, `**`, `?`); a pattern without `/` matches names anywhere. */
+  excludes?: string[];
+  host?: string;
+  username?: string;
+  onProgress?: (progress: Readonly<BackupProgress>) => void;
+}
+
+/** What a backup run produced. */
+export interface BackupResult {
+  snapshotId: string;
+  snapshot: Snapshot;
+  /** Packs this run stored, and their bytes. */
+  addedPacks: number;
+  addedBytes: number;
+}
+
+/** Everything backup needs from an open repository (src/repository.ts supplies it). */
+export interface BackupContext {
+  storage: Storage;
+  config: Config;
+  keys: BlobKeys & SnapshotKeys;
+  cdcSeed: bigint;
+  index: BlobIndex;
+  /** Every snapshot in the repository, oldest first. */
+  snapshots: StoredSnapshot[];
+}
+
+const READ_BUFFER_BYTES = 1024 * 1024;
+
+/** Runs one backup. */
+export async function backup(
+  context: BackupContext,
+  options: BackupOptions,
+): Promise<BackupResult> {
+  const started = Date.now();
+  const { storage, config, keys, index } = context;
+  if (options.paths.length === 0) throw new RangeError("Cannot back up: no paths given");
+  const paths = options.paths.map((p) => resolve(p));
+  const names = paths.map((p) => basename(p) || "root");
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate) {
+    throw new RangeError(
+      `Cannot back up: two paths end in "${duplicate}"; back them up in separate runs or by their parent`,
+    );
+  }
+  const host = options.host ?? Deno.hostname();
+  const username = options.username ?? (Deno.env.get("USER") ?? "");
+  const writer = new BlobWriter(storage, index, keys, { level: config.zstdLevel });
+  const reader = new BlobStore(storage, index, keys);
+  const excludes = (options.excludes ?? []).map(globToRegExp);
+  const failed: { path: string; error: string }[] = [];
+  const progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, newBytes: 0, path: "" };
+  const report = () => options.onProgress?.({ ...progress, newBytes: writer.stats.newBytes });
+  // Packs the snapshot needs (FORMAT.md §12.1), collected as blobs are referenced.
+  const neededPacks = new Set<string>();
+  const pendingIds: string[] = [];
+  const reference = (id: string) => {
+    const location = index.get(id);
+    if (location) neededPacks.add(location.pack);
+    else pendingIds.push(id); // in the open pack: resolved after finish()
+  };
+
+  // restic's rule: the parent is the newest snapshot of the same host and paths.
+  const parent =
+    [...context.snapshots].reverse().find((s) =>
+      s.snapshot.host === host && sameList(s.snapshot.paths, paths)
+    ) ?? null;
+  const parentRoot = parent ? await readTree(reader, parent.snapshot.tree) : null;
+  const chunker = new StreamingChunker({ ...config.chunker, seed: context.cdcSeed });
+  const buffer = new Uint8Array(READ_BUFFER_BYTES);
+
+  const excluded = (path: string) =>
+    excludes.some((re) => re.test(path) || re.test(basename(path)));
+
+  async function storeTree(nodes: TreeNode[]): Promise<string> {
+    const id = await writer.add("tree", encodeTree(nodes));
+    reference(id);
+    return id;
+  }
+
+  async function readFile(path: string): Promise<{ content: string[]; size: number }> {
+    const file = await Deno.open(path, { read: true });
+    const content: string[] = [];
+    let size = 0;
+    const take = async (chunks: { bytes: Uint8Array }[]) => {
+      for (const chunk of chunks) {
+        const id = await writer.add("data", chunk.bytes);
+        reference(id);
+        content.push(id);
+      }
+    };
+    try {
+      for (;;) {
+        const n = await file.read(buffer);
+        if (n === null) break;
+        size += n;
+        progress.bytes += n;
+        await take(chunker.push(buffer.subarray(0, n)));
+        report();
+      }
+      await take(chunker.finish());
+    } catch (error) {
+      chunker.finish(); // drop the partial stream so the next file starts clean
+      throw error;
+    } finally {
+      file.close();
+    }
+    return { content, size };
+  }
+
+  /** One node for `path`, or null when it was skipped (failed or a special file). */
+  async function visit(
+    path: string,
+    name: string,
+    previous: TreeNode | undefined,
+  ): Promise<TreeNode | null> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (error) {
+      failed.push({ path, error: (error as Error).message });
+      return null;
+    }
+    const base = {
+      name,
+      mode: (info.mode ?? 0o644) & 0o7777,
+      mtimeMs: info.mtime?.getTime() ?? 0,
+      ...(info.ino !== null && info.ino !== undefined ? { inode: info.ino } : {}),
+      ...(info.ctime ? { ctimeMs: info.ctime.getTime() } : {}),
+    };
+    if (info.isSymlink) {
+      try {
+        return { ...base, type: "symlink", target: await Deno.readLink(path) };
+      } catch (error) {
+        failed.push({ path, error: (error as Error).message });
+        return null;
+      }
+    }
+    if (info.isDirectory) {
+      const previousNodes = previous?.type === "dir"
+        ? await readTree(reader, previous.subtree)
+        : null;
+      const subtree = await visitDirectory(path, previousNodes);
+      if (subtree === null) return null;
+      progress.dirs++;
+      return { ...base, type: "dir", subtree };
+    }
+    if (!info.isFile) return null; // sockets, FIFOs, devices: nothing to restore
+    progress.path = path;
+    progress.files++;
+    if (
+      previous?.type === "file" && previous.size === info.size &&
+      previous.mtimeMs === base.mtimeMs &&
+      previous.inode === base.inode && previous.ctimeMs === base.ctimeMs &&
+      previous.content.every((id) => index.has(id))
+    ) {
+      previous.content.forEach(reference);
+      progress.bytes += info.size;
+      report();
+      return { ...base, type: "file", size: previous.size, content: previous.content };
+    }
+    try {
+      const { content, size } = await readFile(path);
+      return { ...base, type: "file", size, content };
+    } catch (error) {
+      failed.push({ path, error: (error as Error).message });
+      return null;
+    }
+  }
+
+  async function visitDirectory(
+    path: string,
+    previous: Map<string, TreeNode> | null,
+  ): Promise<string | null> {
+    let entries: string[];
+    try {
+      entries = (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name);
+    } catch (error) {
+      failed.push({ path, error: (error as Error).message });
+      return null;
+    }
+    const nodes: TreeNode[] = [];
+    for (const name of entries.sort()) {
+      const child = `${path}/${name}`;
+      if (excluded(child)) continue;
+      const node = await visit(child, name, previous?.get(name));
+      if (node) nodes.push(node);
+    }
+    return await storeTree(nodes);
+  }
+
+  const rootNodes: TreeNode[] = [];
+  for (let i = 0; i < paths.length; i++) {
+    const node = await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!));
+    if (node) rootNodes.push(node);
+  }
+  if (rootNodes.length === 0) {
+    throw new Error(
+      `Cannot back up: none of the paths could be read (${
+        failed.map((f) => `${f.path}: ${f.error}`).join("; ")
+      })`,
+    );
+  }
+  const tree = await storeTree(rootNodes);
+  await writer.finish();
+  for (const id of pendingIds) neededPacks.add(index.get(id)!.pack);
+
+  const packs = await packRefs(storage, neededPacks, writer.packSizes, context.snapshots);
+  const snapshot: Snapshot = {
+    timeMs: Date.now(),
+    host,
+    username,
+    paths,
+    tags: options.tags ?? [],
+    tree,
+    parent: parent?.id ?? null,
+    failed,
+    stats: {
+      files: progress.files,
+      dirs: progress.dirs,
+      bytes: progress.bytes,
+      newBytes: writer.stats.newBytes,
+      newBlobs: writer.stats.newBlobs,
+      durationMs: Date.now() - started,
+    },
+  };
+  const head = context.snapshots.at(-1);
+  const snapshotId = await writeSnapshot(
+    storage,
+    keys,
+    snapshot,
+    packs,
+    head ? { id: head.id, sequence: head.sequence } : null,
+  );
+  return {
+    snapshotId,
+    snapshot,
+    addedPacks: writer.stats.packs,
+    addedBytes: writer.stats.storedBytes,
+  };
+}
+
+/** A tree's nodes by name. */
+export async function readTree(reader: BlobStore, id: string): Promise<Map<string, TreeNode>> {
+  return new Map(decodeTree(await reader.read("tree", id)).map((n) => [n.name, n]));
+}
+
+/** Sizes of the needed packs: new ones, those earlier envelopes list, and a stat for the rest. */
+async function packRefs(
+  storage: Storage,
+  needed: Set<string>,
+  added: Map<string, number>,
+  snapshots: StoredSnapshot[],
+): Promise<PackRef[]> {
+  const known = new Map(added);
+  for (const s of snapshots) for (const p of s.packs) known.set(toHex(p.id), p.size);
+  const refs: PackRef[] = [];
+  for (const pack of needed) {
+    let size = known.get(pack);
+    if (size === undefined) {
+      const info = await storage.stat(`data/${pack.slice(0, 2)}/${pack}`);
+      if (!info) {
+        throw new Error(`Cannot finish the snapshot: pack ${pack} is missing (run 'cofre check')`);
+      }
+      size = info.size;
+    }
+    refs.push({ id: Uint8Array.from(pack.match(/../g)!, (h) => parseInt(h, 16)), size });
+  }
+  return refs;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** `*` matches within a name, `**` across folders, `?` one character. */
+export function globToRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*" && glob[i + 1] === "*") {
+      re += ".*";
+      i++;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}

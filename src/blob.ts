@@ -1,0 +1,120 @@
+/**
+ * Blobs (FORMAT.md §8): a chunk or a tree, named by its keyed hash,
+ * compressed when that pays, and sealed with AES-256-GCM.
+ *
+ * @module
+ */
+
+import { ascii, concatBytes, equalBytes } from "./_bytes.ts";
+import type { AesGcm } from "./aead.ts";
+import type { KeyedHasher } from "./chunk_id.ts";
+import { compress, decompress } from "./compress.ts";
+import { AuthenticationError, FormatError } from "./errors.ts";
+import { type BlobType, blobTypeCode, NONCE_BYTES, SEALED_BLOB_OVERHEAD_BYTES } from "./format.ts";
+
+const FLAG_RAW = 0;
+const FLAG_ZSTD = 1;
+const AAD_LABEL = ascii("cofre v1 blob");
+/** FORMAT.md §8.2: keep the zstd frame only when it saves at least this fraction. */
+const MIN_SAVING = 0.03;
+
+/** The keys blobs need (FORMAT.md §5.2). */
+export interface BlobKeys {
+  data: AesGcm;
+  meta: AesGcm;
+  /** BLAKE3 keyed with the `id` subkey. */
+  id: KeyedHasher;
+  /** BLAKE3 keyed with the `nonce` subkey. */
+  nonce: KeyedHasher;
+}
+
+/** A sealed blob and what its pack header and index say about it. */
+export interface SealedBlob {
+  type: BlobType;
+  id: Uint8Array;
+  sealed: Uint8Array;
+  plaintextLength: number;
+  compressed: boolean;
+}
+
+function aad(type: BlobType, id: Uint8Array): Uint8Array {
+  return concatBytes(AAD_LABEL, new Uint8Array([blobTypeCode(type)]), id);
+}
+
+/** The ChunkId of a plaintext (FORMAT.md §8.1). */
+export function chunkId(plaintext: Uint8Array, keys: Pick<BlobKeys, "id">): Uint8Array {
+  return keys.id.hash(plaintext);
+}
+
+/**
+ * Seals a blob (FORMAT.md §8.2). `id` may be passed when the caller has it
+ * already (dedup checks it first), saving a second hash of the chunk.
+ */
+export function sealBlob(
+  type: BlobType,
+  plaintext: Uint8Array,
+  keys: BlobKeys,
+  options: { level: number; id?: Uint8Array },
+): SealedBlob {
+  const id = options.id ?? keys.id.hash(plaintext);
+  const frame = compress(plaintext, { level: options.level });
+  const compressed = frame.length <= plaintext.length * (1 - MIN_SAVING);
+  const payload = new Uint8Array(1 + (compressed ? frame.length : plaintext.length));
+  payload[0] = compressed ? FLAG_ZSTD : FLAG_RAW;
+  payload.set(compressed ? frame : plaintext, 1);
+  // A raw payload is a function of the id; a compressed one is not (zstd
+  // versions and levels differ), so its nonce comes from the payload itself.
+  const nonce = compressed
+    ? keys.nonce.hash(payload).subarray(0, NONCE_BYTES)
+    : id.subarray(0, NONCE_BYTES);
+  const key = type === "data" ? keys.data : keys.meta;
+  const sealed = concatBytes(nonce, key.seal(nonce, payload, aad(type, id)));
+  payload.fill(0);
+  return { type, id, sealed, plaintextLength: plaintext.length, compressed };
+}
+
+/**
+ * Opens a blob and checks that it is the plaintext `id` names. Throws
+ * FormatError (naming the blob) for any damage: a tag that does not verify,
+ * a bad flag, a frame that does not decompress to `plaintextLength` bytes,
+ * or a plaintext whose id differs.
+ */
+export function openBlob(
+  type: BlobType,
+  id: Uint8Array,
+  sealed: Uint8Array,
+  plaintextLength: number,
+  keys: BlobKeys,
+): Uint8Array {
+  const name = `${type} blob ${
+    Array.from(id.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+  const fail = (reason: string): never => {
+    throw new FormatError(`Cannot open ${name}: ${reason}`);
+  };
+  if (sealed.length < SEALED_BLOB_OVERHEAD_BYTES) fail(`${sealed.length} bytes is too short`);
+  const key = type === "data" ? keys.data : keys.meta;
+  let payload: Uint8Array;
+  try {
+    payload = key.open(
+      sealed.subarray(0, NONCE_BYTES),
+      sealed.subarray(NONCE_BYTES),
+      aad(type, id),
+    );
+  } catch (error) {
+    if (error instanceof AuthenticationError) {
+      fail("authentication failed (damaged, or not this blob)");
+    }
+    throw error;
+  }
+  let plaintext: Uint8Array;
+  if (payload![0] === FLAG_RAW) plaintext = payload!.subarray(1);
+  else if (payload![0] === FLAG_ZSTD) {
+    plaintext = decompress(payload!.subarray(1), { maxBytes: plaintextLength });
+  } else return fail(`unknown flag ${payload![0]}`);
+  if (plaintext.length !== plaintextLength) {
+    fail(`${plaintext.length} bytes, expected ${plaintextLength}`);
+  }
+  if (!equalBytes(keys.id.hash(plaintext), id)) fail("its content does not match its id");
+  return plaintext;
+}

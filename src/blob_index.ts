@@ -1,0 +1,109 @@
+/**
+ * The index (FORMAT.md §10): which pack holds each blob. Index files are
+ * append-only, one per backup run; in memory they merge into one map.
+ *
+ * @module
+ */
+
+import { ascii, concatBytes, toHex } from "./_bytes.ts";
+import type { AesGcm } from "./aead.ts";
+import { AuthenticationError, FormatError } from "./errors.ts";
+import { type BlobType, decodeIndex, encodeIndex, type IndexEntry, NONCE_BYTES } from "./format.ts";
+import type { Storage } from "./storage/storage.ts";
+
+const INDEX_AAD = ascii("cofre v1 index");
+export const INDEX_PREFIX = "index/";
+
+/** Where a blob is. */
+export interface BlobLocation {
+  type: BlobType;
+  /** Hex SHA-256 of the pack. */
+  pack: string;
+  offset: number;
+  sealedLength: number;
+  plaintextLength: number;
+}
+
+/** All blobs the repository's index files list, by hex chunk id. */
+export class BlobIndex {
+  readonly #blobs = new Map<string, BlobLocation>();
+
+  get size(): number {
+    return this.#blobs.size;
+  }
+
+  has(id: string): boolean {
+    return this.#blobs.has(id);
+  }
+
+  get(id: string): BlobLocation | undefined {
+    return this.#blobs.get(id);
+  }
+
+  add(entry: IndexEntry): void {
+    // A blob stored twice (two concurrent backups) keeps its first location.
+    const id = toHex(entry.id);
+    if (this.#blobs.has(id)) return;
+    this.#blobs.set(id, {
+      type: entry.type,
+      pack: toHex(entry.pack),
+      offset: entry.offset,
+      sealedLength: entry.sealedLength,
+      plaintextLength: entry.plaintextLength,
+    });
+  }
+
+  /** Every pack any blob lives in. */
+  packs(): Set<string> {
+    return new Set([...this.#blobs.values()].map((l) => l.pack));
+  }
+
+  entries(): IterableIterator<[string, BlobLocation]> {
+    return this.#blobs.entries();
+  }
+}
+
+/** Seals an index file's plaintext under the meta key (FORMAT.md §10). */
+export function sealIndex(entries: readonly IndexEntry[], meta: AesGcm): Uint8Array {
+  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  return concatBytes(nonce, meta.seal(nonce, encodeIndex(entries), INDEX_AAD));
+}
+
+/** Opens and decodes one index file; FormatError when it is damaged. */
+export function openIndex(name: string, bytes: Uint8Array, meta: AesGcm): IndexEntry[] {
+  if (bytes.length < NONCE_BYTES + 16) {
+    throw new FormatError(`Cannot read ${name}: ${bytes.length} bytes`);
+  }
+  let plaintext: Uint8Array;
+  try {
+    plaintext = meta.open(bytes.subarray(0, NONCE_BYTES), bytes.subarray(NONCE_BYTES), INDEX_AAD);
+  } catch (error) {
+    if (error instanceof AuthenticationError) {
+      throw new FormatError(`Cannot read ${name}: it does not authenticate (damaged or foreign)`);
+    }
+    throw error;
+  }
+  return decodeIndex(plaintext);
+}
+
+/** Writes an index file named by the SHA-256 of its bytes; returns the name. */
+export async function writeIndex(
+  storage: Storage,
+  entries: readonly IndexEntry[],
+  meta: AesGcm,
+): Promise<string> {
+  const bytes = sealIndex(entries, meta);
+  const name = INDEX_PREFIX +
+    toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)));
+  await storage.put(name, bytes);
+  return name;
+}
+
+/** Loads every index file into one BlobIndex. */
+export async function loadIndex(storage: Storage, meta: AesGcm): Promise<BlobIndex> {
+  const index = new BlobIndex();
+  for await (const info of storage.list(INDEX_PREFIX)) {
+    for (const entry of openIndex(info.name, await storage.get(info.name), meta)) index.add(entry);
+  }
+  return index;
+}

@@ -1,0 +1,153 @@
+/**
+ * Restore: write a snapshot's files back, every chunk verified (FORMAT.md
+ * §8.2). Files are written under a temporary name and renamed into place, so
+ * a restore that stops halfway leaves no half-written file under a real
+ * name. Existing files are kept unless `overwrite` is set.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { toHex } from "./_bytes.ts";
+import { readTree } from "./backup.ts";
+import type { BlobStore } from "./blob_store.ts";
+import type { TreeNode } from "./format.ts";
+
+export interface RestoreOptions {
+  /** The folder to restore into; created if missing. */
+  target: string;
+  /** Restore only these paths (relative to the snapshot root, e.g. `app/db/msgstore.db`) and what is below them. */
+  include?: string[];
+  /** Replace existing files (default: keep them and report them as skipped). */
+  overwrite?: boolean;
+  onProgress?: (progress: Readonly<RestoreProgress>) => void;
+}
+
+export interface RestoreProgress {
+  files: number;
+  dirs: number;
+  bytes: number;
+  /** Existing files left alone (no `overwrite`). */
+  skipped: number;
+  path: string;
+}
+
+/** Restores the tree `rootTree` (a snapshot's root) into `options.target`. */
+export async function restore(
+  store: BlobStore,
+  rootTree: string,
+  options: RestoreOptions,
+): Promise<RestoreProgress> {
+  const include = (options.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, "")).filter((p) =>
+    p !== ""
+  );
+  const progress: RestoreProgress = { files: 0, dirs: 0, bytes: 0, skipped: 0, path: "" };
+  const report = () => options.onProgress?.({ ...progress });
+  const matched = new Set<string>();
+  // Directories get their mode and mtime after their content: a read-only
+  // folder must still be writable while it is being filled.
+  const directoryFixups: { path: string; node: TreeNode }[] = [];
+
+  /** True when `relative` is included, or lies on the way to an included path. */
+  const wanted = (relative: string): "yes" | "partly" | "no" => {
+    if (include.length === 0) return "yes";
+    for (const p of include) {
+      if (relative === p || relative.startsWith(p + "/")) {
+        matched.add(p);
+        return "yes";
+      }
+    }
+    return include.some((p) => p.startsWith(relative + "/")) ? "partly" : "no";
+  };
+
+  async function restoreTree(
+    treeId: string,
+    dir: string,
+    relativeDir: string,
+    all: boolean,
+  ): Promise<void> {
+    const nodes = await readTree(store, treeId);
+    for (const node of nodes.values()) {
+      const relative = relativeDir ? `${relativeDir}/${node.name}` : node.name;
+      const want = all ? "yes" : wanted(relative);
+      if (want === "no") continue;
+      const path = join(dir, node.name);
+      if (node.type === "dir") {
+        await Deno.mkdir(path, { recursive: true });
+        await restoreTree(node.subtree, path, relative, want === "yes");
+        if (want === "yes") {
+          progress.dirs++;
+          directoryFixups.push({ path, node });
+        }
+      } else if (want === "yes") {
+        await restoreLeaf(node, path);
+      }
+    }
+  }
+
+  async function restoreLeaf(node: TreeNode, path: string): Promise<void> {
+    progress.path = path;
+    const exists = await Deno.lstat(path).then(() => true, () => false);
+    if (exists && !options.overwrite) {
+      progress.skipped++;
+      report();
+      return;
+    }
+    await Deno.mkdir(dirname(path), { recursive: true });
+    if (node.type === "symlink") {
+      if (exists) await Deno.remove(path);
+      await Deno.symlink(node.target, path);
+      await setTimes(path, node, true);
+      progress.files++;
+      return;
+    }
+    if (node.type !== "file") return;
+    const temp = join(
+      dirname(path),
+      `.cofre-restore-${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
+    );
+    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    try {
+      for (const id of node.content) {
+        const bytes = await store.read("data", id);
+        for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        progress.bytes += bytes.length;
+        report();
+      }
+      await file.syncData();
+    } catch (error) {
+      file.close();
+      await Deno.remove(temp).catch(() => {});
+      throw error;
+    }
+    file.close();
+    await Deno.chmod(temp, node.mode & 0o7777);
+    await setTimes(temp, node, false);
+    await Deno.rename(temp, path);
+    progress.files++;
+    report();
+  }
+
+  await Deno.mkdir(options.target, { recursive: true });
+  await restoreTree(rootTree, options.target, "", false);
+  for (const { path, node } of directoryFixups.reverse()) {
+    await Deno.chmod(path, node.mode & 0o7777);
+    await setTimes(path, node, false);
+  }
+  const missing = include.filter((p) => !matched.has(p));
+  if (missing.length > 0) {
+    throw new RangeError(
+      `Cannot restore ${missing.join(", ")}: not in the snapshot (see 'cofre ls')`,
+    );
+  }
+  return progress;
+}
+
+async function setTimes(path: string, node: TreeNode, symlink: boolean): Promise<void> {
+  const mtime = new Date(node.mtimeMs);
+  if (symlink) {
+    // Deno.utime follows links; a symlink's own time is not worth a failure.
+    return;
+  }
+  await Deno.utime(path, mtime, mtime);
+}

@@ -1,0 +1,286 @@
+/**
+ * Snapshots (FORMAT.md §12): the record of one backup, sealed under the meta
+ * key inside an envelope that is signed, chained to the previous snapshot and
+ * lists in clear the packs the snapshot needs.
+ *
+ * @module
+ */
+
+import { ascii, concatBytes, equalBytes, toHex } from "./_bytes.ts";
+import type { AesGcm } from "./aead.ts";
+import { compress, decompress } from "./compress.ts";
+import { AuthenticationError, FormatError } from "./errors.ts";
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeEnvelopeHeader,
+  encodeEnvelopeSigned,
+  type Envelope,
+  ENVELOPE_SIGNATURE_LABEL,
+  NONCE_BYTES,
+  type PackRef,
+} from "./format.ts";
+import { sign, verifySignature } from "./keys.ts";
+import type { Storage } from "./storage/storage.ts";
+
+export const SNAPSHOTS_PREFIX = "snapshots/";
+const SNAPSHOT_AAD_LABEL = "cofre v1 snapshot";
+/** A snapshot's JSON is small; anything larger than this is damage, not data. */
+const MAX_SNAPSHOT_JSON_BYTES = 16 * 1024 * 1024;
+
+/** What a backup records (FORMAT.md §12.2). */
+export interface Snapshot {
+  timeMs: number;
+  host: string;
+  username: string;
+  /** The source paths, as given (absolute). */
+  paths: string[];
+  tags: string[];
+  /** Hex id of the root tree. */
+  tree: string;
+  /** Hex hash of the parent snapshot's envelope, or null. */
+  parent: string | null;
+  /** Paths that could not be read, with why. */
+  failed: { path: string; error: string }[];
+  stats: {
+    files: number;
+    dirs: number;
+    bytes: number;
+    newBytes: number;
+    newBlobs: number;
+    durationMs: number;
+  };
+}
+
+/** A snapshot read from the repository, with its place in the chain. */
+export interface StoredSnapshot {
+  /** Hex SHA-256 of the envelope: the snapshot's id. */
+  id: string;
+  sequence: bigint;
+  previous: string;
+  packs: PackRef[];
+  snapshot: Snapshot;
+}
+
+/** A tombstone: a forgotten snapshot's place in the chain (FORMAT.md §12.3). */
+export interface StoredTombstone {
+  id: string;
+  sequence: bigint;
+  previous: string;
+  forgotten: string;
+}
+
+function encodeSnapshot(s: Snapshot): Uint8Array {
+  // Members in FORMAT.md §12.2's order.
+  return ascii(JSON.stringify({
+    time_ms: s.timeMs,
+    host: s.host,
+    username: s.username,
+    paths: s.paths,
+    tags: s.tags,
+    tree: s.tree,
+    parent: s.parent,
+    failed: s.failed,
+    stats: {
+      files: s.stats.files,
+      dirs: s.stats.dirs,
+      bytes: s.stats.bytes,
+      new_bytes: s.stats.newBytes,
+      new_blobs: s.stats.newBlobs,
+      duration_ms: s.stats.durationMs,
+    },
+  }));
+}
+
+function decodeSnapshot(bytes: Uint8Array, id: string): Snapshot {
+  const fail = (reason: string): never => {
+    throw new FormatError(`Cannot decode snapshot ${id}: ${reason}`);
+  };
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return fail("not UTF-8 JSON");
+  }
+  const str = (v: unknown, what: string) =>
+    typeof v === "string" ? v : fail(`${what} is not a string`);
+  const num = (v: unknown, what: string) =>
+    typeof v === "number" && Number.isSafeInteger(v) ? v : fail(`${what} is not an integer`);
+  const strings = (v: unknown, what: string) =>
+    Array.isArray(v) && v.every((x) => typeof x === "string")
+      ? v as string[]
+      : fail(`${what} is not a list`);
+  const stats = (j.stats ?? {}) as Record<string, unknown>;
+  const failed = Array.isArray(j.failed) ? j.failed : fail("failed is not a list");
+  return {
+    timeMs: num(j.time_ms, "time_ms"),
+    host: str(j.host, "host"),
+    username: str(j.username, "username"),
+    paths: strings(j.paths, "paths"),
+    tags: strings(j.tags, "tags"),
+    tree: /^[0-9a-f]{64}$/.test(str(j.tree, "tree"))
+      ? j.tree as string
+      : fail("tree is not a chunk id"),
+    parent: j.parent === null ? null : str(j.parent, "parent"),
+    failed: (failed as unknown[]).map((f) => {
+      const o = f as Record<string, unknown>;
+      return { path: str(o?.path, "failed path"), error: str(o?.error, "failed error") };
+    }),
+    stats: {
+      files: num(stats.files, "stats.files"),
+      dirs: num(stats.dirs, "stats.dirs"),
+      bytes: num(stats.bytes, "stats.bytes"),
+      newBytes: num(stats.new_bytes, "stats.new_bytes"),
+      newBlobs: num(stats.new_blobs, "stats.new_blobs"),
+      durationMs: num(stats.duration_ms, "stats.duration_ms"),
+    },
+  };
+}
+
+/** The keys a snapshot needs: the meta AEAD and the signing key pair. */
+export interface SnapshotKeys {
+  meta: AesGcm;
+  signingKey: CryptoKey;
+  publicKey: Uint8Array;
+  repositoryId: Uint8Array;
+}
+
+async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
+/**
+ * Seals, signs and stores a snapshot after `previous` (FORMAT.md §12.1,
+ * §12.3); returns its id (the hex SHA-256 of the envelope).
+ */
+export async function writeSnapshot(
+  storage: Storage,
+  keys: SnapshotKeys,
+  snapshot: Snapshot,
+  packs: PackRef[],
+  previous: { id: string; sequence: bigint } | null,
+): Promise<string> {
+  const header = {
+    kind: "snapshot" as const,
+    repositoryId: keys.repositoryId,
+    sequence: previous ? previous.sequence + 1n : 0n,
+    previous: previous ? fromHex32(previous.id) : new Uint8Array(32),
+    timeMs: snapshot.timeMs,
+    forgotten: new Uint8Array(32),
+    packs,
+  };
+  const aad = concatBytes(ascii(SNAPSHOT_AAD_LABEL), await sha256(encodeEnvelopeHeader(header)));
+  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  const sealedSnapshot = concatBytes(
+    nonce,
+    keys.meta.seal(nonce, compress(encodeSnapshot(snapshot)), aad),
+  );
+  const unsigned = { ...header, sealedSnapshot };
+  const signature = await sign(
+    keys.signingKey,
+    ENVELOPE_SIGNATURE_LABEL,
+    encodeEnvelopeSigned(unsigned),
+  );
+  const bytes = encodeEnvelope({ ...unsigned, signature });
+  const id = toHex(await sha256(bytes));
+  await storage.put(SNAPSHOTS_PREFIX + id, bytes);
+  return id;
+}
+
+function fromHex32(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
+}
+
+/**
+ * Reads, verifies and opens one envelope. FormatError when the name does not
+ * match the bytes, the signature does not verify, or it belongs to another
+ * repository.
+ */
+export async function readSnapshot(
+  storage: Storage,
+  name: string,
+  keys: Pick<SnapshotKeys, "meta" | "publicKey" | "repositoryId">,
+): Promise<StoredSnapshot | StoredTombstone> {
+  const id = name.slice(SNAPSHOTS_PREFIX.length);
+  const bytes = await storage.get(name);
+  if (toHex(await sha256(bytes)) !== id) {
+    throw new FormatError(`Cannot read snapshot ${id}: its bytes do not match its name`);
+  }
+  const envelope = decodeEnvelope(bytes);
+  await verifyEnvelope(envelope, id, keys);
+  const base = { id, sequence: envelope.sequence, previous: toHex(envelope.previous) };
+  if (envelope.kind === "tombstone") return { ...base, forgotten: toHex(envelope.forgotten) };
+  const aad = concatBytes(ascii(SNAPSHOT_AAD_LABEL), await sha256(encodeEnvelopeHeader(envelope)));
+  let frame: Uint8Array;
+  try {
+    frame = keys.meta.open(
+      envelope.sealedSnapshot.subarray(0, NONCE_BYTES),
+      envelope.sealedSnapshot.subarray(NONCE_BYTES),
+      aad,
+    );
+  } catch (error) {
+    if (error instanceof AuthenticationError) {
+      throw new FormatError(`Cannot read snapshot ${id}: it does not authenticate`);
+    }
+    throw error;
+  }
+  const snapshot = decodeSnapshot(decompress(frame, { maxBytes: MAX_SNAPSHOT_JSON_BYTES }), id);
+  return { ...base, packs: envelope.packs, snapshot };
+}
+
+async function verifyEnvelope(
+  envelope: Envelope,
+  id: string,
+  keys: Pick<SnapshotKeys, "publicKey" | "repositoryId">,
+): Promise<void> {
+  if (!equalBytes(envelope.repositoryId, keys.repositoryId)) {
+    throw new FormatError(`Cannot read snapshot ${id}: it belongs to another repository`);
+  }
+  const signed = encodeEnvelopeSigned(envelope);
+  if (
+    !(await verifySignature(keys.publicKey, ENVELOPE_SIGNATURE_LABEL, signed, envelope.signature))
+  ) {
+    throw new FormatError(`Cannot read snapshot ${id}: its signature does not verify`);
+  }
+}
+
+/** Every snapshot (not tombstones), oldest first by sequence, then time. */
+export async function listSnapshots(
+  storage: Storage,
+  keys: Pick<SnapshotKeys, "meta" | "publicKey" | "repositoryId">,
+): Promise<StoredSnapshot[]> {
+  const out: StoredSnapshot[] = [];
+  for await (const info of storage.list(SNAPSHOTS_PREFIX)) {
+    const stored = await readSnapshot(storage, info.name, keys);
+    if ("snapshot" in stored) out.push(stored);
+  }
+  return out.sort((a, b) =>
+    a.sequence === b.sequence
+      ? a.snapshot.timeMs - b.snapshot.timeMs || a.id.localeCompare(b.id)
+      : a.sequence < b.sequence
+      ? -1
+      : 1
+  );
+}
+
+/** Finds a snapshot by id prefix (at least 4 hex digits) or "latest". */
+export function findSnapshot(snapshots: StoredSnapshot[], ref: string): StoredSnapshot {
+  if (ref === "latest") {
+    const latest = snapshots.at(-1);
+    if (!latest) throw new RangeError("Cannot find the latest snapshot: the repository has none");
+    return latest;
+  }
+  if (!/^[0-9a-f]{4,64}$/i.test(ref)) {
+    throw new RangeError(`Cannot find snapshot ${ref}: not an id (or "latest")`);
+  }
+  const matches = snapshots.filter((s) => s.id.startsWith(ref.toLowerCase()));
+  if (matches.length === 0) {
+    throw new RangeError(`Cannot find snapshot ${ref}: no such snapshot (see 'cofre snapshots')`);
+  }
+  if (matches.length > 1) {
+    throw new RangeError(
+      `Cannot find snapshot ${ref}: the prefix matches ${matches.length} snapshots`,
+    );
+  }
+  return matches[0]!;
+}

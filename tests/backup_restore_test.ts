@@ -1,0 +1,306 @@
+// The main job end to end through the CLI (issue #5's acceptance): backup,
+// restore, incremental and dedup behaviour, failures.
+
+import { assertEquals, assertTrue } from "./_assert.ts";
+import { cofre } from "./_cli.ts";
+import { LocalStorage, Repository } from "../mod.ts";
+
+const PASSWORD = "vivid otter juggles lanterns";
+// A typical photo: zstd saves nothing on it (tests/vectors/README.md).
+const JPEG = new URL("./vectors/media/lines-preview.jpg", import.meta.url).pathname;
+
+/** Deterministic bytes: unique per seed, incompressible. */
+function noise(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** A small chat-app folder: a database, media, a symlink, an empty folder, odd modes. */
+async function makeSource(root: string): Promise<void> {
+  await Deno.mkdir(`${root}/app/db`, { recursive: true });
+  await Deno.mkdir(`${root}/app/media/images`, { recursive: true });
+  await Deno.mkdir(`${root}/app/empty`, { recursive: true });
+  const lines = Array.from(
+    { length: 30000 },
+    (_, i) => `msg ${i}: see you at ${i % 24}:00, bring the photos`,
+  );
+  await Deno.writeTextFile(`${root}/app/db/chat.db`, lines.join("\n"));
+  await Deno.copyFile(JPEG, `${root}/app/media/images/photo.jpg`);
+  // Large enough for several 1 MiB-average chunks, so an edit at the end leaves most of them.
+  await Deno.writeFile(`${root}/app/media/video.mp4`, noise(12_000_000, 7));
+  await Deno.writeFile(`${root}/app/media/empty.bin`, new Uint8Array(0));
+  await Deno.writeTextFile(`${root}/app/notes with spaces ü.txt`, "ünïcödé name\n");
+  await Deno.chmod(`${root}/app/notes with spaces ü.txt`, 0o600);
+  await Deno.chmod(`${root}/app/media/images/photo.jpg`, 0o444);
+  await Deno.symlink("media/images/photo.jpg", `${root}/app/latest.jpg`);
+  await Deno.symlink("/nonexistent/target", `${root}/app/dangling`);
+  await Deno.utime(
+    `${root}/app/db/chat.db`,
+    new Date("2020-02-29T12:34:56.789Z"),
+    new Date("2020-02-29T12:34:56.789Z"),
+  );
+}
+
+interface Entry {
+  path: string;
+  type: string;
+  mode: number;
+  mtimeMs: number;
+  content?: string;
+  target?: string;
+}
+
+/** Everything a restore must reproduce, for comparison. */
+async function snapshotOf(root: string): Promise<Entry[]> {
+  const out: Entry[] = [];
+  async function walk(dir: string, rel: string) {
+    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    for (const name of names) {
+      const path = `${dir}/${name}`;
+      const r = rel ? `${rel}/${name}` : name;
+      const info = await Deno.lstat(path);
+      const base = { path: r, mode: info.mode! & 0o7777, mtimeMs: info.mtime!.getTime() };
+      if (info.isSymlink) {
+        out.push({
+          ...base,
+          type: "symlink",
+          target: await Deno.readLink(path),
+          mtimeMs: 0,
+          mode: 0,
+        });
+      } else if (info.isDirectory) {
+        out.push({ ...base, type: "dir" });
+        await walk(path, r);
+      } else {
+        const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+        out.push({ ...base, type: "file", content: Array.from(new Uint8Array(digest)).join(",") });
+      }
+    }
+  }
+  await walk(root, "");
+  return out;
+}
+
+async function withDir(body: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "cofre-e2e-" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function packCount(repo: string): Promise<number> {
+  return (await Array.fromAsync(new LocalStorage(repo).list("data/"))).length;
+}
+
+Deno.test("backup then restore gives an identical tree: contents, modes, mtimes, symlinks, empty folders", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    assertEquals((await cofre(["init"], { env })).code, 0);
+    const backup = await cofre(["backup", `${dir}/src/app`, "--json", "--tag", "t1"], { env });
+    assertEquals(backup.code, 0, backup.stderr);
+    const summary = JSON.parse(backup.stdout);
+    assertTrue(/^[0-9a-f]{64}$/.test(summary.snapshot_id));
+    assertEquals(summary.failed, []);
+    const restore = await cofre(["restore", "latest", "--target", `${dir}/out`, "--json"], { env });
+    assertEquals(restore.code, 0, restore.stderr);
+    assertEquals(await snapshotOf(`${dir}/out/app`), await snapshotOf(`${dir}/src/app`));
+    // No temporary files are left behind.
+    const all = await snapshotOf(`${dir}/out`);
+    assertTrue(all.every((e) => !e.path.includes(".cofre-restore-")));
+    const ls = await cofre(["ls", summary.snapshot_id.slice(0, 8), "app/media"], { env });
+    assertEquals(ls.stdout.split("\n").filter(Boolean), [
+      "app/media/empty.bin",
+      "app/media/images/",
+      "app/media/images/photo.jpg",
+      "app/media/video.mp4",
+    ]);
+  }));
+
+Deno.test("an unchanged tree adds no pack; a changed file adds only its new chunks", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    await cofre(["init"], { env });
+    const first = JSON.parse((await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout);
+    const packs = await packCount(`${dir}/repo`);
+    const second = JSON.parse(
+      (await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout,
+    );
+    assertEquals([second.added_packs, second.new_bytes], [0, 0]);
+    assertEquals(await packCount(`${dir}/repo`), packs);
+    assertEquals(second.bytes, first.bytes);
+    // Append to the video: only the last chunk(s) change.
+    const f = await Deno.open(`${dir}/src/app/media/video.mp4`, { append: true });
+    await f.write(noise(1000, 99));
+    f.close();
+    const third = JSON.parse((await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout);
+    // The changed tail is at most one maximum-size chunk (4 MiB), plus small tree blobs.
+    assertTrue(
+      third.new_bytes > 0 && third.new_bytes < 4.2 * 1024 * 1024,
+      `new bytes ${third.new_bytes}`,
+    );
+    assertTrue(
+      third.new_bytes < first.new_bytes / 2,
+      `new bytes ${third.new_bytes} of ${first.new_bytes}`,
+    );
+    assertEquals(third.added_packs, 1);
+    const snapshots = JSON.parse((await cofre(["snapshots", "--json"], { env })).stdout);
+    assertEquals(snapshots.map((s: { sequence: number }) => s.sequence), [0, 1, 2]);
+  }));
+
+Deno.test("a JPEG is stored raw and text is compressed", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const storage = new LocalStorage(`${dir}/repo`);
+    const { repository } = await Repository.init(storage, {
+      password: PASSWORD,
+      argon2id: { memoryKib: 64, iterations: 1, parallelism: 1 },
+    });
+    try {
+      await repository.backup({ paths: [`${dir}/src/app/media/images`, `${dir}/src/app/db`] });
+      const index = await repository.index();
+      const files = new Map<string, string[]>();
+      for await (const { path, node } of repository.list("latest")) {
+        if (node.type === "file") files.set(path, node.content);
+      }
+      const overhead = 12 + 1 + 16;
+      for (const id of files.get("images/photo.jpg")!) {
+        const at = index.get(id)!;
+        assertEquals(at.sealedLength, at.plaintextLength + overhead, "JPEG chunk stored raw");
+      }
+      for (const id of files.get("db/chat.db")!) {
+        const at = index.get(id)!;
+        assertTrue(at.sealedLength < at.plaintextLength / 2, "text compressed");
+      }
+    } finally {
+      repository.close();
+    }
+  }));
+
+Deno.test("restore --include picks paths, keeps existing files unless --overwrite", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    await cofre(["init"], { env });
+    await cofre(["backup", `${dir}/src/app`], { env });
+    const partial = await cofre([
+      "restore",
+      "latest",
+      "--target",
+      `${dir}/out`,
+      "--include",
+      "app/db",
+    ], { env });
+    assertEquals(partial.code, 0, partial.stderr);
+    assertEquals((await snapshotOf(`${dir}/out`)).map((e) => e.path), [
+      "app",
+      "app/db",
+      "app/db/chat.db",
+    ]);
+    await Deno.writeTextFile(`${dir}/out/app/db/chat.db`, "local edit");
+    const kept = await cofre(
+      ["restore", "latest", "--target", `${dir}/out`, "--include", "app/db"],
+      { env },
+    );
+    assertTrue(kept.stdout.includes("Kept 1 existing"), kept.stdout);
+    assertEquals(await Deno.readTextFile(`${dir}/out/app/db/chat.db`), "local edit");
+    const replaced = await cofre([
+      "restore",
+      "latest",
+      "--target",
+      `${dir}/out`,
+      "--include",
+      "app/db",
+      "--overwrite",
+    ], { env });
+    assertEquals(replaced.code, 0);
+    assertEquals(
+      await Deno.readFile(`${dir}/out/app/db/chat.db`),
+      await Deno.readFile(`${dir}/src/app/db/chat.db`),
+    );
+    const missing = await cofre([
+      "restore",
+      "latest",
+      "--target",
+      `${dir}/out2`,
+      "--include",
+      "app/nope",
+    ], { env });
+    assertEquals(missing.code, 2);
+    assertTrue(missing.stderr.includes("not in the snapshot"), missing.stderr);
+  }));
+
+Deno.test("a wrong password exits 12 and writes nothing to the target", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    await cofre(["init"], { env });
+    await cofre(["backup", `${dir}/src/app`], { env });
+    const wrong = await cofre(["restore", "latest", "--target", `${dir}/out`], {
+      env: { ...env, COFRE_PASSWORD: "not the password" },
+    });
+    assertEquals(wrong.code, 12);
+    assertEquals(wrong.stderr, "cofre: wrong password, recovery key or account\n");
+    assertEquals(await Deno.stat(`${dir}/out`).then(() => true, () => false), false);
+  }));
+
+Deno.test("an unreadable source file gives exit 3 and a usable snapshot", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    await cofre(["init"], { env });
+    // Root reads anything, so deny the read through Deno's permissions instead of chmod.
+    const secret = `${dir}/src/app/db/chat.db`;
+    const cli = new URL("../cli/main.ts", import.meta.url).pathname;
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        `--deny-read=${secret}`,
+        cli,
+        "backup",
+        `${dir}/src/app`,
+        "--json",
+      ],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assertEquals(run.code, 3, stderr);
+    assertTrue(stderr.includes(`could not read ${secret}`), stderr);
+    const summary = JSON.parse(new TextDecoder().decode(run.stdout));
+    assertEquals(summary.failed.map((f: { path: string }) => f.path), [secret]);
+    const restore = await cofre(["restore", "latest", "--target", `${dir}/out`], { env });
+    assertEquals(restore.code, 0, restore.stderr);
+    const restored = (await snapshotOf(`${dir}/out/app`)).map((e) => e.path);
+    assertTrue(
+      restored.includes("media/video.mp4") && !restored.includes("db/chat.db"),
+      restored.join(" "),
+    );
+  }));
+
+Deno.test("backup refuses what it cannot do, with the right exit code", () =>
+  withDir(async (dir) => {
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    assertEquals((await cofre(["backup", dir], { env })).code, 10);
+    await cofre(["init"], { env });
+    const none = await cofre(["backup", `${dir}/missing`], { env });
+    assertEquals(none.code, 1);
+    assertTrue(none.stderr.includes("none of the paths could be read"), none.stderr);
+    const usage = await cofre(["backup"], { env });
+    assertEquals(usage.code, 2);
+    const restoreNone = await cofre(["restore", "latest", "--target", `${dir}/out`], { env });
+    assertEquals(restoreNone.code, 2);
+    assertTrue(restoreNone.stderr.includes("has none"), restoreNone.stderr);
+  }));
