@@ -1,4 +1,5 @@
 // LOCAL STAND-IN, not committed: replaced by the zstd branch's module.
+// deno-lint-ignore-file no-explicit-any
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const { ZstdCodec } = require("zstd-codec");

@@ -260,8 +260,6 @@ const envelope: fc.Arbitrary<Envelope> = fc.oneof(
   }),
 );
 
-const byId = (a: { id: Uint8Array }, b: { id: Uint8Array }) =>
-  a.id.join().localeCompare(b.id.join());
 const sortedPacks = <T extends { packs: { id: Uint8Array; size: number }[] }>(e: T): T => {
   const packs = [...e.packs].sort((a, b) => {
     for (let i = 0; i < 32; i++) if (a.id[i] !== b.id[i]) return a.id[i]! - b.id[i]!;
