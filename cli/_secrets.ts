@@ -132,6 +132,6 @@ export async function withRepository<T>(
   try {
     return await body(repository);
   } finally {
-    repository.close();
+    await repository.close();
   }
 }

@@ -60,7 +60,7 @@ export function initCommand(context: CliContext) {
         account,
         argon2id: context.testOnly?.argon2id,
       });
-      repository.close();
+      await repository.close();
       if (options.json) {
         io.stdout(
           JSON.stringify({

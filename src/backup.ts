@@ -10,7 +10,7 @@
 
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
-import type { BlobKeys } from "./blob.ts";
+import type { AesGcm } from "./aead.ts";
 import type { BlobIndex } from "./blob_index.ts";
 import { BlobStore, BlobWriter } from "./blob_store.ts";
 import { StreamingChunker } from "./chunker.ts";
@@ -22,6 +22,7 @@ import {
   writeSnapshot,
 } from "./snapshot.ts";
 import type { Storage } from "./storage/storage.ts";
+import type { BlobCrypto } from "./workers.ts";
 
 /** Progress, reported as the backup goes. */
 export interface BackupProgress {
@@ -59,7 +60,9 @@ export interface BackupResult {
 export interface BackupContext {
   storage: Storage;
   config: Config;
-  keys: BlobKeys & SnapshotKeys;
+  keys: SnapshotKeys & { meta: AesGcm };
+  /** Hashing and sealing, in workers or inline. */
+  crypto: BlobCrypto;
   cdcSeed: bigint;
   index: BlobIndex;
   /** Every snapshot in the repository, oldest first. */
@@ -86,19 +89,22 @@ export async function backup(
   }
   const host = options.host ?? Deno.hostname();
   const username = options.username ?? (Deno.env.get("USER") ?? "");
-  const writer = new BlobWriter(storage, index, keys, { level: config.zstdLevel });
-  const reader = new BlobStore(storage, index, keys);
+  const { crypto } = context;
+  const writer = new BlobWriter(storage, index, crypto, keys.meta);
+  const reader = new BlobStore(storage, index, crypto);
+  // Chunks in flight, across all stages: this, not file size, bounds memory.
+  const window = new Limiter(3 * crypto.parallelism + 1);
   const excludes = (options.excludes ?? []).map(globToRegExp);
   const failed: { path: string; error: string }[] = [];
   const progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, newBytes: 0, path: "" };
   const report = () => options.onProgress?.({ ...progress, newBytes: writer.stats.newBytes });
   // Packs the snapshot needs (FORMAT.md §12.1), collected as blobs are referenced.
+  // A blob not in the index yet is new, and every new blob lands in a pack
+  // this run stores: those are added at the end.
   const neededPacks = new Set<string>();
-  const pendingIds: string[] = [];
   const reference = (id: string) => {
     const location = index.get(id);
     if (location) neededPacks.add(location.pack);
-    else pendingIds.push(id); // in the open pack: resolved after finish()
   };
 
   // restic's rule: the parent is the newest snapshot of the same host and paths.
@@ -119,15 +125,33 @@ export async function backup(
     return id;
   }
 
+  /** One chunk through hash → dedup → seal → pack; resolves to its hex id. */
+  async function storeChunk(bytes: Uint8Array): Promise<string> {
+    try {
+      const length = bytes.length;
+      const hashed = await crypto.hash(bytes);
+      const hex = toHex(hashed.id);
+      if (writer.reserve(hex)) {
+        const { sealed } = await crypto.seal("data", hashed.bytes, hashed.id);
+        await writer.addSealed("data", hashed.id, sealed, length);
+      }
+      reference(hex);
+      return hex;
+    } finally {
+      window.release();
+    }
+  }
+
   async function readFile(path: string): Promise<{ content: string[]; size: number }> {
     const file = await Deno.open(path, { read: true });
-    const content: string[] = [];
+    const content: Promise<string>[] = [];
     let size = 0;
     const take = async (chunks: { bytes: Uint8Array }[]) => {
       for (const chunk of chunks) {
-        const id = await writer.add("data", chunk.bytes);
-        reference(id);
-        content.push(id);
+        await window.acquire();
+        const job = storeChunk(chunk.bytes);
+        job.catch(() => {}); // awaited below; this only keeps it from being "unhandled" meanwhile
+        content.push(job);
       }
     };
     try {
@@ -142,11 +166,12 @@ export async function backup(
       await take(chunker.finish());
     } catch (error) {
       chunker.finish(); // drop the partial stream so the next file starts clean
+      await Promise.allSettled(content);
       throw error;
     } finally {
       file.close();
     }
-    return { content, size };
+    return { content: await Promise.all(content), size };
   }
 
   /** One node for `path`, or null when it was skipped (failed or a special file). */
@@ -244,7 +269,7 @@ export async function backup(
   }
   const tree = await storeTree(rootNodes);
   await writer.finish();
-  for (const id of pendingIds) neededPacks.add(index.get(id)!.pack);
+  for (const pack of writer.packSizes.keys()) neededPacks.add(pack);
 
   const packs = await packRefs(storage, neededPacks, writer.packSizes, context.snapshots);
   const snapshot: Snapshot = {
@@ -279,6 +304,30 @@ export async function backup(
     addedPacks: writer.stats.packs,
     addedBytes: writer.stats.storedBytes,
   };
+}
+
+/** A counting semaphore: at most `limit` holders at once. */
+class Limiter {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
 }
 
 /** A tree's nodes by name. */

@@ -41,6 +41,18 @@ function aad(type: BlobType, id: Uint8Array): Uint8Array {
   return concatBytes(AAD_LABEL, new Uint8Array([blobTypeCode(type)]), id);
 }
 
+const SAMPLE_BYTES = 64 * 1024;
+
+/**
+ * FORMAT.md §8.2: a 64 KiB sample at level 1 tells media (which zstd cannot
+ * shrink) from data worth compressing whole, for a fraction of the cost.
+ */
+function worthCompressing(plaintext: Uint8Array): boolean {
+  if (plaintext.length <= 2 * SAMPLE_BYTES) return true;
+  const sample = plaintext.subarray(0, SAMPLE_BYTES);
+  return compress(sample, { level: 1 }).length <= SAMPLE_BYTES * (1 - MIN_SAVING);
+}
+
 /** The ChunkId of a plaintext (FORMAT.md §8.1). */
 export function chunkId(plaintext: Uint8Array, keys: Pick<BlobKeys, "id">): Uint8Array {
   return keys.id.hash(plaintext);
@@ -57,11 +69,11 @@ export function sealBlob(
   options: { level: number; id?: Uint8Array },
 ): SealedBlob {
   const id = options.id ?? keys.id.hash(plaintext);
-  const frame = compress(plaintext, { level: options.level });
-  const compressed = frame.length <= plaintext.length * (1 - MIN_SAVING);
+  const frame = worthCompressing(plaintext) ? compress(plaintext, { level: options.level }) : null;
+  const compressed = frame !== null && frame.length <= plaintext.length * (1 - MIN_SAVING);
   const payload = new Uint8Array(1 + (compressed ? frame.length : plaintext.length));
   payload[0] = compressed ? FLAG_ZSTD : FLAG_RAW;
-  payload.set(compressed ? frame : plaintext, 1);
+  payload.set(compressed ? frame! : plaintext, 1);
   // A raw payload is a function of the id; a compressed one is not (zstd
   // versions and levels differ), so its nonce comes from the payload itself.
   const nonce = compressed

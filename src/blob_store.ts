@@ -2,31 +2,38 @@
  * Reading and writing blobs through packs and the index: the one place that
  * knows a blob lives at (pack, offset, length). Backup writes through a
  * `BlobWriter`; restore, ls and the parent lookup read through a `BlobStore`.
+ * The CPU work (hashing, sealing, opening) goes through a `BlobCrypto`, in
+ * workers or inline.
  *
  * @module
  */
 
 import { fromHex, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
-import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
 import { FormatError } from "./errors.ts";
 import type { BlobType, IndexEntry } from "./format.ts";
 import { PACK_TARGET_BYTES, PackBuilder, packName } from "./pack.ts";
 import type { Storage } from "./storage/storage.ts";
+import type { BlobCrypto } from "./workers.ts";
 
 /** Reads blobs named by id, verifying each (FORMAT.md §8.2). */
 export class BlobStore {
   readonly #storage: Storage;
   readonly #index: BlobIndex;
-  readonly #keys: BlobKeys;
+  readonly #crypto: BlobCrypto;
   // Trees are read again and again (ls, restore, the parent of a backup).
   readonly #trees = new Map<string, Uint8Array>();
 
-  constructor(storage: Storage, index: BlobIndex, keys: BlobKeys) {
+  constructor(storage: Storage, index: BlobIndex, crypto: BlobCrypto) {
     this.#storage = storage;
     this.#index = index;
-    this.#keys = keys;
+    this.#crypto = crypto;
+  }
+
+  /** How many reads may usefully be in flight. */
+  get parallelism(): number {
+    return this.#crypto.parallelism;
   }
 
   /** The plaintext of blob `id` (hex); FormatError when it is missing or damaged. */
@@ -57,7 +64,7 @@ export class BlobStore {
         }`,
       );
     }
-    const plaintext = openBlob(type, fromHex(id), sealed, location.plaintextLength, this.#keys);
+    const plaintext = await this.#crypto.open(type, fromHex(id), sealed, location.plaintextLength);
     if (type === "tree") {
       if (this.#trees.size >= 1024) this.#trees.delete(this.#trees.keys().next().value!);
       this.#trees.set(id, plaintext);
@@ -77,81 +84,105 @@ export interface WriteStats {
 }
 
 /**
- * Deduplicates, seals and packs new blobs, stores full packs, and writes an
- * index file every `indexEvery` packs and at `finish()`, so the packs of an
+ * Deduplicates and packs new blobs, stores full packs, and writes an index
+ * file every `INDEX_EVERY_PACKS` packs and at `finish()`, so the packs of an
  * interrupted backup are known to the next one.
  */
 export class BlobWriter {
   readonly #storage: Storage;
   readonly #index: BlobIndex;
-  readonly #keys: BlobKeys;
-  readonly #level: number;
+  readonly #crypto: BlobCrypto;
+  readonly #meta: AesGcm;
   readonly #builder = new PackBuilder();
-  /** Ids sealed into the open pack: dedup before the pack is stored. */
+  /** Ids reserved by `reserve` whose pack is not stored yet: dedup across in-flight work. */
   readonly #pending = new Set<string>();
   #unindexed: IndexEntry[] = [];
   #packsSinceIndex = 0;
+  /** Pack flushes run one at a time, in order. */
+  #flushing: Promise<void> = Promise.resolve();
   /** Sizes of the packs this writer stored. */
   readonly packSizes = new Map<string, number>();
   readonly stats: WriteStats = { newBlobs: 0, newBytes: 0, storedBytes: 0, packs: 0 };
   static readonly INDEX_EVERY_PACKS = 64;
 
-  constructor(storage: Storage, index: BlobIndex, keys: BlobKeys, options: { level: number }) {
+  constructor(storage: Storage, index: BlobIndex, crypto: BlobCrypto, meta: AesGcm) {
     this.#storage = storage;
     this.#index = index;
-    this.#keys = keys;
-    this.#level = options.level;
+    this.#crypto = crypto;
+    this.#meta = meta;
   }
 
-  /** True when the repository (or the open pack) already holds blob `id`. */
+  /** True when the repository, the open pack or in-flight work already holds blob `id`. */
   has(id: string): boolean {
     return this.#index.has(id) || this.#pending.has(id);
   }
 
   /**
-   * Adds a blob unless it is already stored; returns its hex id. `id` may be
-   * given when the caller computed it.
+   * Claims blob `id` for storing: true when the caller must seal and add it,
+   * false when it is stored (or being stored) already.
    */
-  async add(type: BlobType, plaintext: Uint8Array, id?: Uint8Array): Promise<string> {
-    const binaryId = id ?? this.#keys.id.hash(plaintext);
-    const hex = toHex(binaryId);
-    if (this.has(hex)) return hex;
-    const blob = sealBlob(type, plaintext, this.#keys, { level: this.#level, id: binaryId });
-    this.#builder.add(
-      { type, id: binaryId, sealedLength: blob.sealed.length, plaintextLength: plaintext.length },
-      blob.sealed,
-    );
-    this.#pending.add(hex);
+  reserve(id: string): boolean {
+    if (this.has(id)) return false;
+    this.#pending.add(id);
+    return true;
+  }
+
+  /** Adds a sealed blob that `reserve` returned true for. */
+  async addSealed(
+    type: BlobType,
+    id: Uint8Array,
+    sealed: Uint8Array,
+    plaintextLength: number,
+  ): Promise<void> {
+    this.#builder.add({ type, id, sealedLength: sealed.length, plaintextLength }, sealed);
     this.stats.newBlobs++;
-    this.stats.newBytes += plaintext.length;
+    this.stats.newBytes += plaintextLength;
     if (this.#builder.size >= PACK_TARGET_BYTES) await this.#flushPack();
+  }
+
+  /** Hashes, dedups, seals and adds one blob (trees, and callers without their own pipeline). */
+  async add(type: BlobType, plaintext: Uint8Array): Promise<string> {
+    const length = plaintext.length;
+    const { id, bytes } = await this.#crypto.hash(plaintext);
+    const hex = toHex(id);
+    if (!this.reserve(hex)) return hex;
+    const { sealed } = await this.#crypto.seal(type, bytes, id);
+    await this.addSealed(type, id, sealed, length);
     return hex;
   }
 
-  async #flushPack(): Promise<void> {
-    if (this.#builder.count === 0) return;
-    const pack = await this.#builder.finish(this.#keys.meta as AesGcm);
-    await this.#storage.put(pack.name, pack.bytes);
-    const hex = toHex(pack.id);
-    this.packSizes.set(hex, pack.bytes.length);
-    this.stats.storedBytes += pack.bytes.length;
-    this.stats.packs++;
-    for (const entry of pack.entries) this.#index.add(entry);
-    this.#pending.clear();
-    this.#unindexed.push(...pack.entries);
-    if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
+  #flushPack(): Promise<void> {
+    if (this.#builder.count === 0) return this.#flushing;
+    // Take the blobs now; store them after any flush already running.
+    const finished = this.#builder.finish(this.#meta);
+    this.#flushing = this.#flushing.then(async () => {
+      const pack = await finished;
+      await this.#storage.put(pack.name, pack.bytes);
+      this.packSizes.set(toHex(pack.id), pack.bytes.length);
+      this.stats.storedBytes += pack.bytes.length;
+      this.stats.packs++;
+      for (const entry of pack.entries) {
+        this.#index.add(entry);
+        this.#pending.delete(toHex(entry.id));
+      }
+      this.#unindexed.push(...pack.entries);
+      if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
+    });
+    return this.#flushing;
   }
 
   async #flushIndex(): Promise<void> {
     if (this.#unindexed.length === 0) return;
-    await writeIndex(this.#storage, this.#unindexed, this.#keys.meta);
+    const entries = this.#unindexed;
     this.#unindexed = [];
     this.#packsSinceIndex = 0;
+    await writeIndex(this.#storage, entries, this.#meta);
   }
 
   /** Stores the open pack and the remaining index entries. */
   async finish(): Promise<void> {
     await this.#flushPack();
+    await this.#flushing;
     await this.#flushIndex();
   }
 }

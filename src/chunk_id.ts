@@ -6,7 +6,8 @@ export class KeyedHasher {
     this.#h = h;
   }
   static async create(key: Uint8Array): Promise<KeyedHasher> {
-    return new KeyedHasher(await createBLAKE3(256, key));
+    // hash-wasm keeps a reference to the key and re-reads it on every init(): give it a private copy.
+    return new KeyedHasher(await createBLAKE3(256, key.slice()));
   }
   hash(data: Uint8Array): Uint8Array {
     this.#h.init();

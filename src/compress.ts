@@ -3,7 +3,6 @@
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const { ZstdCodec } = require("zstd-codec");
-// deno-lint-ignore no-explicit-any
 const simple: any = await new Promise((resolve) =>
   ZstdCodec.run((z: any) => resolve(new z.Simple()))
 );

@@ -15,6 +15,12 @@ import { type BlobIndex, loadIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
+import {
+  AdaptiveBlobCrypto,
+  type BlobCrypto,
+  InlineBlobCrypto,
+  WorkerBlobCrypto,
+} from "./workers.ts";
 import { findSnapshot, listSnapshots, type SnapshotKeys, type StoredSnapshot } from "./snapshot.ts";
 import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } from "./chunker.ts";
 import {
@@ -388,7 +394,7 @@ export class Repository {
     await this.storage.delete(`${KEYS_PREFIX}${slot.id}`);
   }
 
-  /** The keys, index and snapshot list that backup and restore work with; built once. */
+  /** The keys and index that backup and restore work with; built once. */
   async #open(): Promise<Session> {
     this.#assertOpen();
     if (this.#session) return this.#session;
@@ -402,8 +408,34 @@ export class Repository {
       repositoryId: this.config.repositoryId,
     };
     const index = await loadIndex(this.storage, keys.meta);
-    this.#session = { keys, index, store: new BlobStore(this.storage, index, keys) };
+    const inline = new InlineBlobCrypto(keys, { level: this.config.zstdLevel });
+    this.#session = {
+      keys,
+      index,
+      inline,
+      store: new BlobStore(this.storage, index, inline),
+      pools: [],
+    };
     return this.#session;
+  }
+
+  /**
+   * The CPU stages for backup and restore: inline at first, then a worker
+   * pool once enough bytes have gone through (`workers`: pool size, default
+   * one per core; 0 stays inline).
+   */
+  #crypto(session: Session, workers: number | undefined): BlobCrypto {
+    if (workers === 0) return session.inline;
+    const count = Math.max(1, workers ?? navigator.hardwareConcurrency ?? 2);
+    const crypto = new AdaptiveBlobCrypto(session.inline, () =>
+      WorkerBlobCrypto.start({
+        data: this.#subkeys.data,
+        meta: this.#subkeys.meta,
+        id: this.#subkeys.id,
+        nonce: this.#subkeys.nonce,
+      }, { level: this.config.zstdLevel, count }), { parallelism: count });
+    session.pools.push(crypto);
+    return crypto;
   }
 
   /** Every snapshot, oldest first (FORMAT.md §12.3 order: sequence, then time). */
@@ -412,23 +444,35 @@ export class Repository {
     return await listSnapshots(this.storage, keys);
   }
 
-  /** Backs up files and folders into a new snapshot. */
-  async backup(options: BackupOptions): Promise<BackupResult> {
-    const { keys, index } = await this.#open();
+  /**
+   * Backs up files and folders into a new snapshot. `workers` sets the size
+   * of the worker pool (default: one per core; 0 works inline).
+   */
+  async backup(options: BackupOptions & { workers?: number }): Promise<BackupResult> {
+    const session = await this.#open();
     return await backup({
       storage: this.storage,
       config: this.config,
-      keys,
+      keys: session.keys,
+      crypto: this.#crypto(session, options.workers),
       cdcSeed: this.#subkeys.cdcSeed,
-      index,
+      index: session.index,
       snapshots: await this.snapshots(),
     }, options);
   }
 
   /** Restores a snapshot ("latest" or an id prefix) into `options.target`. */
-  async restore(ref: string, options: RestoreOptions): Promise<RestoreProgress> {
-    const { store } = await this.#open();
+  async restore(
+    ref: string,
+    options: RestoreOptions & { workers?: number },
+  ): Promise<RestoreProgress> {
+    const session = await this.#open();
     const snapshot = findSnapshot(await this.snapshots(), ref);
+    const store = new BlobStore(
+      this.storage,
+      session.index,
+      this.#crypto(session, options.workers),
+    );
     return await restore(store, snapshot.snapshot.tree, options);
   }
 
@@ -485,13 +529,14 @@ export class Repository {
     return (await this.#open()).index;
   }
 
-  /** Zeroes the keys held in memory; the object cannot be used afterwards. */
-  close(): void {
+  /** Zeroes the keys held in memory and stops the workers; the object cannot be used afterwards. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#master.fill(0);
     wipeSubkeys(this.#subkeys);
     if (this.#session) {
+      for (const pool of this.#session.pools) await pool.close();
       this.#session.keys.data[Symbol.dispose]();
       this.#session.keys.meta[Symbol.dispose]();
       this.#session.keys.id.dispose();
@@ -508,7 +553,11 @@ export class Repository {
 interface Session {
   keys: BlobKeys & SnapshotKeys;
   index: BlobIndex;
+  inline: InlineBlobCrypto;
+  /** Reads for ls and cat, inline. */
   store: BlobStore;
+  /** Worker pools started for backups and restores; closed with the repository. */
+  pools: BlobCrypto[];
 }
 
 function slotName(slot: KeySlot): string {

@@ -107,15 +107,29 @@ export async function restore(
       `.cofre-restore-${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
     );
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    // Read and open chunks ahead, in parallel; write them in order.
+    const ahead: Promise<Uint8Array>[] = [];
+    const depth = 2 * store.parallelism + 1;
+    let next = 0;
+    const fill = () => {
+      while (next < node.content.length && ahead.length < depth) {
+        const job = store.read("data", node.content[next++]!);
+        job.catch(() => {}); // awaited in order below
+        ahead.push(job);
+      }
+    };
     try {
-      for (const id of node.content) {
-        const bytes = await store.read("data", id);
+      fill();
+      while (ahead.length > 0) {
+        const bytes = await ahead.shift()!;
+        fill();
         for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
         progress.bytes += bytes.length;
         report();
       }
       await file.syncData();
     } catch (error) {
+      await Promise.allSettled(ahead);
       file.close();
       await Deno.remove(temp).catch(() => {});
       throw error;

@@ -24,7 +24,7 @@ Deno.test("the format 1 golden repository opens with its password and with its r
     });
     assertEquals(repository.config.zstdLevel, 5);
     assertEquals((await repository.keySlots()).map((s) => s.kind).sort(), ["password", "recovery"]);
-    repository.close();
+    await repository.close();
   }
   await assertRejects(
     () => Repository.open(storage, { password: secrets.password }),

@@ -26,7 +26,7 @@ async function fresh(options: { account?: string; recoveryKey?: boolean } = {}) 
     ...fast,
     ...options,
   });
-  repository.close();
+  await repository.close();
   return { storage, recoveryKey, id: repository.id };
 }
 
@@ -48,12 +48,12 @@ Deno.test("init writes a config and one slot per secret; open works with each", 
     "recovery",
     false,
   ]]);
-  byPassword.close();
+  await byPassword.close();
   const byKey = await Repository.open(storage, {
     recoveryKey: recoveryKey!.toUpperCase().replaceAll("-", " "),
   });
   assertEquals(byKey.id, id);
-  byKey.close();
+  await byKey.close();
 });
 
 Deno.test("a bound repository needs the account, in any notation", async () => {
@@ -64,9 +64,10 @@ Deno.test("a bound repository needs the account, in any notation", async () => {
     WrongKeyError,
   );
   await assertRejects(() => Repository.open(storage, { recoveryKey: recoveryKey! }), WrongKeyError);
-  (await Repository.open(storage, { password: PASSWORD, account: "+5511999998888" })).close();
-  (await Repository.open(storage, { password: PASSWORD, account: "0055 (11) 99999.8888" })).close();
-  (await Repository.open(storage, { recoveryKey: recoveryKey!, account: ACCOUNT })).close();
+  await (await Repository.open(storage, { password: PASSWORD, account: "+5511999998888" })).close();
+  await (await Repository.open(storage, { password: PASSWORD, account: "0055 (11) 99999.8888" }))
+    .close();
+  await (await Repository.open(storage, { recoveryKey: recoveryKey!, account: ACCOUNT })).close();
 });
 
 Deno.test("wrong secrets all give the same WrongKeyError", async () => {
@@ -141,7 +142,7 @@ Deno.test("key add, passwd and recovery change only key slots", async () => {
   const added = await repository.addPassword("second passphrase here", fast);
   const changed = await repository.changePassword("brand new passphrase", fast);
   const recovery = await repository.setRecoveryKey();
-  repository.close();
+  await repository.close();
   const after = await objects(storage);
   // The config is byte for byte the same; only keys/ changed.
   assertEquals(after.get("config"), before.get("config"));
@@ -153,19 +154,19 @@ Deno.test("key add, passwd and recovery change only key slots", async () => {
   assertEquals(slots.length, 3);
   assertTrue(slots.includes(added) && slots.includes(changed));
   await assertRejects(() => Repository.open(storage, { password: PASSWORD }), WrongKeyError);
-  (await Repository.open(storage, { password: "second passphrase here" })).close();
-  (await Repository.open(storage, { password: "brand new passphrase" })).close();
-  (await Repository.open(storage, { recoveryKey: recovery })).close();
+  await (await Repository.open(storage, { password: "second passphrase here" })).close();
+  await (await Repository.open(storage, { password: "brand new passphrase" })).close();
+  await (await Repository.open(storage, { recoveryKey: recovery })).close();
 });
 
 Deno.test("the old recovery key stops working when it is replaced", async () => {
   const { storage, recoveryKey } = await fresh({ recoveryKey: true });
   const repository = await Repository.open(storage, { password: PASSWORD });
   const replacement = await repository.setRecoveryKey();
-  repository.close();
+  await repository.close();
   assertNotEquals(replacement, recoveryKey);
   await assertRejects(() => Repository.open(storage, { recoveryKey: recoveryKey! }), WrongKeyError);
-  (await Repository.open(storage, { recoveryKey: replacement })).close();
+  await (await Repository.open(storage, { recoveryKey: replacement })).close();
 });
 
 Deno.test("key remove refuses the last slot and the slot in use", async () => {
@@ -182,7 +183,7 @@ Deno.test("key remove refuses the last slot and the slot in use", async () => {
   await assertRejects(() => repository.removeKeySlot("ffff"), RangeError, "no such slot");
   await repository.removeKeySlot(second.slice(0, 6));
   assertEquals((await repository.keySlots()).length, 1);
-  repository.close();
+  await repository.close();
   await assertRejects(() => repository.keySlots(), TypeError, "closed");
 });
 

@@ -1,0 +1,110 @@
+// A pipeline worker (src/workers.ts): its own wasm, BLAKE3 and zstd
+// instances, hashing, sealing and opening blobs for the main thread. Chunk
+// buffers arrive and leave as transferred ArrayBuffers: no copies.
+
+/// <reference lib="deno.worker" />
+
+import { AesGcm } from "./aead.ts";
+import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
+import { KeyedHasher } from "./chunk_id.ts";
+import type { BlobType } from "./format.ts";
+
+export type WorkerRequest =
+  | {
+    kind: "init";
+    keys: { data: Uint8Array; meta: Uint8Array; id: Uint8Array; nonce: Uint8Array };
+    level: number;
+  }
+  | { kind: "hash"; job: number; bytes: Uint8Array }
+  | { kind: "seal"; job: number; type: BlobType; bytes: Uint8Array; id: Uint8Array }
+  | {
+    kind: "open";
+    job: number;
+    type: BlobType;
+    id: Uint8Array;
+    sealed: Uint8Array;
+    plaintextLength: number;
+  }
+  | { kind: "close" };
+
+export type WorkerResponse =
+  | { kind: "ready" }
+  | { kind: "initialized" }
+  | { kind: "closed" }
+  | { kind: "hashed"; job: number; id: Uint8Array; bytes: Uint8Array }
+  | { kind: "sealed"; job: number; sealed: Uint8Array; compressed: boolean }
+  | { kind: "opened"; job: number; plaintext: Uint8Array }
+  | { kind: "failed"; job: number; name: string; message: string };
+
+let keys: BlobKeys | null = null;
+let level = 3;
+
+function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  if (request.kind === "init") {
+    keys = {
+      data: new AesGcm(request.keys.data),
+      meta: new AesGcm(request.keys.meta),
+      id: await KeyedHasher.create(request.keys.id),
+      nonce: await KeyedHasher.create(request.keys.nonce),
+    };
+    for (const key of Object.values(request.keys)) key.fill(0);
+    level = request.level;
+    reply({ kind: "initialized" });
+    return;
+  }
+  if (request.kind === "close") {
+    if (keys) {
+      keys.data[Symbol.dispose]();
+      keys.meta[Symbol.dispose]();
+      keys.id.dispose();
+      keys.nonce.dispose();
+    }
+    keys = null;
+    reply({ kind: "closed" });
+    self.close();
+    return;
+  }
+  try {
+    if (!keys) throw new Error("Cannot work: the worker has no keys");
+    if (request.kind === "hash") {
+      const id = keys.id.hash(request.bytes);
+      reply({ kind: "hashed", job: request.job, id, bytes: request.bytes }, [
+        request.bytes.buffer as ArrayBuffer,
+      ]);
+    } else if (request.kind === "seal") {
+      const blob = sealBlob(request.type, request.bytes, keys, { level, id: request.id });
+      request.bytes.fill(0); // plaintext leaves no copy here
+      reply(
+        { kind: "sealed", job: request.job, sealed: blob.sealed, compressed: blob.compressed },
+        [
+          blob.sealed.buffer as ArrayBuffer,
+        ],
+      );
+    } else if (request.kind === "open") {
+      const plaintext = openBlob(
+        request.type,
+        request.id,
+        request.sealed,
+        request.plaintextLength,
+        keys,
+      );
+      // A subarray of a larger payload would transfer the whole buffer: copy when needed.
+      const owned =
+        plaintext.byteOffset === 0 && plaintext.byteLength === plaintext.buffer.byteLength
+          ? plaintext
+          : plaintext.slice();
+      reply({ kind: "opened", job: request.job, plaintext: owned }, [owned.buffer as ArrayBuffer]);
+    }
+  } catch (error) {
+    const e = error as Error;
+    reply({ kind: "failed", job: request.job, name: e.name, message: e.message });
+  }
+};
+
+// The main thread waits for this before sending anything (DESIGN.md §2).
+reply({ kind: "ready" });

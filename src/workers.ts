@@ -1,0 +1,276 @@
+/**
+ * The pipeline's parallel stages (DESIGN.md §2): hashing, sealing and opening
+ * blobs, on a pool of Web Workers, one per core, each with its own wasm and
+ * zstd instances. `InlineBlobCrypto` does the same work in the calling
+ * thread, for small jobs and for hosts without workers.
+ *
+ * @module
+ */
+
+import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
+import { FormatError } from "./errors.ts";
+import type { BlobType } from "./format.ts";
+import type { WorkerRequest, WorkerResponse } from "./_worker.ts";
+
+/** The CPU-heavy stages of the pipeline, behind one interface. */
+export interface BlobCrypto {
+  /** The chunk id, and the bytes back (they may have travelled to a worker). */
+  hash(bytes: Uint8Array): Promise<{ id: Uint8Array; bytes: Uint8Array }>;
+  /** Seals a blob; `bytes` is consumed (transferred and zeroed). */
+  seal(
+    type: BlobType,
+    bytes: Uint8Array,
+    id: Uint8Array,
+  ): Promise<{ sealed: Uint8Array; compressed: boolean }>;
+  /** Opens and verifies a blob (FormatError on any damage). */
+  open(
+    type: BlobType,
+    id: Uint8Array,
+    sealed: Uint8Array,
+    plaintextLength: number,
+  ): Promise<Uint8Array>;
+  /** How many jobs may usefully be in flight. */
+  readonly parallelism: number;
+  /** Wipes the keys and stops any workers. */
+  close(): Promise<void>;
+}
+
+/** Works in the calling thread. */
+export class InlineBlobCrypto implements BlobCrypto {
+  readonly parallelism = 1;
+  readonly #keys: BlobKeys;
+  readonly #level: number;
+
+  constructor(keys: BlobKeys, options: { level: number }) {
+    this.#keys = keys;
+    this.#level = options.level;
+  }
+
+  hash(bytes: Uint8Array) {
+    return Promise.resolve({ id: this.#keys.id.hash(bytes), bytes });
+  }
+
+  seal(type: BlobType, bytes: Uint8Array, id: Uint8Array) {
+    const blob = sealBlob(type, bytes, this.#keys, { level: this.#level, id });
+    return Promise.resolve({ sealed: blob.sealed, compressed: blob.compressed });
+  }
+
+  open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
+    try {
+      return Promise.resolve(openBlob(type, id, sealed, plaintextLength, this.#keys));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+interface Pending {
+  resolve: (response: WorkerResponse) => void;
+  reject: (error: Error) => void;
+}
+
+/** The raw subkeys a worker needs to rebuild BlobKeys. */
+export interface RawBlobKeys {
+  data: Uint8Array;
+  meta: Uint8Array;
+  id: Uint8Array;
+  nonce: Uint8Array;
+}
+
+/** A pool of workers; jobs go to the least busy one. */
+export class WorkerBlobCrypto implements BlobCrypto {
+  readonly parallelism: number;
+  readonly #workers: { worker: Worker; busy: number }[];
+  readonly #pending = new Map<number, Pending>();
+  #next = 0;
+  #closed = false;
+
+  private constructor(workers: { worker: Worker; busy: number }[]) {
+    this.#workers = workers;
+    this.parallelism = workers.length;
+    for (const slot of workers) {
+      slot.worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
+        const response = event.data;
+        if (!("job" in response)) return;
+        slot.busy--;
+        const pending = this.#pending.get(response.job);
+        this.#pending.delete(response.job);
+        if (!pending) return;
+        if (response.kind === "failed") {
+          const error = response.name === "FormatError"
+            ? new FormatError(response.message)
+            : new Error(response.message);
+          pending.reject(error);
+        } else {
+          pending.resolve(response);
+        }
+      };
+      slot.worker.onerror = (event) => {
+        event.preventDefault();
+        for (const p of this.#pending.values()) {
+          p.reject(new Error(`Cannot continue: a worker failed: ${event.message}`));
+        }
+        this.#pending.clear();
+      };
+    }
+  }
+
+  /** Starts `count` workers (default: one per core) and gives each the keys. */
+  static async start(
+    keys: RawBlobKeys,
+    options: { level: number; count?: number },
+  ): Promise<WorkerBlobCrypto> {
+    const count = Math.max(1, options.count ?? navigator.hardwareConcurrency ?? 2);
+    const workers = await Promise.all(Array.from({ length: count }, async () => {
+      const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
+      await expect(worker, "ready");
+      const init: WorkerRequest = {
+        kind: "init",
+        keys: {
+          data: keys.data.slice(),
+          meta: keys.meta.slice(),
+          id: keys.id.slice(),
+          nonce: keys.nonce.slice(),
+        },
+        level: options.level,
+      };
+      worker.postMessage(init);
+      await expect(worker, "initialized");
+      return { worker, busy: 0 };
+    }));
+    return new WorkerBlobCrypto(workers);
+  }
+
+  #send(
+    request: WorkerRequest & { job: number },
+    transfer: ArrayBuffer[],
+  ): Promise<WorkerResponse> {
+    if (this.#closed) {
+      return Promise.reject(new TypeError("Cannot use the worker pool: it was closed"));
+    }
+    const slot = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    slot.busy++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(request.job, { resolve, reject });
+      slot.worker.postMessage(request, transfer);
+    });
+  }
+
+  async hash(bytes: Uint8Array) {
+    const own = ownBuffer(bytes);
+    const r = await this.#send({ kind: "hash", job: this.#next++, bytes: own }, [
+      own.buffer as ArrayBuffer,
+    ]);
+    if (r.kind !== "hashed") throw new Error("Cannot hash: unexpected worker reply");
+    return { id: r.id, bytes: r.bytes };
+  }
+
+  async seal(type: BlobType, bytes: Uint8Array, id: Uint8Array) {
+    const own = ownBuffer(bytes);
+    const r = await this.#send({ kind: "seal", job: this.#next++, type, bytes: own, id }, [
+      own.buffer as ArrayBuffer,
+    ]);
+    if (r.kind !== "sealed") throw new Error("Cannot seal: unexpected worker reply");
+    return { sealed: r.sealed, compressed: r.compressed };
+  }
+
+  async open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
+    const own = ownBuffer(sealed);
+    const r = await this.#send(
+      { kind: "open", job: this.#next++, type, id, sealed: own, plaintextLength },
+      [own.buffer as ArrayBuffer],
+    );
+    if (r.kind !== "opened") throw new Error("Cannot open: unexpected worker reply");
+    return r.plaintext;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.#workers.map(async ({ worker }) => {
+      const closed = expect(worker, "closed");
+      worker.postMessage({ kind: "close" } satisfies WorkerRequest);
+      await closed.catch(() => {}); // a worker that died has nothing left to wipe
+      worker.terminate();
+    }));
+  }
+}
+
+/** A view that owns its whole buffer, so transferring it moves nothing else. */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
+      !(bytes.buffer instanceof SharedArrayBuffer)
+    ? bytes
+    : bytes.slice();
+}
+
+function expect(worker: Worker, kind: "ready" | "initialized" | "closed"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
+      if (event.data.kind === kind) resolve();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`Cannot start a worker: ${event.message}`));
+    };
+  });
+}
+
+/**
+ * Works inline until `thresholdBytes` have gone through, then starts the
+ * worker pool in the background and moves to it once it is ready: small jobs
+ * never pay for starting workers, large ones get every core.
+ */
+export class AdaptiveBlobCrypto implements BlobCrypto {
+  readonly parallelism: number;
+  readonly #inline: BlobCrypto;
+  readonly #start: () => Promise<BlobCrypto>;
+  readonly #threshold: number;
+  #bytes = 0;
+  #starting: Promise<BlobCrypto> | null = null;
+  #pool: BlobCrypto | null = null;
+  #closed = false;
+
+  constructor(
+    inline: BlobCrypto,
+    start: () => Promise<BlobCrypto>,
+    options: { parallelism: number; thresholdBytes?: number },
+  ) {
+    this.#inline = inline;
+    this.#start = start;
+    this.parallelism = options.parallelism;
+    this.#threshold = options.thresholdBytes ?? 16 * 1024 * 1024;
+  }
+
+  #route(bytes: number): BlobCrypto {
+    if (this.#pool) return this.#pool;
+    this.#bytes += bytes;
+    if (this.#bytes >= this.#threshold && !this.#starting && !this.#closed) {
+      this.#starting = this.#start();
+      this.#starting.then((pool) => this.#pool = pool, () => {}); // on failure, stay inline
+    }
+    return this.#inline;
+  }
+
+  hash(bytes: Uint8Array) {
+    return this.#route(bytes.length).hash(bytes);
+  }
+
+  seal(type: BlobType, bytes: Uint8Array, id: Uint8Array) {
+    return this.#route(bytes.length).seal(type, bytes, id);
+  }
+
+  open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
+    return this.#route(plaintextLength).open(type, id, sealed, plaintextLength);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = await this.#starting?.catch(() => null);
+    await pool?.close();
+  }
+}
