@@ -17,6 +17,8 @@ import {
 export interface Io {
   /** Writes to standard output (no newline is added). */
   stdout(text: string): void;
+  /** Writes raw bytes to standard output (`cat blob`). */
+  stdoutBytes(bytes: Uint8Array): void;
   /** Writes to standard error (no newline is added). */
   stderr(text: string): void;
   /** True when standard output is a terminal: progress and colour only then. */
@@ -91,6 +93,7 @@ export function denoIo(): Io {
   const context = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
   return {
     stdout: (text) => writeAll(Deno.stdout, encoder.encode(text)),
+    stdoutBytes: (bytes) => writeAll(Deno.stdout, bytes),
     stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
     isTerminal: Deno.stdout.isTerminal(),
     env: (name) => Deno.env.get(name),

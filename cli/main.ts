@@ -7,6 +7,7 @@ import { type CliContext, denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } fr
 import { backupCommand } from "./backup.ts";
 import { benchCommand } from "./bench.ts";
 import { initCommand } from "./init.ts";
+import { catCommand, diffCommand, statsCommand } from "./inspect.ts";
 import { keyCommand } from "./key.ts";
 import { restoreCommand } from "./restore.ts";
 import { lsCommand, snapshotsCommand } from "./snapshots.ts";
@@ -47,6 +48,9 @@ export async function main(
     .addCommand(snapshotsCommand(context))
     .addCommand(lsCommand(context))
     .addCommand(restoreCommand(context))
+    .addCommand(diffCommand(context))
+    .addCommand(statsCommand(context))
+    .addCommand(catCommand(context))
     .addCommand(keyCommand(context))
     .addCommand(benchCommand(context))
     .addCommand(versionCommand(context))

@@ -11,8 +11,10 @@ import { normalizeAccount } from "./account.ts";
 import { AesGcm } from "./aead.ts";
 import { backup, type BackupOptions, type BackupResult, readTree } from "./backup.ts";
 import type { BlobKeys } from "./blob.ts";
-import { type BlobIndex, loadIndex } from "./blob_index.ts";
+import { type BlobIndex, loadIndex, openIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
+import { type Change, diffTrees } from "./diff.ts";
+import { packName, readPackHeader } from "./pack.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
 import {
@@ -38,6 +40,7 @@ import {
   encodeConfig,
   encodeConfigBody,
   encodeKeySlot,
+  type IndexEntry,
   type KeySlot,
   REPOSITORY_ID_BYTES,
   type TreeNode,
@@ -87,6 +90,25 @@ export interface InitOptions {
   chunker?: Omit<ChunkerOptions, "seed">;
   /** zstd level 1..19 (default 3). */
   zstdLevel?: number;
+}
+
+/** What `cofre stats` reports. */
+export interface RepositoryStats {
+  id: string;
+  location: string;
+  snapshots: number;
+  newestSequence: bigint | null;
+  dataBlobs: number;
+  treeBlobs: number;
+  /** Plaintext bytes of every distinct blob: what dedup leaves to store. */
+  plaintextBytes: number;
+  /** Bytes of those blobs after compression and sealing. */
+  sealedBytes: number;
+  packs: { objects: number; bytes: number };
+  indexFiles: { objects: number; bytes: number };
+  snapshotObjects: { objects: number; bytes: number };
+  /** Bytes the newest snapshot restores to. */
+  restoreSizeOfLatest: number;
 }
 
 /** A key slot as `key list` shows it. */
@@ -517,6 +539,71 @@ export class Repository {
       }
     }
     yield* walk(tree, prefix);
+  }
+
+  /** What changed from snapshot `a` to snapshot `b` ("latest" or id prefixes). */
+  async *diff(a: string, b: string): AsyncIterable<Change> {
+    const { store } = await this.#open();
+    const snapshots = await this.snapshots();
+    const [x, y] = [findSnapshot(snapshots, a), findSnapshot(snapshots, b)];
+    yield* diffTrees(store, x.snapshot.tree, y.snapshot.tree);
+  }
+
+  /** Sizes and counts for `cofre stats` (FORMAT.md §4 objects, by kind). */
+  async stats(): Promise<RepositoryStats> {
+    const { index } = await this.#open();
+    const snapshots = await this.snapshots();
+    const count = async (prefix: string) => {
+      let objects = 0;
+      let bytes = 0;
+      for await (const info of this.storage.list(prefix)) {
+        objects++;
+        bytes += info.size;
+      }
+      return { objects, bytes };
+    };
+    let dataBlobs = 0;
+    let treeBlobs = 0;
+    let plaintextBytes = 0;
+    let sealedBytes = 0;
+    for (const [, location] of index.entries()) {
+      if (location.type === "data") dataBlobs++;
+      else treeBlobs++;
+      plaintextBytes += location.plaintextLength;
+      sealedBytes += location.sealedLength;
+    }
+    return {
+      id: this.id,
+      location: this.storage.location,
+      snapshots: snapshots.length,
+      newestSequence: snapshots.at(-1)?.sequence ?? null,
+      dataBlobs,
+      treeBlobs,
+      plaintextBytes,
+      sealedBytes,
+      packs: await count("data/"),
+      indexFiles: await count("index/"),
+      snapshotObjects: await count("snapshots/"),
+      restoreSizeOfLatest: snapshots.at(-1)?.snapshot.stats.bytes ?? 0,
+    };
+  }
+
+  /** A pack's header entries (for `cat pack`). */
+  async packHeader(id: string): Promise<IndexEntry[]> {
+    const { keys } = await this.#open();
+    const info = await this.storage.stat(packName(id));
+    if (!info) throw new RangeError(`Cannot read pack ${id}: no such pack`);
+    return await readPackHeader(this.storage, id, info.size, keys.meta);
+  }
+
+  /** An index file's entries (for `cat index`). */
+  async indexFile(id: string): Promise<IndexEntry[]> {
+    const { keys } = await this.#open();
+    const name = `index/${id}`;
+    if (!(await this.storage.stat(name))) {
+      throw new RangeError(`Cannot read index ${id}: no such index file`);
+    }
+    return openIndex(name, await this.storage.get(name), keys.meta);
   }
 
   /** Reads a blob's plaintext by hex id (for `cat blob`). */

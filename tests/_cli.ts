@@ -23,6 +23,7 @@ export async function cofre(args: string[], script: Script = {}) {
   const answers = [...(script.answers ?? [])];
   const io: Io = {
     stdout: (t) => stdout += t,
+    stdoutBytes: (b) => stdout += new TextDecoder().decode(b),
     stderr: (t) => stderr += t,
     isTerminal: false,
     env: (name) => script.env?.[name],

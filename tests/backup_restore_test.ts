@@ -324,3 +324,49 @@ Deno.test("blobs written by the worker pool read back inline, and the reverse", 
       await repository.close();
     }
   }));
+
+Deno.test("diff, stats and cat show what a repository holds", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    await cofre(["init"], { env });
+    const first =
+      JSON.parse((await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout).snapshot_id;
+    await Deno.writeTextFile(`${dir}/src/app/db/chat.db`, "rewritten");
+    await Deno.remove(`${dir}/src/app/latest.jpg`);
+    await Deno.mkdir(`${dir}/src/app/new`);
+    await Deno.chmod(`${dir}/src/app/notes with spaces ü.txt`, 0o644);
+    const second =
+      JSON.parse((await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout).snapshot_id;
+    const diff = await cofre(["diff", first.slice(0, 8), second.slice(0, 8)], { env });
+    assertEquals(diff.code, 0, diff.stderr);
+    assertEquals(diff.stdout.split("\n").filter(Boolean), [
+      "M  app/db/chat.db",
+      "-  app/latest.jpg",
+      "+  app/new/",
+      "U  app/notes with spaces ü.txt",
+    ]);
+    assertEquals((await cofre(["diff", "latest", "latest"], { env })).stdout, "No changes.\n");
+    const stats = JSON.parse((await cofre(["stats", "--json"], { env })).stdout);
+    assertEquals([stats.snapshots, stats.newestSequence], [2, 1]);
+    assertTrue(
+      stats.packs.objects >= 1 && stats.packs.bytes < stats.plaintextBytes,
+      JSON.stringify(stats),
+    );
+    const config = JSON.parse((await cofre(["cat", "config"], { env })).stdout);
+    assertEquals(config.zstd_level, 3);
+    const snapshot = JSON.parse((await cofre(["cat", "snapshot", "latest"], { env })).stdout);
+    assertEquals([snapshot.id, snapshot.sequence], [second, 1]);
+    const tree = JSON.parse((await cofre(["cat", "tree", snapshot.tree], { env })).stdout);
+    assertEquals(tree.map((n: { name: string }) => n.name), ["app"]);
+    const packs = await Array.fromAsync(new LocalStorage(`${dir}/repo`).list("data/"));
+    const header = JSON.parse(
+      (await cofre(["cat", "pack", packs[0]!.name.split("/")[2]!], { env })).stdout,
+    );
+    assertTrue(header.length >= 1 && header.every((e: { offset: number }) => e.offset >= 0));
+    const chat = header.find((e: { type: string }) => e.type === "data");
+    const blob = await cofre(["cat", "blob", chat.id], { env });
+    assertEquals(blob.code, 0, blob.stderr);
+    const bad = await cofre(["cat", "frob", "x"], { env });
+    assertEquals(bad.code, 2);
+  }));
