@@ -123,6 +123,15 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+/** Parses a whole number ≥ 0, for commander. */
+export function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError("Expected a whole number (0 or more).");
+  }
+  return n;
+}
+
 /** Right-aligns text in a column. */
 export function padStart(text: string, width: number): string {
   return text.length >= width ? text : " ".repeat(width - text.length) + text;

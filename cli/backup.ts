@@ -4,7 +4,7 @@ import { Command } from "@commander-js/extra-typings";
 import type { BackupProgress } from "../mod.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
-import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP } from "./_ui.ts";
+import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -20,6 +20,11 @@ export function backupCommand({ io, done }: CliContext) {
       [] as string[],
     )
     .option("--host <name>", "record this host name instead of the machine's")
+    .option(
+      "--workers <n>",
+      "worker threads (default: one per core; 0: work in one thread)",
+      nonNegativeInteger,
+    )
     .option("--json", "print one JSON summary instead of text")
     .addHelpText(
       "after",
@@ -37,6 +42,7 @@ export function backupCommand({ io, done }: CliContext) {
           tags: options.tag,
           excludes: options.exclude,
           host: options.host,
+          workers: options.workers,
           onProgress: (p: Readonly<BackupProgress>) =>
             progress.update(() => {
               const ms = performance.now() - started;

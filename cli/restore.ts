@@ -3,7 +3,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
-import { type CliContext, EXIT_OK } from "./_ui.ts";
+import { type CliContext, EXIT_OK, nonNegativeInteger } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -19,6 +19,11 @@ export function restoreCommand({ io, done }: CliContext) {
       [] as string[],
     )
     .option("--overwrite", "replace files that exist in the target (default: keep them)")
+    .option(
+      "--workers <n>",
+      "worker threads (default: one per core; 0: work in one thread)",
+      nonNegativeInteger,
+    )
     .option("--json", "print one JSON summary")
     .addHelpText(
       "after",
@@ -34,6 +39,7 @@ export function restoreCommand({ io, done }: CliContext) {
           target: options.target,
           include: options.include,
           overwrite: options.overwrite,
+          workers: options.workers,
           onProgress: (p) =>
             progress.update(() => {
               const ms = performance.now() - started;
