@@ -357,8 +357,10 @@ export function buildChatDatabase(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     const pageCount = db.prepare("PRAGMA page_count");
-    const pageSize = Number((db.prepare("PRAGMA page_size").get() as { page_size: number })
-      .page_size);
+    const pageSize = Number(
+      (db.prepare("PRAGMA page_size").get() as { page_size: number })
+        .page_size,
+    );
     let time = BASE_TIME_MS - 365 * DAY_MS;
     let messages = 0;
     const batch = 1000;
@@ -434,8 +436,38 @@ export async function summarizeCorpus(dir: string): Promise<CorpusSummary> {
 
 /** Video-like files: an MP4 `ftyp` box, then incompressible bytes (not a playable video). */
 const MP4_HEADER = new Uint8Array([
-  0x00, 0x00, 0x00, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0x00, 0x00, 0x02, 0x00,
-  0x69, 0x73, 0x6f, 0x6d, 0x69, 0x73, 0x6f, 0x32, 0x61, 0x76, 0x63, 0x31, 0x6d, 0x70, 0x34, 0x31,
+  0x00,
+  0x00,
+  0x00,
+  0x20,
+  0x66,
+  0x74,
+  0x79,
+  0x70,
+  0x69,
+  0x73,
+  0x6f,
+  0x6d,
+  0x00,
+  0x00,
+  0x02,
+  0x00,
+  0x69,
+  0x73,
+  0x6f,
+  0x6d,
+  0x69,
+  0x73,
+  0x6f,
+  0x32,
+  0x61,
+  0x76,
+  0x63,
+  0x31,
+  0x6d,
+  0x70,
+  0x34,
+  0x31,
 ]);
 const JPEG_HEADER = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46]);
 const OGG_HEADER = new TextEncoder().encode("OggS");
@@ -480,7 +512,9 @@ export async function buildCorpus(dir: string, options: CorpusOptions = {}): Pro
     time += prng.int(DAY_MS / 2);
     const number = String(++counters[kind]).padStart(5, "0");
     const sent = kind === "images" && prng.next() < 0.3 ? "Sent/" : "";
-    const relative = `media/${kind}/${sent}${prefixes[kind]}-${datePart(time)}-${number}.${extension}`;
+    const relative = `media/${kind}/${sent}${prefixes[kind]}-${
+      datePart(time)
+    }-${number}.${extension}`;
     await Deno.mkdir(`${dir}/media/${kind}/${sent}`, { recursive: true });
     await write(`${dir}/${relative}`);
     await Deno.utime(`${dir}/${relative}`, new Date(time), new Date(time));
@@ -508,7 +542,12 @@ export async function buildCorpus(dir: string, options: CorpusOptions = {}): Pro
         voice ? "voice" : "images",
         voice ? "opus" : "jpg",
         (target) =>
-          writePrngFile(target, size, `${seed}:synthetic:${index}`, voice ? OGG_HEADER : JPEG_HEADER),
+          writePrngFile(
+            target,
+            size,
+            `${seed}:synthetic:${index}`,
+            voice ? OGG_HEADER : JPEG_HEADER,
+          ),
       );
       used += size;
       index++;

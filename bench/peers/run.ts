@@ -25,7 +25,11 @@ const MB = 1_000_000;
 export type ToolName = "cofre" | "restic" | "borg";
 export const TOOL_NAMES: readonly ToolName[] = ["cofre", "restic", "borg"];
 
-export type StepName = "first backup" | "unchanged re-backup" | "backup after 1% change" | "restore";
+export type StepName =
+  | "first backup"
+  | "unchanged re-backup"
+  | "backup after 1% change"
+  | "restore";
 
 export interface StepResult {
   step: StepName;
@@ -176,8 +180,7 @@ function resticPeer(): Peer {
 function borgPeer(compression: string): Peer {
   return {
     name: "borg",
-    settings:
-      `repokey-blake2 (AES-256-CTR + keyed BLAKE2b-256 MAC); compression ${compression}; ` +
+    settings: `repokey-blake2 (AES-256-CTR + keyed BLAKE2b-256 MAC); compression ${compression}; ` +
       "CDC buzhash avg 2 MiB (default 19,23,21,4095); single-threaded",
     env: (home) => ({
       BORG_PASSPHRASE: PASSWORD,
@@ -241,7 +244,9 @@ function cofrePeer(cli: string): Peer {
       }
       const version = await run(cofre("version"), env);
       if (version.code !== 0) {
-        return { reason: `Cannot run cofre version: exit ${version.code}: ${tail(version.stderr)}` };
+        return {
+          reason: `Cannot run cofre version: exit ${version.code}: ${tail(version.stderr)}`,
+        };
       }
       return { version: version.stdout.trim().split("\n")[0] ?? "unknown" };
     },
@@ -264,7 +269,9 @@ async function timed(
   invocation: Invocation,
   env: Record<string, string>,
   rssFile: string | null,
-): Promise<{ code: number; stdout: string; stderr: string; seconds: number; peakRssKib: number | null }> {
+): Promise<
+  { code: number; stdout: string; stderr: string; seconds: number; peakRssKib: number | null }
+> {
   const wrapped = rssFile
     ? { ...invocation, argv: ["/usr/bin/time", "-f", "%M", "-o", rssFile, ...invocation.argv] }
     : invocation;
@@ -646,7 +653,9 @@ export function formatReport(report: RunResult): string {
     const v = result.verification;
     lines.push(
       `${result.tool} ${result.version ?? ""}: restore ${
-        v?.ok ? `verified (${v.files} files, SHA-256 equal)` : `MISMATCH: ${v?.mismatches.join(", ")}`
+        v?.ok
+          ? `verified (${v.files} files, SHA-256 equal)`
+          : `MISMATCH: ${v?.mismatches.join(", ")}`
       }; local cache ${formatMb(result.localStateBytes ?? 0)}`,
     );
     lines.push(`  settings: ${result.settings}`);
