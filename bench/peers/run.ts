@@ -6,6 +6,7 @@
 //
 //   npx deno run -A bench/peers/run.ts --corpus /tmp/cofre-corpus [--tools cofre,restic,borg]
 //       [--json results.json] [--work DIR] [--keep] [--drop-caches] [--borg-compression zstd,3]
+//       [--repeat 3]
 
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -42,6 +43,8 @@ export interface StepResult {
   peakRssKib: number | null;
   /** `du -sb` of the repository after the step. */
   repoBytes: number;
+  /** Seconds of this step in every round, when there was more than one. */
+  samples?: number[];
   /** What the tool printed as its JSON summary, when it prints one. */
   summary?: unknown;
 }
@@ -87,6 +90,8 @@ export interface RunOptions {
   borgCompression?: string;
   /** Cofre's cli/main.ts; default the one in this checkout. */
   cofreCli?: string;
+  /** Rounds of the whole sequence; the report keeps each step's median. */
+  repeat?: number;
   /** Percentage of media files the mutation step changes. */
   percent?: number;
   log?: (line: string) => void;
@@ -94,8 +99,17 @@ export interface RunOptions {
 
 export interface RunResult {
   date: string;
-  machine: { cores: number; memoryBytes: number; kernel: string };
+  machine: {
+    cores: number;
+    memoryBytes: number;
+    kernel: string;
+    /** /proc/loadavg's 1-minute figure: other work on the machine skews timings. */
+    loadBefore: string;
+    loadAfter: string;
+  };
   cachePolicy: string;
+  /** Rounds run; each step's figures are those of its median-time round. */
+  repeat: number;
   corpus: CorpusSummary;
   mutation?: MutationReport;
   results: ToolResult[];
@@ -551,6 +565,34 @@ export function evaluateTargets(results: ToolResult[]): TargetResult[] {
   return targets;
 }
 
+/**
+ * One result per tool from several rounds: a tool that failed or was skipped
+ * in any round keeps that round's result; otherwise each step is the record
+ * of its median-time round (the lower middle for an even count), with all
+ * times in `samples`.
+ */
+export function mergeRounds(rounds: ToolResult[][]): ToolResult[] {
+  const first = rounds[0] ?? [];
+  if (rounds.length <= 1) return first;
+  return first.map((result, index) => {
+    const all = rounds.map((round) => round[index]!);
+    const bad = all.find((r) => r.status !== "ok" || (r.verification && !r.verification.ok));
+    if (bad) return bad;
+    const steps = result.steps.map((_step, s) => {
+      const records = all.map((r) => r.steps[s]!);
+      const sorted = [...records].sort((a, b) => a.seconds - b.seconds);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+      return { ...median, samples: records.map((record) => record.seconds) };
+    });
+    return { ...result, steps };
+  });
+}
+
+async function loadAverage(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
+  return text.split(" ")[0] || "unknown";
+}
+
 /** Builds the full report: every selected tool in turn, then the targets. */
 export async function runComparison(options: RunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
@@ -558,23 +600,32 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
   await Deno.mkdir(work, { recursive: true });
   if (options.dropCaches) await settle(true);
   const corpus = await summarizeCorpus(options.corpus);
-  const results: ToolResult[] = [];
+  const loadBefore = await loadAverage();
+  const rounds: ToolResult[][] = [];
   let mutation: MutationReport | undefined;
   let mutatedDigest: string | undefined;
+  const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
   try {
-    for (const tool of options.tools ?? TOOL_NAMES) {
-      const { mutation: report, ...result } = await benchTool(tool, { ...options, work });
-      results.push(result);
-      if (report) {
-        // Every tool must see the same states; the mutation is seeded, so its
-        // report must come out the same for each.
-        const digest = JSON.stringify(report);
-        if (mutatedDigest !== undefined && digest !== mutatedDigest) {
-          log(`warning: ${tool} saw a different mutation than the tools before it`);
+    // Rounds go tool by tool in turn, so a burst of load from elsewhere on the
+    // machine falls on every tool alike rather than on whichever ran then.
+    for (let round = 0; round < repeat; round++) {
+      if (repeat > 1) log(`round ${round + 1} of ${repeat}`);
+      const results: ToolResult[] = [];
+      for (const tool of options.tools ?? TOOL_NAMES) {
+        const { mutation: report, ...result } = await benchTool(tool, { ...options, work });
+        results.push(result);
+        if (report) {
+          // Every tool must see the same states; the mutation is seeded, so
+          // its report must come out the same each time.
+          const digest = JSON.stringify(report);
+          if (mutatedDigest !== undefined && digest !== mutatedDigest) {
+            log(`warning: ${tool} saw a different mutation than the runs before it`);
+          }
+          mutatedDigest = digest;
+          mutation = report;
         }
-        mutatedDigest = digest;
-        mutation = report;
       }
+      rounds.push(results);
     }
   } finally {
     if (!options.keep && options.work === undefined) {
@@ -590,14 +641,17 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
       cores: navigator.hardwareConcurrency,
       memoryBytes: Number(/MemTotal:\s+(\d+)/.exec(meminfo)?.[1] ?? 0) * 1024,
       kernel: Deno.osRelease(),
+      loadBefore,
+      loadAfter: await loadAverage(),
     },
     cachePolicy: options.dropCaches
       ? "page cache dropped before every timed step"
       : "warm page cache (the corpus was just copied; nothing dropped)",
+    repeat,
     corpus,
     mutation,
-    results,
-    targets: evaluateTargets(results),
+    results: mergeRounds(rounds),
+    targets: evaluateTargets(mergeRounds(rounds)),
   };
 }
 
@@ -608,7 +662,9 @@ export function formatReport(report: RunResult): string {
     `${formatSummary(report.corpus)}\n` +
       `machine: ${report.machine.cores} cores, ${
         (report.machine.memoryBytes / 2 ** 30).toFixed(0)
-      } GiB; ${report.cachePolicy}`,
+      } GiB; load average ${report.machine.loadBefore} before, ${report.machine.loadAfter} after; ` +
+      `${report.cachePolicy}` +
+      (report.repeat > 1 ? `; each step: the median of ${report.repeat} rounds` : ""),
   );
   if (report.mutation) {
     const m = report.mutation;
@@ -618,10 +674,15 @@ export function formatReport(report: RunResult): string {
   }
   lines.push("");
   const header = ["tool", "step", "time s", "MB/s", "peak RSS MiB", "repo MB"];
+  if (report.repeat > 1) header.push("rounds s");
   const rows: string[][] = [];
   for (const result of report.results) {
     if (result.status !== "ok") {
-      rows.push([result.tool, `${result.status}: ${result.reason ?? ""}`, "", "", "", ""]);
+      rows.push([
+        result.tool,
+        `${result.status}: ${result.reason ?? ""}`,
+        ...header.slice(2).map(() => ""),
+      ]);
       continue;
     }
     for (const step of result.steps) {
@@ -632,6 +693,7 @@ export function formatReport(report: RunResult): string {
         step.mbPerSecond.toFixed(1),
         step.peakRssKib === null ? "-" : (step.peakRssKib / 1024).toFixed(0),
         (step.repoBytes / MB).toFixed(1),
+        ...(report.repeat > 1 ? [(step.samples ?? []).map((t) => t.toFixed(2)).join(" ")] : []),
       ]);
     }
   }
@@ -685,6 +747,7 @@ if (import.meta.main) {
       "borg-compression": { type: "string" },
       cofre: { type: "string" },
       percent: { type: "string" },
+      repeat: { type: "string" },
       "media-mb": { type: "string" },
       "video-mb": { type: "string" },
       "db-mb": { type: "string" },
@@ -694,7 +757,7 @@ if (import.meta.main) {
     console.error(
       "usage: run.ts --corpus DIR [--tools cofre,restic,borg] [--json FILE] [--work DIR] [--keep]\n" +
         "              [--drop-caches] [--borg-compression zstd,3] [--cofre path/to/cli/main.ts]\n" +
-        "              [--percent 1] [--media-mb N --video-mb N --db-mb N (to build a missing corpus)]",
+        "              [--percent 1] [--repeat 1] [--media-mb N --video-mb N --db-mb N (to build a missing corpus)]",
     );
     Deno.exit(2);
   }
@@ -725,6 +788,7 @@ if (import.meta.main) {
     borgCompression: values["borg-compression"],
     cofreCli: values.cofre,
     percent: values.percent === undefined ? undefined : Number(values.percent),
+    repeat: values.repeat === undefined ? undefined : Number(values.repeat),
     log,
   });
   console.log(formatReport(report));
