@@ -489,7 +489,14 @@ export async function buildCorpus(dir: string, options: CorpusOptions = {}): Pro
   if (existing && !options.force) {
     throw new Error(`Cannot build the corpus: ${dir} exists (add --force to replace it)`);
   }
-  if (existing) await Deno.remove(dir, { recursive: true });
+  if (existing) {
+    // --force replaces a corpus, never an arbitrary folder given by mistake.
+    const entries = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+    if (entries.length > 0 && !entries.includes("msgstore.db")) {
+      throw new Error(`Cannot build the corpus: ${dir} is not empty and holds no msgstore.db`);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
   await Deno.mkdir(dir, { recursive: true });
 
   // Shuffle by a seeded key, then fill the budget first-fit: a small budget
@@ -716,26 +723,34 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  if (command === "build") {
-    const report = await buildCorpus(dir, {
-      mediaMb: number(values["media-mb"]),
-      videoMb: number(values["video-mb"]),
-      dbMb: number(values["db-mb"]),
-      seed: values.seed,
-      force: values.force,
-      log: (line) => console.error(line),
-    });
-    if (values.json) console.log(JSON.stringify(report, null, 2));
-    else {
-      console.log(formatSummary(report));
-      console.log(`  media from: ${JSON.stringify(report.mediaSources)}`);
-      console.log(`  messages: ${report.messages} from ${report.textSource}`);
+  try {
+    if (command === "build") {
+      const report = await buildCorpus(dir, {
+        mediaMb: number(values["media-mb"]),
+        videoMb: number(values["video-mb"]),
+        dbMb: number(values["db-mb"]),
+        seed: values.seed,
+        force: values.force,
+        log: (line) => console.error(line),
+      });
+      if (values.json) console.log(JSON.stringify(report, null, 2));
+      else {
+        console.log(formatSummary(report));
+        console.log(`  media from: ${JSON.stringify(report.mediaSources)}`);
+        console.log(`  messages: ${report.messages} from ${report.textSource}`);
+      }
+    } else if (command === "mutate") {
+      const report = await mutateCorpus(dir, {
+        percent: number(values.percent),
+        seed: values.seed,
+      });
+      console.log(JSON.stringify(report, null, 2));
+    } else {
+      const summary = await summarizeCorpus(dir);
+      console.log(values.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
     }
-  } else if (command === "mutate") {
-    const report = await mutateCorpus(dir, { percent: number(values.percent), seed: values.seed });
-    console.log(JSON.stringify(report, null, 2));
-  } else {
-    const summary = await summarizeCorpus(dir);
-    console.log(values.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(1);
   }
 }

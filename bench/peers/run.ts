@@ -394,6 +394,10 @@ function jsonSummary(stdout: string): unknown {
   return undefined;
 }
 
+function hasSnapshotId(summary: unknown): boolean {
+  return typeof summary === "object" && summary !== null && "snapshot_id" in summary;
+}
+
 function peerFor(tool: ToolName, options: RunOptions): Peer {
   switch (tool) {
     case "cofre":
@@ -466,6 +470,9 @@ export async function benchTool(
     };
     const summary = jsonSummary(outcome.stdout);
     if (summary !== undefined) record.summary = summary;
+    if (tool === "cofre" && name !== "restore" && !hasSnapshotId(summary)) {
+      log(`cofre: warning: backup --json printed no "snapshot_id" (the CLI contract wants one)`);
+    }
     log(
       `${tool}: ${name}: ${outcome.seconds.toFixed(2)} s, ${record.mbPerSecond.toFixed(1)} MB/s`,
     );
@@ -779,18 +786,24 @@ if (import.meta.main) {
       log,
     });
   }
-  const report = await runComparison({
-    corpus: values.corpus,
-    tools: tools as ToolName[],
-    work: values.work,
-    keep: values.keep,
-    dropCaches: values["drop-caches"],
-    borgCompression: values["borg-compression"],
-    cofreCli: values.cofre,
-    percent: values.percent === undefined ? undefined : Number(values.percent),
-    repeat: values.repeat === undefined ? undefined : Number(values.repeat),
-    log,
-  });
+  let report: RunResult;
+  try {
+    report = await runComparison({
+      corpus: values.corpus,
+      tools: tools as ToolName[],
+      work: values.work,
+      keep: values.keep,
+      dropCaches: values["drop-caches"],
+      borgCompression: values["borg-compression"],
+      cofreCli: values.cofre,
+      percent: values.percent === undefined ? undefined : Number(values.percent),
+      repeat: values.repeat === undefined ? undefined : Number(values.repeat),
+      log,
+    });
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    Deno.exit(1);
+  }
   console.log(formatReport(report));
   if (values.json) {
     await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
