@@ -129,6 +129,9 @@ const rest = repoIndex < 0 ? args : args.filter((_, i) => i !== repoIndex && i !
 const copy = (from, to) => new Deno.Command("cp", { args: ["-a", from, to] }).outputSync();
 switch (rest[0]) {
   case "version": console.log("cofre stand-in"); break;
+  case "snapshots":
+    console.log(JSON.stringify([...Deno.readDirSync(repo + "/snapshots")].map((e) => ({ id: e.name }))));
+    break;
   case "init": Deno.mkdirSync(repo + "/snapshots", { recursive: true }); break;
   case "backup": {
     try { Deno.statSync(repo + "/snapshots"); } catch { console.error("no repository"); Deno.exit(10); }
@@ -162,6 +165,7 @@ Deno.test("run.ts drives a Cofre CLI through the contract, and skips one without
     assertRecord(result);
     assertEquals(result.version, "cofre stand-in");
     assertEquals(result.steps[0]!.summary, { snapshot_id: "0" });
+    assertEquals(result.snapshots, 3);
     const targets = evaluateTargets([result]);
     assertTrue(targets.every((target) => target.verdict === "n/a"), "no peer, no verdict");
 

@@ -66,6 +66,8 @@ export interface ToolResult {
   settings: string;
   steps: StepResult[];
   verification?: Verification;
+  /** How many snapshots `snapshots --json` listed after the three backups (Cofre only). */
+  snapshots?: number;
   /** Client-side caches (restic's cache, borg's files and chunks caches), not in repoBytes. */
   localStateBytes?: number;
 }
@@ -134,6 +136,8 @@ interface Peer {
   backup(repo: string, source: string, label: string): Invocation;
   /** Restores the last backup (named `label`) into `target`. */
   restore(repo: string, target: string, label: string): Invocation;
+  /** Lists snapshots as JSON; run untimed to check the CLI contract. */
+  snapshots?(repo: string): Invocation;
 }
 
 async function run(
@@ -267,6 +271,7 @@ function cofrePeer(cli: string): Peer {
     init: (repo) => cofre("init", "-r", repo),
     backup: (repo, source) => cofre("backup", "-r", repo, source, "--json"),
     restore: (repo, target) => cofre("restore", "-r", repo, "latest", "--target", target),
+    snapshots: (repo) => cofre("snapshots", "-r", repo, "--json"),
   };
 }
 
@@ -491,6 +496,15 @@ export async function benchTool(
     const record = await step(name, peer.backup(repo, source, label));
     if (typeof record === "string") return fail(record);
     result.steps.push(record);
+  }
+
+  if (peer.snapshots) {
+    const listed = await run(peer.snapshots(repo), env);
+    const snapshots = listed.code === 0 ? jsonSummary(listed.stdout) : undefined;
+    if (Array.isArray(snapshots)) result.snapshots = snapshots.length;
+    else {
+      log(`${tool}: warning: snapshots --json gave no JSON list (exit ${listed.code})`);
+    }
   }
 
   const expected = await treeDigest(source);
@@ -725,7 +739,8 @@ export function formatReport(report: RunResult): string {
         v?.ok
           ? `verified (${v.files} files, SHA-256 equal)`
           : `MISMATCH: ${v?.mismatches.join(", ")}`
-      }; local cache ${formatMb(result.localStateBytes ?? 0)}`,
+      }; local cache ${formatMb(result.localStateBytes ?? 0)}` +
+        (result.snapshots === undefined ? "" : `; snapshots --json lists ${result.snapshots}`),
     );
     lines.push(`  settings: ${result.settings}`);
   }
