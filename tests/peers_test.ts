@@ -1,0 +1,188 @@
+// Smoke test for bench/peers: a corpus of a few MB, the whole comparison for
+// whichever peers are installed, and a stand-in Cofre CLI so the Cofre driver
+// is exercised before the real `backup` and `restore` exist. No apt-get: on a
+// machine without restic or borg their part returns early with a note.
+
+import { assertEquals, assertTrue } from "./_assert.ts";
+import {
+  buildCorpus,
+  listFiles,
+  mutateCorpus,
+  summarizeCorpus,
+} from "../bench/peers/make_corpus.ts";
+import { benchTool, evaluateTargets, formatReport, runComparison } from "../bench/peers/run.ts";
+import type { ToolName, ToolResult } from "../bench/peers/run.ts";
+
+const SMALL = { mediaMb: 1.5, videoMb: 0.5, dbMb: 1 };
+
+async function installed(command: string): Promise<boolean> {
+  try {
+    const output = await new Deno.Command(command, {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}
+
+function assertRecord(result: ToolResult): void {
+  assertEquals(result.status, "ok", `${result.tool}: ${result.reason}`);
+  assertEquals(result.steps.map((step) => step.step), [
+    "first backup",
+    "unchanged re-backup",
+    "backup after 1% change",
+    "restore",
+  ]);
+  for (const step of result.steps) {
+    assertTrue(step.seconds > 0, `${result.tool} ${step.step}: seconds`);
+    assertTrue(step.bytes > 0, `${result.tool} ${step.step}: bytes`);
+    assertTrue(step.mbPerSecond > 0, `${result.tool} ${step.step}: MB/s`);
+    assertTrue(step.repoBytes > 0, `${result.tool} ${step.step}: repository size`);
+    assertTrue(
+      step.peakRssKib === null || step.peakRssKib > 0,
+      `${result.tool} ${step.step}: peak RSS`,
+    );
+  }
+  assertTrue(result.verification?.ok, `${result.tool}: ${result.verification?.mismatches}`);
+}
+
+Deno.test("make_corpus builds the same corpus twice and mutate() changes it the same way", async () => {
+  const work = await Deno.makeTempDir({ prefix: "cofre-peers-test-" });
+  try {
+    const reports = [];
+    for (const name of ["a", "b"]) {
+      const report = await buildCorpus(`${work}/${name}`, { ...SMALL, seed: "test" });
+      assertTrue(report.files > 3 && report.messages > 0);
+      assertTrue(report.breakdown.some((group) => group.folder === "msgstore.db"));
+      assertTrue(report.breakdown.some((group) => group.folder === "media/video"));
+      reports.push(report);
+    }
+    assertEquals(reports[0]!.bytes, reports[1]!.bytes);
+    const before = await Deno.readFile(`${work}/a/msgstore.db`);
+    const mutations = [
+      await mutateCorpus(`${work}/a`, { seed: "test" }),
+      await mutateCorpus(`${work}/b`, { seed: "test" }),
+    ];
+    assertEquals(mutations[0], mutations[1]);
+    assertTrue(mutations[0]!.mediaFilesChanged >= 1 && mutations[0]!.messagesInserted > 0);
+    assertTrue(mutations[0]!.changedPaths.includes("msgstore.db"));
+    assertTrue(!equalBytes(before, await Deno.readFile(`${work}/a/msgstore.db`)));
+    const files = await listFiles(`${work}/a`);
+    assertEquals(files, await listFiles(`${work}/b`));
+    for (const path of files) {
+      assertTrue(
+        equalBytes(
+          await Deno.readFile(`${work}/a/${path}`),
+          await Deno.readFile(`${work}/b/${path}`),
+        ),
+        `${path} differs between two seeded builds`,
+      );
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+Deno.test("run.ts times restic and borg on a small corpus and verifies their restores", async () => {
+  const tools: ToolName[] = [];
+  for (const tool of ["restic", "borg"] as const) {
+    if (await installed(tool)) tools.push(tool);
+  }
+  if (tools.length === 0) {
+    console.log(
+      "  note: neither restic nor borg is installed (bench/peers/setup.sh): nothing to time",
+    );
+    return;
+  }
+  const work = await Deno.makeTempDir({ prefix: "cofre-peers-test-" });
+  try {
+    await buildCorpus(`${work}/corpus`, { ...SMALL, seed: "test" });
+    const corpusBefore = await summarizeCorpus(`${work}/corpus`);
+    const report = await runComparison({ corpus: `${work}/corpus`, tools, work: `${work}/run` });
+    assertEquals(report.results.map((result) => result.tool), tools);
+    for (const result of report.results) assertRecord(result);
+    assertTrue(report.mutation !== undefined && report.mutation.mediaFilesChanged >= 1);
+    // The pristine corpus is never touched: every tool works on a copy.
+    assertEquals((await summarizeCorpus(`${work}/corpus`)).bytes, corpusBefore.bytes);
+    assertEquals(report.targets.length, 5);
+    assertTrue(report.targets.every((target) => target.verdict === "n/a"));
+    assertTrue(formatReport(report).includes("restore verified"));
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+// A Cofre CLI that has init, backup and restore, by copying folders: enough to
+// drive run.ts's Cofre path (probe, JSON summary, restore layout) end to end.
+const STAND_IN_CLI = `
+const args = Deno.args.filter((arg) => arg !== "--json");
+const repoIndex = args.indexOf("-r");
+const repo = args[repoIndex + 1];
+const rest = repoIndex < 0 ? args : args.filter((_, i) => i !== repoIndex && i !== repoIndex + 1);
+const copy = (from, to) => new Deno.Command("cp", { args: ["-a", from, to] }).outputSync();
+switch (rest[0]) {
+  case "version": console.log("cofre stand-in"); break;
+  case "snapshots":
+    console.log(JSON.stringify([...Deno.readDirSync(repo + "/snapshots")].map((e) => ({ id: e.name }))));
+    break;
+  case "init": Deno.mkdirSync(repo + "/snapshots", { recursive: true }); break;
+  case "backup": {
+    try { Deno.statSync(repo + "/snapshots"); } catch { console.error("no repository"); Deno.exit(10); }
+    const n = [...Deno.readDirSync(repo + "/snapshots")].length;
+    copy(rest[1], repo + "/snapshots/" + n);
+    console.log(JSON.stringify({ snapshot_id: String(n) }));
+    break;
+  }
+  case "restore": {
+    try { Deno.statSync(repo + "/snapshots"); } catch { console.error("no repository"); Deno.exit(10); }
+    const n = [...Deno.readDirSync(repo + "/snapshots")].length - 1;
+    copy(repo + "/snapshots/" + n, rest[rest.indexOf("--target") + 1] + "/src");
+    break;
+  }
+  default: console.error("error: unknown command '" + rest[0] + "'"); Deno.exit(2);
+}
+`;
+
+Deno.test("run.ts drives a Cofre CLI through the contract, and skips one without backup", async () => {
+  const work = await Deno.makeTempDir({ prefix: "cofre-peers-test-" });
+  try {
+    await buildCorpus(`${work}/corpus`, { mediaMb: 0.3, videoMb: 0.1, dbMb: 0.2, seed: "test" });
+    await Deno.mkdir(`${work}/cofre/cli`, { recursive: true });
+    await Deno.writeTextFile(`${work}/cofre/deno.json`, "{}\n");
+    await Deno.writeTextFile(`${work}/cofre/cli/main.ts`, STAND_IN_CLI);
+    const result = await benchTool("cofre", {
+      corpus: `${work}/corpus`,
+      work: `${work}/run`,
+      cofreCli: `${work}/cofre/cli/main.ts`,
+    });
+    assertRecord(result);
+    assertEquals(result.version, "cofre stand-in");
+    assertEquals(result.steps[0]!.summary, { snapshot_id: "0" });
+    assertEquals(result.snapshots, 3);
+    const targets = evaluateTargets([result]);
+    assertTrue(targets.every((target) => target.verdict === "n/a"), "no peer, no verdict");
+
+    // This checkout's CLI: skipped while backup is missing, otherwise a full record.
+    const logged: string[] = [];
+    const own = await benchTool("cofre", {
+      corpus: `${work}/corpus`,
+      work: `${work}/run`,
+      log: (line) => logged.push(line),
+    });
+    if (own.status === "skipped") {
+      assertEquals(own.reason, "backup not available yet");
+      assertEquals(logged, ["cofre: backup not available yet, skipped"]);
+    } else {
+      assertRecord(own);
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
