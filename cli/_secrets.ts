@@ -94,7 +94,7 @@ export async function newPassword(
   else if (io.env(sources.env)) password = io.env(sources.env);
   if (password !== undefined) {
     normalizePassword(password); // the rule first: a short password is a usage error
-    const { warning } = estimatePasswordStrength(password, sources.context);
+    const { warning } = await estimatePasswordStrength(password, sources.context);
     if (warning) io.stderr(`warning: ${warning}\n`);
     return password;
   }
@@ -110,7 +110,7 @@ export async function newPassword(
       io.stderr("The two passwords differ. Try again.\n");
       continue;
     }
-    const { warning } = estimatePasswordStrength(first, sources.context);
+    const { warning } = await estimatePasswordStrength(first, sources.context);
     if (warning) {
       io.stderr(`\n${warning}\n\n`);
       if (!(await io.confirm("Use this weak password anyway?"))) continue;

@@ -6,9 +6,7 @@
  * @module
  */
 
-import { ZxcvbnFactory } from "@zxcvbn-ts/core";
-import * as common from "@zxcvbn-ts/language-common";
-import * as english from "@zxcvbn-ts/language-en";
+import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
 
 /** The shortest password Cofre accepts, in code points. */
 export const MIN_PASSWORD_CHARS = 8;
@@ -36,7 +34,21 @@ export function normalizePassword(password: string): string {
   return nfc;
 }
 
-let estimator: ZxcvbnFactory | undefined;
+let estimator: Promise<ZxcvbnFactory> | undefined;
+
+/** The dictionaries weigh about 50 MB in memory: loaded only when a password is judged. */
+async function loadEstimator(): Promise<ZxcvbnFactory> {
+  const [{ ZxcvbnFactory }, common, english] = await Promise.all([
+    import("@zxcvbn-ts/core"),
+    import("@zxcvbn-ts/language-common"),
+    import("@zxcvbn-ts/language-en"),
+  ]);
+  return new ZxcvbnFactory({
+    dictionary: { ...common.dictionary, ...english.dictionary },
+    graphs: common.adjacencyGraphs,
+    translations: english.translations,
+  });
+}
 
 /** A strength estimate: 0 (guessed at once) .. 4 (very strong), with advice. */
 export interface PasswordStrength {
@@ -52,16 +64,12 @@ export interface PasswordStrength {
  * names, keyboard patterns, dates, repeats). `context` holds words an
  * attacker would try first (the account, the host name).
  */
-export function estimatePasswordStrength(
+export async function estimatePasswordStrength(
   password: string,
   context: string[] = [],
-): PasswordStrength {
-  estimator ??= new ZxcvbnFactory({
-    dictionary: { ...common.dictionary, ...english.dictionary },
-    graphs: common.adjacencyGraphs,
-    translations: english.translations,
-  });
-  const result = estimator.check(password, context);
+): Promise<PasswordStrength> {
+  estimator ??= loadEstimator();
+  const result = (await estimator).check(password, context);
   const score = result.score as PasswordStrength["score"];
   if (score >= 3) return { score, guessesLog10: result.guessesLog10, warning: null };
   const hint = [result.feedback.warning, ...result.feedback.suggestions].filter(Boolean).join(" ");

@@ -46,14 +46,17 @@ Deno.test("normalizePassword() counts code points after NFC and states the rule"
   assertEquals(normalizePassword("cafe\u0301 au lait"), "caf\u00e9 au lait");
 });
 
-Deno.test("estimatePasswordStrength() warns about common passwords and explains offline guessing", () => {
+Deno.test("estimatePasswordStrength() warns about common passwords and explains offline guessing", async () => {
   for (const weak of ["password123", "qwertyuiop", "12345678", "iloveyou1"]) {
-    const { score, warning } = estimatePasswordStrength(weak);
+    const { score, warning } = await estimatePasswordStrength(weak);
     assertTrue(score <= 2, weak);
     assertTrue(warning !== null && warning.includes("offline"), weak);
   }
-  assertEquals(estimatePasswordStrength("vivid otter juggles seventeen lanterns").warning, null);
+  assertEquals(
+    (await estimatePasswordStrength("vivid otter juggles seventeen lanterns")).warning,
+    null,
+  );
   // Context words (the account) count as guessable.
-  const withContext = estimatePasswordStrength("+5511999998888", ["+5511999998888"]);
+  const withContext = await estimatePasswordStrength("+5511999998888", ["+5511999998888"]);
   assertTrue(withContext.warning !== null);
 });
