@@ -24,6 +24,7 @@ export interface RestoreOptions {
 }
 
 export interface RestoreProgress {
+  /** Regular files written (symlinks are not counted, as in backup). */
   files: number;
   dirs: number;
   bytes: number;
@@ -43,7 +44,6 @@ export async function restore(
   );
   const progress: RestoreProgress = { files: 0, dirs: 0, bytes: 0, skipped: 0, path: "" };
   const report = () => options.onProgress?.({ ...progress });
-  const matched = new Set<string>();
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
@@ -52,10 +52,7 @@ export async function restore(
   const wanted = (relative: string): "yes" | "partly" | "no" => {
     if (include.length === 0) return "yes";
     for (const p of include) {
-      if (relative === p || relative.startsWith(p + "/")) {
-        matched.add(p);
-        return "yes";
-      }
+      if (relative === p || relative.startsWith(p + "/")) return "yes";
     }
     return include.some((p) => p.startsWith(relative + "/")) ? "partly" : "no";
   };
@@ -96,9 +93,8 @@ export async function restore(
     await Deno.mkdir(dirname(path), { recursive: true });
     if (node.type === "symlink") {
       if (exists) await Deno.remove(path);
+      // A symlink's own time is not restored: Deno.utime would follow the link.
       await Deno.symlink(node.target, path);
-      await setTimes(path, node, true);
-      progress.files++;
       return;
     }
     if (node.type !== "file") return;
@@ -136,32 +132,44 @@ export async function restore(
     }
     file.close();
     await Deno.chmod(temp, node.mode & 0o7777);
-    await setTimes(temp, node, false);
+    await setTime(temp, node);
     await Deno.rename(temp, path);
     progress.files++;
     report();
   }
 
-  await Deno.mkdir(options.target, { recursive: true });
-  await restoreTree(rootTree, options.target, "", false);
-  for (const { path, node } of directoryFixups.reverse()) {
-    await Deno.chmod(path, node.mode & 0o7777);
-    await setTimes(path, node, false);
-  }
-  const missing = include.filter((p) => !matched.has(p));
+  // Check every --include path before writing anything.
+  const missing = [];
+  for (const p of include) if (!(await exists(store, rootTree, p))) missing.push(p);
   if (missing.length > 0) {
     throw new RangeError(
       `Cannot restore ${missing.join(", ")}: not in the snapshot (see 'cofre ls')`,
     );
   }
+  await Deno.mkdir(options.target, { recursive: true });
+  await restoreTree(rootTree, options.target, "", false);
+  for (const { path, node } of directoryFixups.reverse()) {
+    await Deno.chmod(path, node.mode & 0o7777);
+    await setTime(path, node);
+  }
   return progress;
 }
 
-async function setTimes(path: string, node: TreeNode, symlink: boolean): Promise<void> {
-  const mtime = new Date(node.mtimeMs);
-  if (symlink) {
-    // Deno.utime follows links; a symlink's own time is not worth a failure.
-    return;
+/** True when `path` (relative to the root) names a node of the tree. */
+async function exists(store: BlobStore, root: string, path: string): Promise<boolean> {
+  let tree = root;
+  const parts = path.split("/");
+  for (const [i, part] of parts.entries()) {
+    const node = (await readTree(store, tree)).get(part);
+    if (!node) return false;
+    if (i === parts.length - 1) return true;
+    if (node.type !== "dir") return false;
+    tree = node.subtree;
   }
+  return false;
+}
+
+async function setTime(path: string, node: TreeNode): Promise<void> {
+  const mtime = new Date(node.mtimeMs);
   await Deno.utime(path, mtime, mtime);
 }

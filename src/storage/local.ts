@@ -134,8 +134,7 @@ export class LocalStorage implements Storage {
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory) {
         if (
-          prefix.startsWith(name + "/") || name.startsWith(prefix) ||
-          (name + "/").startsWith(prefix)
+          (name + "/").startsWith(prefix) || prefix.startsWith(name + "/")
         ) {
           yield* this.#walk(name, prefix);
         }
