@@ -19,6 +19,7 @@ export * from "./src/account.ts";
 export * from "./src/aead.ts";
 export * from "./src/bench.ts";
 export * from "./src/chunker.ts";
+export * from "./src/compress.ts";
 export * from "./src/errors.ts";
 export * from "./src/format.ts";
 export * from "./src/keys.ts";
