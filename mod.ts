@@ -18,6 +18,7 @@
 export * from "./src/account.ts";
 export * from "./src/aead.ts";
 export * from "./src/bench.ts";
+export * from "./src/chunk_id.ts";
 export * from "./src/chunker.ts";
 export * from "./src/compress.ts";
 export * from "./src/errors.ts";
