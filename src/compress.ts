@@ -1,13 +1,16 @@
 /**
  * zstd compression of blobs (FORMAT.md §8.2) through zstd-codec 0.1.5, an
- * emscripten build of zstd 1.4 whose WebAssembly memory is fixed at 16 MiB
- * (the module declares a 256-page maximum; about 11 MiB of it is heap).
- * Everything here is shaped by that limit:
+ * emscripten build of an older zstd (between 1.4.4 and 1.5.2, judging by
+ * the golden frames it decodes and refuses) whose WebAssembly memory is fixed
+ * at 16 MiB (the module declares a 256-page maximum; about 11 MiB of it is
+ * heap). Everything here is shaped by that limit:
  *
- * - Compression streams the input in 1 MiB slices, so the heap holds the
- *   level's workspace and one slice, never the whole blob. zstd's streaming
- *   API does not record the content size, so the frame header is rewritten
- *   to carry it (RFC 8878 §3.1.1.1.4), and readers can bound their output.
+ * - Inputs over 256 KiB are streamed in 1 MiB slices, so the heap holds the
+ *   level's workspace and one slice, never the whole blob (a one-call
+ *   compression of 8 MiB already runs out of memory). zstd's streaming API
+ *   does not record the content size, so the frame header is rewritten to
+ *   carry it (RFC 8878 §3.1.1.1.4), and readers can bound their output.
+ *   Smaller inputs are compressed in one call, which records it itself.
  * - Levels 10..19 need more workspace than the heap has, except on inputs of
  *   at most 256 KiB (where zstd shrinks its tables to the input). Larger
  *   inputs are compressed at level 9: still a valid frame, only a little

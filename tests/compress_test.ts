@@ -91,10 +91,11 @@ function withDeclaredSize(frame: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-// zstd-codec 0.1.5 bundles zstd 1.4, which predates the fixes these golden
-// frames test (the manifest's "checks" name the affected versions). Each is
-// refused with FormatError rather than decoded wrongly; node:zlib's zstd
-// (checked below) decodes them, so the deviation is zstd-codec's.
+// zstd-codec 0.1.5 bundles an older zstd (≥ 1.4.4, ≤ 1.5.2), which predates
+// the fixes these golden frames test (the manifest's "checks" name the
+// affected versions). Each is refused with FormatError rather than decoded
+// wrongly; node:zlib's zstd (checked below) decodes them, so the deviation is
+// zstd-codec's.
 const ZSTD_CODEC_ERRATA = new Set([
   "decompression/block-128k.zst", // 128 KiB compressed block, fixed in zstd 1.5.3
   "decompression/empty-block.zst", // block with no literals and no sequences, fixed in 1.5.3
@@ -132,6 +133,13 @@ Deno.test("decompress() decodes the golden frames, given their content size", as
       assertEquals(await sha256Hex(out), c.output_sha256);
     });
   }
+  // The reverse deviation: zstd-codec's zstd accepts a sequence with Offset_Value 0
+  // (rejected since zstd 1.5.6) and decodes 18 bytes. A reader still catches
+  // such a blob, because FORMAT.md §8.2 has it check the ChunkId afterwards.
+  await t.step("decompression-errors/off0.bin.zst (accepted by zstd-codec)", async () => {
+    const frame = await Deno.readFile(new URL("decompression-errors/off0.bin.zst", GOLDEN));
+    assertEquals(decompress(withDeclaredSize(frame, 18), { maxBytes: 18 }).length, 18);
+  });
   for (const [i, c] of manifest.inline_errata_frames.entries()) {
     await t.step(`inline errata frame ${i}`, async () => {
       const out = decompress(fromHex(c.hex), { maxBytes: c.output_length! });
@@ -351,4 +359,29 @@ Deno.test("decompress() raises only FormatError on garbage and truncations, and 
   assertTrue(tried.size > 3, [...tried].join("; "));
   assertEquals(decompress(frames[0]!, { maxBytes: input.length }), input);
   assertEquals(decompress(compress(input, { level: 5 }), { maxBytes: input.length }), input);
+});
+
+Deno.test("decompress() reads libzstd 1.5 frames (node:zlib) once they declare their size", () => {
+  const z = zlib as unknown as {
+    zstdCompressSync?: (data: Uint8Array, options: object) => Uint8Array;
+    constants: Record<string, number>;
+  };
+  if (typeof z.zstdCompressSync !== "function") return;
+  const input = textLike(1 << 20, 11);
+  // Level 19 with a checksum: an 8 MiB window, the most this reader allows.
+  const frame = z.zstdCompressSync(input, {
+    params: { [z.constants.ZSTD_c_compressionLevel!]: 19, [z.constants.ZSTD_c_checksumFlag!]: 1 },
+  });
+  assertEquals(frame[5], 0x68); // Window_Descriptor: 2^23
+  // node:zlib streams, so it leaves the content size out: refused as it is.
+  assertThrows(() => decompress(frame, { maxBytes: input.length }), FormatError, "content size");
+  const declared = new Uint8Array(frame.length + 4);
+  declared.set(frame.subarray(0, 6));
+  declared[4] = frame[4]! | 0x80;
+  new DataView(declared.buffer).setUint32(6, input.length, true);
+  declared.set(frame.subarray(6), 10);
+  assertEquals(decompress(declared, { maxBytes: input.length }), input);
+  // A flipped checksum byte is caught.
+  declared[declared.length - 1]! ^= 1;
+  assertThrows(() => decompress(declared, { maxBytes: input.length }), FormatError);
 });
