@@ -17,8 +17,9 @@
  *   larger. See `MAX_STREAMING_LEVEL`.
  * - Decompression never trusts the frame: the header and block structure are
  *   checked here first (declared size at most `maxBytes`, window at most
- *   8 MiB, every block present, nothing after the frame), then the blocks
- *   are fed to zstd in batches whose worst-case output is bounded.
+ *   8 MiB, at most one block per KiB of content plus 16, every block
+ *   present, nothing after the frame), then the blocks are fed to zstd in
+ *   batches whose worst-case output is bounded.
  *
  * zstd-codec reports failures as `false`/`null`/negative numbers, and an
  * allocation failure aborts the emscripten runtime by throwing a string;
@@ -55,6 +56,9 @@ const SMALL_INPUT_BYTES = 256 * KIB;
 const SLICE_BYTES = 1 * MIB;
 /** The largest window a frame may ask for; RFC 8878 §3.1.1.1.2 recommends decoders support 8 MiB. */
 const MAX_WINDOW_BYTES = 8 * MIB;
+/** A frame may have one block per this many bytes of content, plus `EXTRA_BLOCKS` (see `readLayout`). */
+const BLOCK_ALLOWANCE_BYTES = 1 * KIB;
+const EXTRA_BLOCKS = 16;
 /** zstd's largest block (RFC 8878 §3.1.1.2.3). */
 const MAX_BLOCK_BYTES = 128 * KIB;
 /**
@@ -377,6 +381,12 @@ function readLayout(frame: Uint8Array, maxBytes: number): FrameLayout {
     fail(`the frame asks for a ${windowBytes}-byte window, more than ${MAX_WINDOW_BYTES}`);
   }
   const blockMaximum = Math.min(windowBytes, MAX_BLOCK_BYTES);
+  // Every call into the decoder costs tens of microseconds, and a block that
+  // decodes to nothing (or to little, while it could decode to 128 KiB) makes
+  // batches short: millions of tiny blocks would take minutes. Encoders emit
+  // blocks of up to 128 KiB, and 1 KiB only when asked to; allow that much.
+  const maxBlocks = Math.ceil(contentBytes / BLOCK_ALLOWANCE_BYTES) + EXTRA_BLOCKS;
+  let blocks = 0;
   const batchEnds: number[] = [];
   let batchOutput = 0;
   let batchStart = 0;
@@ -387,6 +397,9 @@ function readLayout(frame: Uint8Array, maxBytes: number): FrameLayout {
     const type = (header >> 1) & 3;
     const size = header >>> 3;
     if (type === 3) fail(`reserved block type at offset ${at}`);
+    if (++blocks > maxBlocks) {
+      fail(`more than ${maxBlocks} blocks for ${contentBytes} bytes of content`);
+    }
     if (size > blockMaximum) {
       fail(`a ${size}-byte block at offset ${at}, more than the ${blockMaximum}-byte maximum`);
     }

@@ -298,12 +298,35 @@ Deno.test("decompress() refuses a hostile window and blocks past the limit", () 
   // Window_Descriptor 0x7b: 2^(10+15) × 1.375 = 44 MiB, with a declared size of 10.
   const big = Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x80, 0x7b, 10, 0, 0, 0, 1, 0, 0]);
   assertThrows(() => decompress(big, { maxBytes: 100 }), FormatError, "window");
-  // Millions of empty raw blocks: refused if declared too big, decoded in bounded batches otherwise.
+  // Many tiny blocks would make the decoder crawl (each 6-byte block below
+  // decodes to 1 byte but could decode to 128 KiB, so batches stay short):
+  // refused beyond one block per KiB of content, plus 16.
+  const tiny = (count: number) => {
+    const frame = new Uint8Array(10 + 6 * count);
+    frame.set([0x28, 0xb5, 0x2f, 0xfd, 0x80, 0x58]);
+    new DataView(frame.buffer).setUint32(6, count, true);
+    for (let i = 0; i < count; i++) {
+      // Compressed block of 3 bytes (last flag on the last): 1 raw literal "A", no sequences.
+      frame.set([(3 << 3) | (2 << 1) | (i === count - 1 ? 1 : 0), 0, 0, 0x08, 0x41, 0], 10 + 6 * i);
+    }
+    return frame;
+  };
+  assertEquals(decompress(tiny(16), { maxBytes: 16 }), new Uint8Array(16).fill(0x41));
+  const start = performance.now();
+  assertThrows(
+    () => decompress(tiny(1_000_000), { maxBytes: MAX_BLOB_BYTES }),
+    FormatError,
+    "blocks",
+  );
+  assertTrue(performance.now() - start < 2000);
+  // Empty raw blocks likewise.
   const blocks = 200_000;
   const empty = new Uint8Array(10 + 3 * blocks + 3);
   empty.set([0x28, 0xb5, 0x2f, 0xfd, 0x80, 0x58, 0, 0, 0, 0]);
   empty.set([1, 0, 0], 10 + 3 * blocks); // last block: raw, empty
-  assertEquals(decompress(empty, { maxBytes: 0 }).length, 0);
+  assertThrows(() => decompress(empty, { maxBytes: 0 }), FormatError, "blocks");
+  const few = Uint8Array.of(...empty.subarray(0, 10 + 3 * 15), 1, 0, 0); // 16 blocks
+  assertEquals(decompress(few, { maxBytes: 0 }).length, 0);
 });
 
 Deno.test("decompress() raises only FormatError on garbage and truncations, and zstd keeps working", () => {
