@@ -7,6 +7,7 @@
 import { AesGcm } from "./aead.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { KeyedHasher } from "./chunk_id.ts";
+import { loadCompressor } from "./compress.ts";
 import type { BlobType } from "./format.ts";
 
 export type WorkerRequest =
@@ -46,6 +47,7 @@ function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.kind === "init") {
+    await loadCompressor();
     keys = {
       data: new AesGcm(request.keys.data),
       meta: new AesGcm(request.keys.meta),

@@ -7,7 +7,9 @@
  * @module
  */
 
+import { KeyedHasher } from "./chunk_id.ts";
 import { cutPoints, DEFAULT_CHUNKER_OPTIONS } from "./chunker.ts";
+import { compressBlob, decompress, loadCompressor } from "./compress.ts";
 
 /** One stage to time: a function that processes the whole input once. */
 export interface BenchStage {
@@ -15,6 +17,8 @@ export interface BenchStage {
   id: string;
   /** What a person reads. */
   label: string;
+  /** Untimed set-up with the round's input (loading WebAssembly, building inputs). */
+  prepare?(data: Uint8Array): Promise<void>;
   run(data: Uint8Array): unknown;
 }
 
@@ -45,14 +49,129 @@ export const BASELINE_STAGE: BenchStage = {
   run: (data) => crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>),
 };
 
-/** Cofre's stages, in pipeline order. */
+const PIECE_BYTES = 1024 * 1024;
+
+/** Cuts `data` into 1 MiB pieces: the pipeline hashes and compresses chunk by chunk (1 MiB average). */
+function pieces(data: Uint8Array): Uint8Array[] {
+  const out = [];
+  for (let at = 0; at < data.length; at += PIECE_BYTES) {
+    out.push(data.subarray(at, at + PIECE_BYTES));
+  }
+  return out;
+}
+
+let idHasher: KeyedHasher | undefined;
+// Text-like input and its frames, rebuilt when the input size changes.
+let text: Uint8Array = new Uint8Array(0);
+let textFrames: { bytes: Uint8Array; length: number }[] = [];
+
+async function prepareText(data: Uint8Array): Promise<void> {
+  await loadCompressor();
+  if (text.length === data.length) return;
+  text = textLikeBytes(data.length);
+  textFrames = pieces(text).map((piece) => ({
+    bytes: compressBlob(piece, { level: 3 }).bytes,
+    length: piece.length,
+  }));
+}
+
+/**
+ * Cofre's stages, in pipeline order. The zstd stages run zstd-codec on 1 MiB
+ * pieces (the average chunk): the first on the bench's random data (the cost
+ * every photo or video chunk pays before it is stored raw), the other two on
+ * chat-like JSON text of the same size (`textLikeBytes`), which compresses.
+ */
 export const PIPELINE_STAGES: readonly BenchStage[] = [
   {
     id: "fastcdc",
     label: "FastCDC chunking, 256 KiB / 1 MiB / 4 MiB (wasm)",
     run: (data) => cutPoints(data, DEFAULT_CHUNKER_OPTIONS),
   },
+  {
+    id: "blake3-keyed",
+    label: "ChunkId keyed BLAKE3, 1 MiB pieces (hash-wasm)",
+    prepare: async () => {
+      idHasher ??= await KeyedHasher.create(new Uint8Array(32).fill(7));
+    },
+    run: (data) => {
+      for (const piece of pieces(data)) idHasher!.hash(piece);
+    },
+  },
+  {
+    id: "zstd3-random",
+    label: "zstd-3 try + 3% rule, 1 MiB pieces: stays raw",
+    prepare: () => loadCompressor(),
+    run: (data) => {
+      for (const piece of pieces(data)) compressBlob(piece, { level: 3 });
+    },
+  },
+  {
+    id: "zstd3-text",
+    label: "zstd-3 compress, 1 MiB pieces of chat-like text",
+    prepare: prepareText,
+    run: () => {
+      for (const piece of pieces(text)) compressBlob(piece, { level: 3 });
+    },
+  },
+  {
+    id: "zstd3-text-decompress",
+    label: "zstd decompress, the chat-like text's frames",
+    prepare: prepareText,
+    run: () => {
+      for (const frame of textFrames) decompress(frame.bytes, { maxBytes: frame.length });
+    },
+  },
 ];
+
+const FIRST_NAMES = [
+  "Ana",
+  "Bruno",
+  "Carla",
+  "Diego",
+  "Elisa",
+  "Fábio",
+  "Gabi",
+  "Hugo",
+  "Iara",
+  "João",
+];
+const WORDS = ("ok yes no thanks see you tomorrow at the office lunch dinner today tonight " +
+  "photo video call later meeting moved to room three please send me address love it great " +
+  "sorry running late traffic is terrible on my way home kids school pick up bring milk bread " +
+  "coffee weekend beach trip flight tickets booked hotel price check this link happy birthday " +
+  "congratulations good morning night sleep well miss you where are we meeting again").split(" ");
+
+/**
+ * Chat-like text: JSON messages (id, sender, time, words drawn with a skew
+ * towards common ones), one a line, as in a chat app's export. Deterministic
+ * for a given length and seed. zstd level 3 saves about 75% on it.
+ */
+export function textLikeBytes(length: number, seed = 1): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  const encoder = new TextEncoder();
+  let x = seed >>> 0 || 1;
+  const next = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0);
+  let time = 1_760_000_000_000;
+  for (let at = 0, id = 1; at < length; id++) {
+    const words = [];
+    for (let n = 3 + (next() % 14); n > 0; n--) {
+      // Squaring a uniform number favours the start of the list (common words).
+      const u = next() / 2 ** 32;
+      words.push(WORDS[Math.floor(u * u * WORDS.length)]);
+    }
+    time += next() % 600_000;
+    const line = JSON.stringify({
+      id,
+      from: FIRST_NAMES[next() % FIRST_NAMES.length],
+      time,
+      text: words.join(" "),
+    }) + "\n";
+    const { written } = encoder.encodeInto(line, out.subarray(at));
+    if (written === 0) break; // a multi-byte character did not fit the last bytes
+    at += written;
+  }
+  return out;
+}
 
 /** Random bytes (incompressible, like photos and videos), filled 64 KiB at a time. */
 export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
@@ -65,6 +184,7 @@ export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
 }
 
 async function timeStage(stage: BenchStage, data: Uint8Array, rounds: number): Promise<number> {
+  await stage.prepare?.(data);
   await stage.run(data); // warm-up: compile tiers, caches
   const rates: number[] = [];
   for (let round = 0; round < rounds; round++) {

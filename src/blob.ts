@@ -7,15 +7,13 @@
 
 import { ascii, concatBytes, equalBytes } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
-import type { KeyedHasher } from "./chunk_id.ts";
-import { compress, decompress } from "./compress.ts";
+import { blobNonce, type KeyedHasher } from "./chunk_id.ts";
+import { BLOB_FLAG_RAW, BLOB_FLAG_ZSTD, compress, compressBlob, decompress } from "./compress.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, blobTypeCode, NONCE_BYTES, SEALED_BLOB_OVERHEAD_BYTES } from "./format.ts";
 
-const FLAG_RAW = 0;
-const FLAG_ZSTD = 1;
 const AAD_LABEL = ascii("cofre v1 blob");
-/** FORMAT.md §8.2: keep the zstd frame only when it saves at least this fraction. */
+/** FORMAT.md §8.2: the sample must save at least this fraction for the whole chunk to be tried. */
 const MIN_SAVING = 0.03;
 
 /** The keys blobs need (FORMAT.md §5.2). */
@@ -69,16 +67,17 @@ export function sealBlob(
   options: { level: number; id?: Uint8Array },
 ): SealedBlob {
   const id = options.id ?? keys.id.hash(plaintext);
-  const frame = worthCompressing(plaintext) ? compress(plaintext, { level: options.level }) : null;
-  const compressed = frame !== null && frame.length <= plaintext.length * (1 - MIN_SAVING);
-  const payload = new Uint8Array(1 + (compressed ? frame.length : plaintext.length));
-  payload[0] = compressed ? FLAG_ZSTD : FLAG_RAW;
-  payload.set(compressed ? frame! : plaintext, 1);
+  // compressBlob applies the 3% rule; the sample spares media the attempt.
+  const chosen = worthCompressing(plaintext)
+    ? compressBlob(plaintext, { level: options.level })
+    : { flag: BLOB_FLAG_RAW, bytes: plaintext };
+  const compressed = chosen.flag === BLOB_FLAG_ZSTD;
+  const payload = new Uint8Array(1 + chosen.bytes.length);
+  payload[0] = chosen.flag;
+  payload.set(chosen.bytes, 1);
   // A raw payload is a function of the id; a compressed one is not (zstd
   // versions and levels differ), so its nonce comes from the payload itself.
-  const nonce = compressed
-    ? keys.nonce.hash(payload).subarray(0, NONCE_BYTES)
-    : id.subarray(0, NONCE_BYTES);
+  const nonce = compressed ? blobNonce(keys.nonce, payload) : id.subarray(0, NONCE_BYTES);
   const key = type === "data" ? keys.data : keys.meta;
   const sealed = concatBytes(nonce, key.seal(nonce, payload, aad(type, id)));
   payload.fill(0);
@@ -120,8 +119,8 @@ export function openBlob(
     throw error;
   }
   let plaintext: Uint8Array;
-  if (payload![0] === FLAG_RAW) plaintext = payload!.subarray(1);
-  else if (payload![0] === FLAG_ZSTD) {
+  if (payload![0] === BLOB_FLAG_RAW) plaintext = payload!.subarray(1);
+  else if (payload![0] === BLOB_FLAG_ZSTD) {
     plaintext = decompress(payload!.subarray(1), { maxBytes: plaintextLength });
   } else return fail(`unknown flag ${payload![0]}`);
   if (plaintext.length !== plaintextLength) {

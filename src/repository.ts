@@ -16,6 +16,7 @@ import { BlobStore } from "./blob_store.ts";
 import { type Change, diffTrees } from "./diff.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import { KeyedHasher } from "./chunk_id.ts";
+import { loadCompressor } from "./compress.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
 import {
   AdaptiveBlobCrypto,
@@ -420,6 +421,7 @@ export class Repository {
   async #open(): Promise<Session> {
     this.#assertOpen();
     if (this.#session) return this.#session;
+    await loadCompressor();
     const keys: BlobKeys & SnapshotKeys = {
       data: new AesGcm(this.#subkeys.data),
       meta: new AesGcm(this.#subkeys.meta),
