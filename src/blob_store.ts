@@ -154,12 +154,11 @@ export class BlobWriter {
   #flushPack(): Promise<void> {
     if (this.#builder.count === 0) return this.#flushing;
     // Take the blobs now; store them after any flush already running.
-    const finished = this.#builder.finish(this.#meta);
+    const pack = this.#builder.finish(this.#meta);
     this.#flushing = this.#flushing.then(async () => {
-      const pack = await finished;
-      await this.#storage.put(pack.name, pack.bytes);
-      this.packSizes.set(toHex(pack.id), pack.bytes.length);
-      this.stats.storedBytes += pack.bytes.length;
+      await this.#storage.put(pack.name, pack.parts);
+      this.packSizes.set(toHex(pack.id), pack.size);
+      this.stats.storedBytes += pack.size;
       this.stats.packs++;
       for (const entry of pack.entries) {
         this.#index.add(entry);

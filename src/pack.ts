@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { ascii, concatBytes, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
@@ -36,7 +37,10 @@ export function packName(id: Uint8Array | string): string {
 export interface FinishedPack {
   id: Uint8Array;
   name: string;
-  bytes: Uint8Array;
+  /** The pack's bytes, in parts (blobs, sealed header, length): never copied into one buffer. */
+  parts: Uint8Array[];
+  /** Total bytes. */
+  size: number;
   /** Where each blob landed, for the index. */
   entries: IndexEntry[];
 }
@@ -71,7 +75,7 @@ export class PackBuilder {
    * seals the header under the meta key and returns the pack; the builder
    * is empty again afterwards.
    */
-  async finish(meta: AesGcm): Promise<FinishedPack> {
+  finish(meta: AesGcm): FinishedPack {
     if (this.#blobs.length === 0) throw new RangeError("Cannot finish an empty pack");
     const blobs = shuffle(this.#blobs);
     this.#blobs = [];
@@ -83,15 +87,22 @@ export class PackBuilder {
     );
     const length = new Uint8Array(4);
     new DataView(length.buffer).setUint32(0, sealedHeader.length, true);
-    const bytes = concatBytes(...blobs.map((b) => b.sealed), sealedHeader, length);
-    const id = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const parts = [...blobs.map((b) => b.sealed), sealedHeader, length];
+    // Hashed part by part (node:crypto streams natively): a 16 MiB pack is never copied whole.
+    const hash = createHash("sha256");
+    let size = 0;
+    for (const part of parts) {
+      hash.update(part);
+      size += part.length;
+    }
+    const id = new Uint8Array(hash.digest());
     const entries: IndexEntry[] = [];
     let offset = 0;
     for (const { entry } of blobs) {
       entries.push({ ...entry, pack: id, offset });
       offset += entry.sealedLength;
     }
-    return { id, name: packName(id), bytes, entries };
+    return { id, name: packName(id), parts, size, entries };
   }
 }
 

@@ -14,9 +14,11 @@ import {
   ObjectExistsError,
   type ObjectInfo,
   ObjectNotFoundError,
+  objectParts,
+  partsEqual,
   type Storage,
 } from "./storage.ts";
-import { equalBytes, toHex } from "../_bytes.ts";
+import { toHex } from "../_bytes.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
@@ -72,14 +74,17 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async put(name: string, bytes: Uint8Array): Promise<void> {
+  async put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = objectParts(bytes);
     const path = this.#path(name);
     const dir = dirname(path);
     await Deno.mkdir(dir, { recursive: true });
     const temp = join(dir, TEMP_PREFIX + toHex(crypto.getRandomValues(new Uint8Array(8))));
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
     try {
-      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+      for (const part of parts) {
+        for (let at = 0; at < part.length;) at += await file.write(part.subarray(at));
+      }
       await file.syncData();
     } catch (error) {
       file.close();
@@ -98,7 +103,7 @@ export class LocalStorage implements Storage {
       }
       await Deno.remove(temp);
       const existing = await Deno.readFile(path);
-      if (!equalBytes(existing, bytes)) throw new ObjectExistsError(this.location, name);
+      if (!partsEqual(existing, parts)) throw new ObjectExistsError(this.location, name);
       return;
     }
     await Deno.remove(temp);

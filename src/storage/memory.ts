@@ -11,9 +11,10 @@ import {
   ObjectExistsError,
   type ObjectInfo,
   ObjectNotFoundError,
+  objectParts,
+  partsEqual,
   type Storage,
 } from "./storage.ts";
-import { equalBytes } from "../_bytes.ts";
 
 export class MemoryStorage implements Storage {
   readonly location: string;
@@ -38,15 +39,22 @@ export class MemoryStorage implements Storage {
     return Promise.resolve(bytes.slice(range.offset, range.offset + range.length));
   }
 
-  put(name: string, bytes: Uint8Array): Promise<void> {
+  put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     checkObjectName(name);
+    const parts = objectParts(bytes);
     const existing = this.#objects.get(name);
     if (existing) {
-      return equalBytes(existing, bytes)
+      return partsEqual(existing, parts)
         ? Promise.resolve()
         : Promise.reject(new ObjectExistsError(this.location, name));
     }
-    this.#objects.set(name, bytes.slice());
+    const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      whole.set(part, at);
+      at += part.length;
+    }
+    this.#objects.set(name, whole);
     return Promise.resolve();
   }
 

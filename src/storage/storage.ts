@@ -29,8 +29,9 @@ export interface Storage {
    * Writes an object atomically: afterwards it exists whole or not at all.
    * Writing the same bytes again is a no-op; different bytes under an
    * existing name throw `ObjectExistsError` (the object is left as it was).
+   * `bytes` may come in parts (a pack's blobs), written one after another.
    */
-  put(name: string, bytes: Uint8Array): Promise<void>;
+  put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(name: string): Promise<void>;
   /** Every object whose name starts with `prefix`, in no particular order. */
@@ -69,4 +70,20 @@ export function checkRange(name: string, size: number, range: ByteRange): void {
   if (offset + length > size) {
     throw new RangeError(`Cannot read ${name}: range ${offset}+${length} beyond its ${size} bytes`);
   }
+}
+
+/** The parts of an object as one list. */
+export function objectParts(bytes: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return bytes instanceof Uint8Array ? [bytes] : bytes;
+}
+
+/** Whether `parts`, laid end to end, equal `whole`. */
+export function partsEqual(whole: Uint8Array, parts: readonly Uint8Array[]): boolean {
+  let at = 0;
+  for (const part of parts) {
+    if (at + part.length > whole.length) return false;
+    for (let i = 0; i < part.length; i++) if (whole[at + i] !== part[i]) return false;
+    at += part.length;
+  }
+  return at === whole.length;
 }

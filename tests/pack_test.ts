@@ -1,0 +1,97 @@
+import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
+import { AesGcm, FormatError, MemoryStorage, PackBuilder, readPackHeader } from "../mod.ts";
+import { toHex } from "../src/_bytes.ts";
+
+function pack(count: number) {
+  const builder = new PackBuilder();
+  const blobs = Array.from({ length: count }, (_, i) => {
+    const id = crypto.getRandomValues(new Uint8Array(32));
+    const sealed = crypto.getRandomValues(new Uint8Array(29 + i * 7));
+    builder.add({
+      type: i % 3 === 0 ? "tree" : "data",
+      id,
+      sealedLength: sealed.length,
+      plaintextLength: i * 10,
+    }, sealed);
+    return { id: toHex(id), sealed };
+  });
+  return { builder, blobs };
+}
+
+const join = (parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+
+Deno.test("a pack round-trips: every blob is where the index says, named by its SHA-256", async () => {
+  const meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+  const { builder, blobs } = pack(40);
+  const finished = builder.finish(meta);
+  assertEquals(builder.count, 0);
+  const bytes = join(finished.parts);
+  assertEquals(bytes.length, finished.size);
+  assertEquals(
+    toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))),
+    toHex(finished.id),
+  );
+  const storage = new MemoryStorage();
+  await storage.put(finished.name, finished.parts);
+  const entries = await readPackHeader(storage, toHex(finished.id), bytes.length, meta);
+  assertEquals(
+    entries.map((e) => [toHex(e.id), e.offset]),
+    finished.entries.map((e) => [toHex(e.id), e.offset]),
+  );
+  for (const blob of blobs) {
+    const entry = entries.find((e) => toHex(e.id) === blob.id)!;
+    assertEquals(bytes.subarray(entry.offset, entry.offset + entry.sealedLength), blob.sealed);
+  }
+  // Random order: 40 blobs in insertion order by chance is out of reach.
+  assertTrue(entries.map((e) => toHex(e.id)).join() !== blobs.map((b) => b.id).join());
+});
+
+Deno.test("readPackHeader() reports a truncated, altered or foreign pack as FormatError", async (t) => {
+  const meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+  const finished = pack(5).builder.finish(meta);
+  const bytes = join(finished.parts);
+  const id = toHex(finished.id);
+  const cases: [string, Uint8Array, AesGcm][] = [
+    ["truncated", bytes.subarray(0, bytes.length - 1), meta],
+    ["too short to be a pack", bytes.subarray(0, 20), meta],
+    [
+      "header length beyond the pack",
+      (() => {
+        const b = bytes.slice();
+        new DataView(b.buffer).setUint32(b.length - 4, b.length, true);
+        return b;
+      })(),
+      meta,
+    ],
+    [
+      "header altered",
+      (() => {
+        const b = bytes.slice();
+        b[b.length - 10]! ^= 1;
+        return b;
+      })(),
+      meta,
+    ],
+    ["a blob missing before the header", bytes.subarray(29), meta],
+    ["another repository's key", bytes, new AesGcm(new Uint8Array(32))],
+  ];
+  for (const [name, damaged, key] of cases) {
+    await t.step(name, async () => {
+      const storage = new MemoryStorage();
+      await storage.put(`data/${id.slice(0, 2)}/${id}`, damaged);
+      await assertRejects(
+        () => readPackHeader(storage, id, damaged.length, key),
+        FormatError,
+        `pack ${id}`,
+      );
+    });
+  }
+});
