@@ -35,7 +35,7 @@ const CTX_LEFT_BYTES: usize = CTX_TEXT_BYTES + 8; // u64, verified bytes left to
 const CTX_CTR: usize = CTX_LEFT_BYTES + 8; // u32, the counter of the next block
 const CTX_PHASE: usize = CTX_CTR + 4; // u32
 const CTX_PARTIAL: usize = CTX_PHASE + 4; // u32, 1 after an update whose length was not a multiple of 16
-const CONTEXT_BYTES: usize = CTX_PARTIAL + 12; // rounded to 16
+const CONTEXT_BYTES: usize = CTX_PARTIAL + 16; // a multiple of 16
 
 // Phases of a context. A fresh context (all zero) has no key.
 const PHASE_NO_KEY: u32 = 0;

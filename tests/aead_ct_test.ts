@@ -229,7 +229,11 @@ Deno.test("AES-256-GCM memory and execution traces do not depend on key, nonce, 
         if (first[name]!.length === 0) throw new Error(`${name}: empty trace`);
       }
       // A failed and a successful tag check must look the same up to the verdict.
-      assertSame(first["open-valid"]!, first["open-bad-first-byte"]!, "valid vs bad first tag byte");
+      assertSame(
+        first["open-valid"]!,
+        first["open-bad-first-byte"]!,
+        "valid vs bad first tag byte",
+      );
       assertSame(first["open-valid"]!, first["open-bad-last-byte"]!, "valid vs bad last tag byte");
       for (const [i, other] of runs.entries()) {
         for (const name of Object.keys(first)) {

@@ -3,13 +3,7 @@
 // differential tests against WebCrypto, round-trip properties and misuse.
 
 import fc from "fast-check";
-import {
-  AES_GCM_TAG_BYTES,
-  AesGcm,
-  aesGcmOpen,
-  aesGcmSeal,
-  AuthenticationError,
-} from "../mod.ts";
+import { AES_GCM_TAG_BYTES, AesGcm, aesGcmOpen, aesGcmSeal, AuthenticationError } from "../mod.ts";
 import {
   core,
   memoryBytes,
@@ -215,7 +209,10 @@ Deno.test("NIST CAVP gcmDecrypt256: decryption returns PT and every FAIL case is
       const f = (k: string) => unhex(c.fields.get(k) ?? "");
       const sealed = concat(f("CT"), f("Tag"));
       if (c.fail) {
-        assertThrowsClass(() => aesGcmOpen(f("Key"), f("IV"), sealed, f("AAD")), AuthenticationError);
+        assertThrowsClass(
+          () => aesGcmOpen(f("Key"), f("IV"), sealed, f("AAD")),
+          AuthenticationError,
+        );
       } else {
         assertBytes(aesGcmOpen(f("Key"), f("IV"), sealed, f("AAD")), f("PT"), "opened");
       }
