@@ -21,7 +21,10 @@ import { AES_EXPAND_SCRATCH_BYTES, AES_ROUND_KEYS_BYTES, aes256_encrypt8, aes256
 import { GHASH_TABLE_BYTES, ghash_blocks, ghash_init } from "./ghash";
 import { STATUS_AUTH_FAILED, STATUS_BAD_ARGUMENT, STATUS_OK } from "./status";
 
-// Context layout (bytes from the 16-aligned context pointer).
+// Context layout (bytes from the 16-aligned context pointer). Every load and
+// store below at ctx + CTX_* stays inside the CONTEXT_BYTES the host reserved
+// with `alloc(gcm_context_bytes())` (ABI.md §5); the only other addresses are
+// the host's buffers, read and written strictly within the lengths it passed.
 const CTX_RK: usize = 0; // bitsliced round keys
 const CTX_HT: usize = CTX_RK + AES_ROUND_KEYS_BYTES; // GHASH table (1920)
 const CTX_ST: usize = CTX_HT + GHASH_TABLE_BYTES; // 8 blocks of AES state / keystream (3488)
@@ -141,19 +144,19 @@ export function gcm_aad_update(ctx: usize, p: usize, len: u32): i32 {
   return STATUS_OK;
 }
 
-/** Moves from AAD to text (`phase`), or checks that the text phase continues. */
+/**
+ * Moves from AAD to text (`phase`), or checks that the text phase continues,
+ * and counts `len` more bytes of text. Changes nothing when it refuses.
+ */
 function enterText(ctx: usize, phase: u32, len: u32): bool {
   const now = load<u32>(ctx + CTX_PHASE);
-  if (now == PHASE_AAD) {
-    store<u32>(ctx + CTX_PHASE, phase);
-    store<u32>(ctx + CTX_PARTIAL, 0);
-  } else if (now != phase || load<u32>(ctx + CTX_PARTIAL) != 0) {
-    return false;
-  }
+  const fresh = now == PHASE_AAD; // the first text update of the message
+  if (!fresh && (now != phase || load<u32>(ctx + CTX_PARTIAL) != 0)) return false;
   const total = load<u64>(ctx + CTX_TEXT_BYTES) + <u64>len;
   if (total > MAX_TEXT_BYTES) return false;
+  store<u32>(ctx + CTX_PHASE, phase);
   store<u64>(ctx + CTX_TEXT_BYTES, total);
-  if ((len & 15) != 0) store<u32>(ctx + CTX_PARTIAL, 1);
+  store<u32>(ctx + CTX_PARTIAL, (len & 15) != 0 ? 1 : 0);
   return true;
 }
 

@@ -61,8 +61,24 @@ const EXPECTED_IMPORTS = [
   "store_val_i64",
 ];
 
+/** The exports the traces exercise (ABI.md §3 and §5). */
+interface GcmExports {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  wipe(ptr: number, bytes: number): void;
+  gcm_context_bytes(): number;
+  gcm_init(ctx: number, key: number): number;
+  gcm_start(ctx: number, nonce: number, nonceLen: number): number;
+  gcm_aad_update(ctx: number, ptr: number, len: number): number;
+  gcm_seal_update(ctx: number, ptr: number, len: number): number;
+  gcm_seal_finish(ctx: number, tag: number): number;
+  gcm_open_update(ctx: number, ptr: number, len: number): number;
+  gcm_open_finish(ctx: number, tag: number): number;
+  gcm_decrypt_update(ctx: number, ptr: number, len: number): number;
+}
+
 interface Traced {
-  exports: Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
+  exports: GcmExports;
   /** The events since the last `take()`: [kind, id, address] triples flattened. */
   take(): number[];
 }
@@ -102,7 +118,7 @@ function traced(): Traced {
   };
   const instance = new WebAssembly.Instance(module, { env });
   return {
-    exports: instance.exports as Traced["exports"],
+    exports: instance.exports as unknown as GcmExports,
     take() {
       const out = events;
       events = [];

@@ -70,7 +70,7 @@ export class GcmContext {
   }
 
   /** Encrypts `plaintext`; returns ciphertext ‖ tag. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array<ArrayBuffer> {
     const ctx = this.#live();
     const buffer = io();
     const out = new Uint8Array(plaintext.length + TAG_BYTES);
@@ -96,7 +96,11 @@ export class GcmContext {
    * Verifies and decrypts ciphertext ‖ tag; returns null when the tag does
    * not verify, having decrypted nothing.
    */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  open(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
     const ctx = this.#live();
     const buffer = io();
     const length = sealed.length - TAG_BYTES;
