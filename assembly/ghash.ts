@@ -47,14 +47,20 @@ const K1: u64 = 0x2222222222222222;
 const K2: u64 = 0x4444444444444444;
 const K3: u64 = 0x8888888888888888;
 
-/** Bit reversal of a 64-bit word: swap bits, pairs and nibbles, then bytes. */
+/** Reverses the bits within each byte of a 64-bit word: swap bits, pairs, nibbles. */
+// @ts-ignore: decorator
+@inline
+function brev8(x: u64): u64 {
+  x = ((x >> 1) & 0x5555555555555555) | ((x & 0x5555555555555555) << 1);
+  x = ((x >> 2) & 0x3333333333333333) | ((x & 0x3333333333333333) << 2);
+  return ((x >> 4) & 0x0f0f0f0f0f0f0f0f) | ((x & 0x0f0f0f0f0f0f0f0f) << 4);
+}
+
+/** Bit reversal of a 64-bit word: within bytes, then the bytes. */
 // @ts-ignore: decorator
 @inline
 function rev64(x: u64): u64 {
-  x = ((x >> 1) & 0x5555555555555555) | ((x & 0x5555555555555555) << 1);
-  x = ((x >> 2) & 0x3333333333333333) | ((x & 0x3333333333333333) << 2);
-  x = ((x >> 4) & 0x0f0f0f0f0f0f0f0f) | ((x & 0x0f0f0f0f0f0f0f0f) << 4);
-  return bswap<u64>(x);
+  return bswap<u64>(brev8(x));
 }
 
 /**
@@ -137,17 +143,22 @@ function aggregate(table: usize, y: usize, p: usize, n: usize): void {
   let a3: u64 = 0; // hi·h1, high half (reversed)
   let a4: u64 = 0; // mid·hmid, low half
   let a5: u64 = 0; // mid·hmid, high half (reversed)
-  let yHi = load<u64>(y, 0);
-  let yLo = load<u64>(y, 8);
+  // The state, byte-swapped to meet the data as read.
+  let yHi = bswap<u64>(load<u64>(y, 0));
+  let yLo = bswap<u64>(load<u64>(y, 8));
   for (let i: usize = 0; i < n; i++) {
     // Block i of n; the caller guarantees n blocks at p.
-    const hi = bswap<u64>(load<u64>(p + (i << 4), 0)) ^ yHi;
-    const lo = bswap<u64>(load<u64>(p + (i << 4), 8)) ^ yLo;
+    // The words as read (little-endian) are byte-reversed: bswap gives the
+    // big-endian value, brev8 its full bit reversal (rev64 ∘ bswap = brev8).
+    const wHi = load<u64>(p + (i << 4), 0) ^ yHi;
+    const wLo = load<u64>(p + (i << 4), 8) ^ yLo;
     yHi = 0;
     yLo = 0;
+    const hi = bswap<u64>(wHi);
+    const lo = bswap<u64>(wLo);
+    const rhi = brev8(wHi);
+    const rlo = brev8(wLo);
     const e = table + (n - 1 - i) * POWER_BYTES; // H^(n-i); n ≤ AGGREGATE entries
-    const rhi = rev64(hi);
-    const rlo = rev64(lo);
     a0 ^= bmul64(lo, e + E_LO);
     a1 ^= bmul64(rlo, e + E_RLO);
     a2 ^= bmul64(hi, e + E_HI);
