@@ -4,8 +4,8 @@
 //
 // Constant time: no table lookups and no branches on data. The carry-less
 // 64×64 multiplications use ordinary integer multiplication "with holes", as
-// described by Thomas Pornin for BearSSL (https://www.bearssl.org/constanttime.html,
-// "Constant-Time Mul" and the GHASH section): each operand is split into four
+// described by Thomas Pornin for BearSSL (https://www.bearssl.org/constanttime.html#ghash-for-gcm;
+// implemented here from that description): each operand is split into four
 // words that keep every fourth bit; a product of two such words never carries
 // into the bits kept from it, and masks throw the carries away. Integer
 // multiplication takes constant time on the CPUs wasm runs on (the same
@@ -16,8 +16,9 @@
 // then holds x^k at bit 254 - k; one left shift aligns it (x^k at bit 255 - k)
 // and the reduction folds the low 128 bits back, 64 bits at a time
 // (x^128 ≡ x^7 + x^2 + x + 1: shifts by 1, 2, 7 and their complements 63,
-// 62, 57), as in Gueron & Kounavis, "Intel Carry-Less Multiplication
-// Instruction and its Usage for Computing the GCM Mode" (2014), §"reflected".
+// 62, 57), the bit-reflected reduction of Gueron & Kounavis, "Intel
+// Carry-Less Multiplication Instruction and its Usage for Computing the GCM
+// Mode", Intel white paper, rev. 2.02 (2014).
 //
 // A 64×64 product has 127 bits; `bmul64` gives the low 64, and the high 64
 // come from the bit-reversed operands: rev(x)·rev(y) is the product reversed,
