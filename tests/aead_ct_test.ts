@@ -21,6 +21,7 @@ async function instrumented(): Promise<WebAssembly.Module> {
   const dir = await Deno.makeTempDir({ prefix: "cofre-ct-" });
   try {
     const out = `${dir}/traced.wasm`;
+    // binaryen's wasm-opt is a Node.js script (#!/usr/bin/env node).
     const { code, stderr } = await new Deno.Command(WASM_OPT.pathname, {
       args: [
         WASM.pathname,
@@ -34,7 +35,9 @@ async function instrumented(): Promise<WebAssembly.Module> {
       ],
       stdout: "null",
       stderr: "piped",
-    }).output();
+    }).output().catch((error) => {
+      throw new Error(`Cannot run ${WASM_OPT.pathname} (it needs node on PATH): ${error}`);
+    });
     if (code !== 0) throw new Error(`wasm-opt failed: ${new TextDecoder().decode(stderr)}`);
     return new WebAssembly.Module(await Deno.readFile(out));
   } finally {
