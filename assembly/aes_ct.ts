@@ -25,6 +25,8 @@
 // 0x63 into every byte of round keys 1..14 puts the constant back, the trick
 // Käsper & Schwabe use to save the NOTs.
 
+import { ghash_step } from "./ghash";
+
 /** Bytes of the bitsliced round keys: 15 round keys × 8 planes × 16 bytes. */
 export const AES_ROUND_KEYS_BYTES: usize = 15 * 128;
 /** Bytes of scratch `aes256_expand` needs (key-schedule words, one state). */
@@ -245,11 +247,32 @@ function rot2(x: v128): v128 {
 /**
  * Encrypts the 8 blocks at `st` (128 bytes, 16-aligned) in place with the
  * bitsliced round keys at `rk` (AES_ROUND_KEYS_BYTES from `aes256_expand`).
- * The planes stay in locals for all 14 rounds; the round body is SubBytes
- * (the circuit of `subBytes`, on locals), then ShiftRows, MixColumns and
- * AddRoundKey as described above `rot2`.
+ * The planes stay in locals q0..q7 for all 14 rounds. A round is SubBytes
+ * (the circuit of `subBytes`, on locals; plane j is s(7 - j)), then
+ * ShiftRows, MixColumns and AddRoundKey as described above `rot2`, with
+ * u = ShiftRows(a) ⊕ r the "t" of that description.
+ *
+ * With `stitch` (a constant at both call sites below, so each gets its own
+ * code) it also hashes the 8 blocks at `c` into GHASH accumulators
+ * (`ghash_step` with the table `table` and accumulators `acc`; the state
+ * words `yHi`, `yLo` go into the first block), one block in each of rounds
+ * 1..8: "function stitching" (Gopal et al., "Optimized Galois-Counter-Mode
+ * Implementation on Intel Architecture Processors", Intel, 2010). GHASH runs
+ * on integer registers and the multiplier, AES on vector registers, so the
+ * CPU overlaps them. The caller reduces the group with `ghash_reduce`.
  */
-export function aes256_encrypt8(rk: usize, st: usize): void {
+// @ts-ignore: decorator
+@inline
+function encrypt8(
+  rk: usize,
+  st: usize,
+  stitch: bool,
+  table: usize,
+  acc: usize,
+  c: usize,
+  yHi: u64,
+  yLo: u64,
+): void {
   ortho(st);
   let q0 = v128.xor(v128.load(st, 0), v128.load(rk, 0));
   let q1 = v128.xor(v128.load(st, 16), v128.load(rk, 16));
@@ -261,6 +284,12 @@ export function aes256_encrypt8(rk: usize, st: usize): void {
   let q7 = v128.xor(v128.load(st, 112), v128.load(rk, 112));
   for (let round: usize = 1; round < ROUNDS; round++) {
     const k = rk + (round << 7); // round < 14: inside the 15 round keys
+    if (stitch && round <= 8) {
+      // Block round - 1 of the group at c, times H^(9 - round); public control flow.
+      ghash_step(table, acc, c + ((round - 1) << 4), 9 - round, yHi, yLo);
+      yHi = 0;
+      yLo = 0;
+    }
     const U7 = q0;
     const U6 = q1;
     const U5 = q2;
@@ -570,6 +599,28 @@ export function aes256_encrypt8(rk: usize, st: usize): void {
     v128.store(st, v128.xor(i8x16.shuffle(x7, x7, 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11), v128.load(k, 112)), 112);
   }
   ortho(st);
+}
+
+/** AES-256 of the 8 blocks at `st`, in place (see `encrypt8`). */
+export function aes256_encrypt8(rk: usize, st: usize): void {
+  encrypt8(rk, st, false, 0, 0, 0, 0, 0);
+}
+
+/**
+ * AES-256 of the 8 blocks at `st`, in place, while GHASH absorbs the 8
+ * blocks at `c` into the accumulators at `acc` (see `encrypt8`). A separate
+ * function so that plain encryption keeps code without the hashing.
+ */
+export function aes256_encrypt8_ghash(
+  rk: usize,
+  st: usize,
+  table: usize,
+  acc: usize,
+  c: usize,
+  yHi: u64,
+  yLo: u64,
+): void {
+  encrypt8(rk, st, true, table, acc, c, yHi, yLo);
 }
 
 /**

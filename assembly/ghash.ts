@@ -167,6 +167,17 @@ function aggregate(table: usize, y: usize, p: usize, n: usize): void {
     a4 ^= bmul64(hi ^ lo, e + E_MID);
     a5 ^= bmul64(rhi ^ rlo, e + E_RMID);
   }
+  reduce(y, a0, a1, a2, a3, a4, a5);
+}
+
+/**
+ * Finishes an aggregated product: the six accumulators (see `aggregate`)
+ * become the three Karatsuba products, their 256-bit sum, and its reduction,
+ * stored as the new state at `y`.
+ */
+// @ts-ignore: decorator
+@inline
+function reduce(y: usize, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64): void {
   // Karatsuba: the three 128-bit products, then the 256-bit sum z3:z2:z1:z0.
   const loH = rev64(a1) >> 1;
   const hiH = rev64(a3) >> 1;
@@ -198,4 +209,45 @@ export function ghash_blocks(table: usize, y: usize, p: usize, blocks: usize): v
     blocks -= AGGREGATE;
   }
   if (blocks > 0) aggregate(table, y, p, blocks);
+}
+
+/** Bytes of the accumulators `ghash_step` adds into (six u64, see `aggregate`). */
+export const GHASH_ACC_BYTES: usize = 48;
+
+/**
+ * One block of an aggregated GHASH, for code that interleaves it with other
+ * work: adds the partial products of the block at `p` (XORed with the state
+ * words `yHi`, `yLo` as read little-endian, or 0) times H^k (1 ≤ k ≤ 8)
+ * into the accumulators at `acc`. `ghash_reduce` ends the group.
+ */
+// @ts-ignore: decorator
+@inline
+export function ghash_step(table: usize, acc: usize, p: usize, k: usize, yHi: u64, yLo: u64): void {
+  const wHi = load<u64>(p, 0) ^ yHi; // p holds a whole block (caller's guarantee)
+  const wLo = load<u64>(p, 8) ^ yLo;
+  const hi = bswap<u64>(wHi);
+  const lo = bswap<u64>(wLo);
+  const rhi = brev8(wHi);
+  const rlo = brev8(wLo);
+  const e = table + (k - 1) * POWER_BYTES; // H^k; k ≤ AGGREGATE entries
+  store<u64>(acc, load<u64>(acc, 0) ^ bmul64(lo, e + E_LO), 0); // acc holds 6 words
+  store<u64>(acc, load<u64>(acc, 8) ^ bmul64(rlo, e + E_RLO), 8);
+  store<u64>(acc, load<u64>(acc, 16) ^ bmul64(hi, e + E_HI), 16);
+  store<u64>(acc, load<u64>(acc, 24) ^ bmul64(rhi, e + E_RHI), 24);
+  store<u64>(acc, load<u64>(acc, 32) ^ bmul64(hi ^ lo, e + E_MID), 32);
+  store<u64>(acc, load<u64>(acc, 40) ^ bmul64(rhi ^ rlo, e + E_RMID), 40);
+}
+
+/** Ends a group of `ghash_step`s: reduces the accumulators into the state at `y` and clears them. */
+export function ghash_reduce(acc: usize, y: usize): void {
+  reduce(
+    y,
+    load<u64>(acc, 0),
+    load<u64>(acc, 8),
+    load<u64>(acc, 16),
+    load<u64>(acc, 24),
+    load<u64>(acc, 32),
+    load<u64>(acc, 40),
+  );
+  memory.fill(acc, 0, GHASH_ACC_BYTES);
 }
