@@ -13,6 +13,9 @@
 // Opening verifies before it decrypts, so a failed open never produces
 // plaintext anywhere. ABI.md §5 is the contract for hosts.
 //
+// Sealing stitches GHASH into the AES rounds (see `sealStitched`); opening
+// cannot, since it must finish hashing before it decrypts anything.
+//
 // Constant time: the lengths and the call sequence are public; nothing else
 // steers a branch or an address. The tag comparison ORs all byte differences
 // and turns the result into the status and the next phase arithmetically.
