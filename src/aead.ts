@@ -103,7 +103,10 @@ export class AesGcm {
       throw new RangeError(`Cannot open: ${s.length} bytes, expected at least ${TAG_BYTES}`);
     }
     if (s.length - TAG_BYTES > AES_GCM_MAX_PLAINTEXT_BYTES) throw new AuthenticationError();
-    const plaintext = this.#context.open(n, s, a);
+    // A message longer than the I/O region is read twice, to verify and then
+    // to decrypt; memory another thread can write must not change in between.
+    const stable = s.buffer instanceof ArrayBuffer ? s : s.slice();
+    const plaintext = this.#context.open(n, stable, a);
     if (plaintext === null) throw new AuthenticationError();
     return plaintext;
   }

@@ -491,3 +491,13 @@ Deno.test("AAD and nonces longer than the host's 64 KiB I/O region", async () =>
   assertBytes(aesGcmOpen(key, long, sealed), pt, "70 000-byte nonce");
   assertThrowsClass(() => aesGcmOpen(key, long.subarray(1), sealed), AuthenticationError);
 });
+
+Deno.test("open copies sealed data that another thread could change between its two passes", () => {
+  const key = random(32);
+  const nonce = random(12);
+  const pt = random(100_000);
+  const sealed = aesGcmSeal(key, nonce, pt);
+  const shared = new Uint8Array(new SharedArrayBuffer(sealed.length));
+  shared.set(sealed);
+  assertBytes(aesGcmOpen(key, nonce, shared), pt, "opened from shared memory");
+});
