@@ -74,7 +74,10 @@ export function gcm_context_bytes(): u32 {
  * context holds key material until the host wipes it.
  */
 export function gcm_init(ctx: usize, key: usize): i32 {
-  aes256_expand(ctx + CTX_RK, key, ctx + CTX_HT); // the table area is scratch until H exists
+  // The table area is the key schedule's scratch until H exists:
+  // GHASH_TABLE_BYTES (1568) ≥ AES_EXPAND_SCRATCH_BYTES (368).
+  if (GHASH_TABLE_BYTES < AES_EXPAND_SCRATCH_BYTES) unreachable(); // folded away at compile time
+  aes256_expand(ctx + CTX_RK, key, ctx + CTX_HT);
   const st = ctx + CTX_ST;
   memory.fill(st, 0, 128);
   aes256_encrypt8(ctx + CTX_RK, st);
