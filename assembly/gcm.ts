@@ -13,15 +13,27 @@
 // Opening verifies before it decrypts, so a failed open never produces
 // plaintext anywhere. ABI.md §5 is the contract for hosts.
 //
+// Sealing stitches GHASH into the AES rounds (see `sealStitched`); opening
+// cannot, since it must finish hashing before it decrypts anything.
+//
 // Constant time: the lengths and the call sequence are public; nothing else
 // steers a branch or an address. The tag comparison ORs all byte differences
 // and turns the result into the status and the next phase arithmetically.
 
-import { AES_EXPAND_SCRATCH_BYTES, AES_ROUND_KEYS_BYTES, aes256_encrypt8, aes256_expand } from "./aes_ct";
-import { GHASH_TABLE_BYTES, ghash_blocks, ghash_init } from "./ghash";
+import {
+  AES_EXPAND_SCRATCH_BYTES,
+  AES_ROUND_KEYS_BYTES,
+  aes256_encrypt8,
+  aes256_encrypt8_ghash,
+  aes256_expand,
+} from "./aes_ct";
+import { GHASH_ACC_BYTES, GHASH_TABLE_BYTES, ghash_blocks, ghash_init, ghash_reduce } from "./ghash";
 import { STATUS_AUTH_FAILED, STATUS_BAD_ARGUMENT, STATUS_OK } from "./status";
 
-// Context layout (bytes from the 16-aligned context pointer).
+// Context layout (bytes from the 16-aligned context pointer). Every load and
+// store below at ctx + CTX_* stays inside the CONTEXT_BYTES the host reserved
+// with `alloc(gcm_context_bytes())` (ABI.md §5); the only other addresses are
+// the host's buffers, read and written strictly within the lengths it passed.
 const CTX_RK: usize = 0; // bitsliced round keys
 const CTX_HT: usize = CTX_RK + AES_ROUND_KEYS_BYTES; // GHASH table (1920)
 const CTX_ST: usize = CTX_HT + GHASH_TABLE_BYTES; // 8 blocks of AES state / keystream (3488)
@@ -35,7 +47,8 @@ const CTX_LEFT_BYTES: usize = CTX_TEXT_BYTES + 8; // u64, verified bytes left to
 const CTX_CTR: usize = CTX_LEFT_BYTES + 8; // u32, the counter of the next block
 const CTX_PHASE: usize = CTX_CTR + 4; // u32
 const CTX_PARTIAL: usize = CTX_PHASE + 4; // u32, 1 after an update whose length was not a multiple of 16
-const CONTEXT_BYTES: usize = CTX_PARTIAL + 12; // rounded to 16
+const CTX_ACC: usize = CTX_PARTIAL + 16; // GHASH accumulators of the stitched seal
+const CONTEXT_BYTES: usize = CTX_ACC + GHASH_ACC_BYTES; // a multiple of 16
 
 // Phases of a context. A fresh context (all zero) has no key.
 const PHASE_NO_KEY: u32 = 0;
@@ -61,7 +74,10 @@ export function gcm_context_bytes(): u32 {
  * context holds key material until the host wipes it.
  */
 export function gcm_init(ctx: usize, key: usize): i32 {
-  aes256_expand(ctx + CTX_RK, key, ctx + CTX_HT); // the table area is scratch until H exists
+  // The table area is the key schedule's scratch until H exists:
+  // GHASH_TABLE_BYTES (1568) ≥ AES_EXPAND_SCRATCH_BYTES (368).
+  if (GHASH_TABLE_BYTES < AES_EXPAND_SCRATCH_BYTES) unreachable(); // folded away at compile time
+  aes256_expand(ctx + CTX_RK, key, ctx + CTX_HT);
   const st = ctx + CTX_ST;
   memory.fill(st, 0, 128);
   aes256_encrypt8(ctx + CTX_RK, st);
@@ -141,20 +157,38 @@ export function gcm_aad_update(ctx: usize, p: usize, len: u32): i32 {
   return STATUS_OK;
 }
 
-/** Moves from AAD to text (`phase`), or checks that the text phase continues. */
+/**
+ * Moves from AAD to text (`phase`), or checks that the text phase continues,
+ * and counts `len` more bytes of text. Changes nothing when it refuses.
+ */
 function enterText(ctx: usize, phase: u32, len: u32): bool {
   const now = load<u32>(ctx + CTX_PHASE);
-  if (now == PHASE_AAD) {
-    store<u32>(ctx + CTX_PHASE, phase);
-    store<u32>(ctx + CTX_PARTIAL, 0);
-  } else if (now != phase || load<u32>(ctx + CTX_PARTIAL) != 0) {
-    return false;
-  }
+  const fresh = now == PHASE_AAD; // the first text update of the message
+  if (!fresh && (now != phase || load<u32>(ctx + CTX_PARTIAL) != 0)) return false;
   const total = load<u64>(ctx + CTX_TEXT_BYTES) + <u64>len;
   if (total > MAX_TEXT_BYTES) return false;
+  store<u32>(ctx + CTX_PHASE, phase);
   store<u64>(ctx + CTX_TEXT_BYTES, total);
-  if ((len & 15) != 0) store<u32>(ctx + CTX_PARTIAL, 1);
+  store<u32>(ctx + CTX_PARTIAL, (len & 15) != 0 ? 1 : 0);
   return true;
+}
+
+/** The 8 counter blocks J0[0..12) ‖ c, c + 1, ... (mod 2^32) into the state at `st`. */
+// @ts-ignore: decorator
+@inline
+function counters(st: usize, base: v128, c: u32): void {
+  for (let i: usize = 0; i < 8; i++) {
+    v128.store(st + (i << 4), i32x4.replace_lane(base, 3, <i32>bswap<u32>(c + <u32>i)));
+  }
+}
+
+/** XORs the 128 bytes of keystream at `st` into the 128 bytes at `p`. */
+// @ts-ignore: decorator
+@inline
+function xor128(p: usize, st: usize): void {
+  for (let i: usize = 0; i < 128; i += 16) {
+    v128.store(p + i, v128.xor(v128.load(p + i), v128.load(st + i))); // i < 128: inside both
+  }
 }
 
 /**
@@ -168,15 +202,10 @@ function ctr(ctx: usize, p: usize, len: usize): void {
   const base = v128.load(ctx + CTX_J0);
   let c = load<u32>(ctx + CTX_CTR);
   while (len > 0) {
-    for (let i: usize = 0; i < 8; i++) {
-      v128.store(st + (i << 4), i32x4.replace_lane(base, 3, <i32>bswap<u32>(c + <u32>i)));
-    }
+    counters(st, base, c);
     aes256_encrypt8(rk, st);
     if (len >= 128) {
-      for (let i: usize = 0; i < 128; i += 16) {
-        // i < 128 ≤ len: inside the caller's buffer.
-        v128.store(p + i, v128.xor(v128.load(p + i), v128.load(st + i)));
-      }
+      xor128(p, st); // 128 ≤ len: inside the caller's buffer
       c += 8;
       p += 128;
       len -= 128;
@@ -194,21 +223,50 @@ function ctr(ctx: usize, p: usize, len: usize): void {
   memory.fill(st, 0, 128);
 }
 
-// Work on this many bytes at a time, so that GHASH reads what GCTR has just
-// written while it is still in the L1 cache.
-const SLICE_BYTES: usize = 4096;
+/**
+ * Encrypts `len` bytes at `p` in place and hashes the ciphertext, stitched:
+ * while AES makes batch b (8 blocks), GHASH absorbs batch b - 1, which it
+ * has just produced (see `aes256_encrypt8`). The last batch and a partial
+ * tail are hashed on their own.
+ */
+function sealStitched(ctx: usize, p: usize, len: usize): void {
+  const rk = ctx + CTX_RK;
+  const st = ctx + CTX_ST;
+  const table = ctx + CTX_HT;
+  const y = ctx + CTX_Y;
+  const acc = ctx + CTX_ACC;
+  const base = v128.load(ctx + CTX_J0);
+  let c = load<u32>(ctx + CTX_CTR);
+  const batches = len >> 7;
+  for (let b: usize = 0; b < batches; b++) {
+    counters(st, base, c);
+    if (b == 0) {
+      aes256_encrypt8(rk, st);
+    } else {
+      // The 128 bytes before p are batch b - 1's ciphertext; the state joins its first block.
+      const yHi = bswap<u64>(load<u64>(y, 0));
+      const yLo = bswap<u64>(load<u64>(y, 8));
+      aes256_encrypt8_ghash(rk, st, table, acc, p - 128, yHi, yLo);
+      ghash_reduce(acc, y);
+    }
+    xor128(p, st); // b < len / 128: inside the caller's buffer
+    c += 8;
+    p += 128;
+  }
+  store<u32>(ctx + CTX_CTR, c);
+  memory.fill(st, 0, 128);
+  if (batches > 0) ghash_blocks(table, y, p - 128, 8);
+  const rest = len & 127;
+  if (rest != 0) {
+    ctr(ctx, p, rest);
+    hash(ctx, p, rest);
+  }
+}
 
 /** Encrypts `len` bytes at `p` in place and hashes the ciphertext. */
 export function gcm_seal_update(ctx: usize, p: usize, len: u32): i32 {
   if (!enterText(ctx, PHASE_SEAL, len)) return STATUS_BAD_ARGUMENT;
-  let n = <usize>len;
-  while (n > 0) {
-    const m = n < SLICE_BYTES ? n : SLICE_BYTES;
-    ctr(ctx, p, m);
-    hash(ctx, p, m);
-    p += m;
-    n -= m;
-  }
+  sealStitched(ctx, p, len);
   return STATUS_OK;
 }
 

@@ -4,8 +4,8 @@
 //
 // Constant time: no table lookups and no branches on data. The carry-less
 // 64×64 multiplications use ordinary integer multiplication "with holes", as
-// described by Thomas Pornin for BearSSL (https://www.bearssl.org/constanttime.html,
-// "Constant-Time Mul" and the GHASH section): each operand is split into four
+// described by Thomas Pornin for BearSSL (https://www.bearssl.org/constanttime.html#ghash-for-gcm;
+// implemented here from that description): each operand is split into four
 // words that keep every fourth bit; a product of two such words never carries
 // into the bits kept from it, and masks throw the carries away. Integer
 // multiplication takes constant time on the CPUs wasm runs on (the same
@@ -16,8 +16,9 @@
 // then holds x^k at bit 254 - k; one left shift aligns it (x^k at bit 255 - k)
 // and the reduction folds the low 128 bits back, 64 bits at a time
 // (x^128 ≡ x^7 + x^2 + x + 1: shifts by 1, 2, 7 and their complements 63,
-// 62, 57), as in Gueron & Kounavis, "Intel Carry-Less Multiplication
-// Instruction and its Usage for Computing the GCM Mode" (2014), §"reflected".
+// 62, 57), the bit-reflected reduction of Gueron & Kounavis, "Intel
+// Carry-Less Multiplication Instruction and its Usage for Computing the GCM
+// Mode", Intel white paper, rev. 2.02 (2014).
 //
 // A 64×64 product has 127 bits; `bmul64` gives the low 64, and the high 64
 // come from the bit-reversed operands: rev(x)·rev(y) is the product reversed,
@@ -47,14 +48,20 @@ const K1: u64 = 0x2222222222222222;
 const K2: u64 = 0x4444444444444444;
 const K3: u64 = 0x8888888888888888;
 
-/** Bit reversal of a 64-bit word: swap bits, pairs and nibbles, then bytes. */
+/** Reverses the bits within each byte of a 64-bit word: swap bits, pairs, nibbles. */
+// @ts-ignore: decorator
+@inline
+function brev8(x: u64): u64 {
+  x = ((x >> 1) & 0x5555555555555555) | ((x & 0x5555555555555555) << 1);
+  x = ((x >> 2) & 0x3333333333333333) | ((x & 0x3333333333333333) << 2);
+  return ((x >> 4) & 0x0f0f0f0f0f0f0f0f) | ((x & 0x0f0f0f0f0f0f0f0f) << 4);
+}
+
+/** Bit reversal of a 64-bit word: within bytes, then the bytes. */
 // @ts-ignore: decorator
 @inline
 function rev64(x: u64): u64 {
-  x = ((x >> 1) & 0x5555555555555555) | ((x & 0x5555555555555555) << 1);
-  x = ((x >> 2) & 0x3333333333333333) | ((x & 0x3333333333333333) << 2);
-  x = ((x >> 4) & 0x0f0f0f0f0f0f0f0f) | ((x & 0x0f0f0f0f0f0f0f0f) << 4);
-  return bswap<u64>(x);
+  return bswap<u64>(brev8(x));
 }
 
 /**
@@ -137,17 +144,22 @@ function aggregate(table: usize, y: usize, p: usize, n: usize): void {
   let a3: u64 = 0; // hi·h1, high half (reversed)
   let a4: u64 = 0; // mid·hmid, low half
   let a5: u64 = 0; // mid·hmid, high half (reversed)
-  let yHi = load<u64>(y, 0);
-  let yLo = load<u64>(y, 8);
+  // The state, byte-swapped to meet the data as read.
+  let yHi = bswap<u64>(load<u64>(y, 0));
+  let yLo = bswap<u64>(load<u64>(y, 8));
   for (let i: usize = 0; i < n; i++) {
     // Block i of n; the caller guarantees n blocks at p.
-    const hi = bswap<u64>(load<u64>(p + (i << 4), 0)) ^ yHi;
-    const lo = bswap<u64>(load<u64>(p + (i << 4), 8)) ^ yLo;
+    // The words as read (little-endian) are byte-reversed: bswap gives the
+    // big-endian value, brev8 its full bit reversal (rev64 ∘ bswap = brev8).
+    const wHi = load<u64>(p + (i << 4), 0) ^ yHi;
+    const wLo = load<u64>(p + (i << 4), 8) ^ yLo;
     yHi = 0;
     yLo = 0;
+    const hi = bswap<u64>(wHi);
+    const lo = bswap<u64>(wLo);
+    const rhi = brev8(wHi);
+    const rlo = brev8(wLo);
     const e = table + (n - 1 - i) * POWER_BYTES; // H^(n-i); n ≤ AGGREGATE entries
-    const rhi = rev64(hi);
-    const rlo = rev64(lo);
     a0 ^= bmul64(lo, e + E_LO);
     a1 ^= bmul64(rlo, e + E_RLO);
     a2 ^= bmul64(hi, e + E_HI);
@@ -155,6 +167,17 @@ function aggregate(table: usize, y: usize, p: usize, n: usize): void {
     a4 ^= bmul64(hi ^ lo, e + E_MID);
     a5 ^= bmul64(rhi ^ rlo, e + E_RMID);
   }
+  reduce(y, a0, a1, a2, a3, a4, a5);
+}
+
+/**
+ * Finishes an aggregated product: the six accumulators (see `aggregate`)
+ * become the three Karatsuba products, their 256-bit sum, and its reduction,
+ * stored as the new state at `y`.
+ */
+// @ts-ignore: decorator
+@inline
+function reduce(y: usize, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64): void {
   // Karatsuba: the three 128-bit products, then the 256-bit sum z3:z2:z1:z0.
   const loH = rev64(a1) >> 1;
   const hiH = rev64(a3) >> 1;
@@ -186,4 +209,45 @@ export function ghash_blocks(table: usize, y: usize, p: usize, blocks: usize): v
     blocks -= AGGREGATE;
   }
   if (blocks > 0) aggregate(table, y, p, blocks);
+}
+
+/** Bytes of the accumulators `ghash_step` adds into (six u64, see `aggregate`). */
+export const GHASH_ACC_BYTES: usize = 48;
+
+/**
+ * One block of an aggregated GHASH, for code that interleaves it with other
+ * work: adds the partial products of the block at `p` (XORed with the state
+ * words `yHi`, `yLo` as read little-endian, or 0) times H^k (1 ≤ k ≤ 8)
+ * into the accumulators at `acc`. `ghash_reduce` ends the group.
+ */
+// @ts-ignore: decorator
+@inline
+export function ghash_step(table: usize, acc: usize, p: usize, k: usize, yHi: u64, yLo: u64): void {
+  const wHi = load<u64>(p, 0) ^ yHi; // p holds a whole block (caller's guarantee)
+  const wLo = load<u64>(p, 8) ^ yLo;
+  const hi = bswap<u64>(wHi);
+  const lo = bswap<u64>(wLo);
+  const rhi = brev8(wHi);
+  const rlo = brev8(wLo);
+  const e = table + (k - 1) * POWER_BYTES; // H^k; k ≤ AGGREGATE entries
+  store<u64>(acc, load<u64>(acc, 0) ^ bmul64(lo, e + E_LO), 0); // acc holds 6 words
+  store<u64>(acc, load<u64>(acc, 8) ^ bmul64(rlo, e + E_RLO), 8);
+  store<u64>(acc, load<u64>(acc, 16) ^ bmul64(hi, e + E_HI), 16);
+  store<u64>(acc, load<u64>(acc, 24) ^ bmul64(rhi, e + E_RHI), 24);
+  store<u64>(acc, load<u64>(acc, 32) ^ bmul64(hi ^ lo, e + E_MID), 32);
+  store<u64>(acc, load<u64>(acc, 40) ^ bmul64(rhi ^ rlo, e + E_RMID), 40);
+}
+
+/** Ends a group of `ghash_step`s: reduces the accumulators into the state at `y` and clears them. */
+export function ghash_reduce(acc: usize, y: usize): void {
+  reduce(
+    y,
+    load<u64>(acc, 0),
+    load<u64>(acc, 8),
+    load<u64>(acc, 16),
+    load<u64>(acc, 24),
+    load<u64>(acc, 32),
+    load<u64>(acc, 40),
+  );
+  memory.fill(acc, 0, GHASH_ACC_BYTES);
 }

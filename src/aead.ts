@@ -70,7 +70,11 @@ export class AesGcm {
    * ciphertext ‖ 16-byte tag. Never reuse a nonce with the same key for a
    * different message.
    */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+  seal(
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array = EMPTY,
+  ): Uint8Array<ArrayBuffer> {
     const action = "seal";
     const n = checkNonce(nonce, action);
     const p = bytes(plaintext, "the plaintext", action);
@@ -86,7 +90,11 @@ export class AesGcm {
    * anything (key, nonce, aad, ciphertext, tag) differs from the seal, and
    * `RangeError` for sealed input shorter than a tag.
    */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+  open(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array = EMPTY,
+  ): Uint8Array<ArrayBuffer> {
     const action = "open";
     const n = checkNonce(nonce, action);
     const s = bytes(sealed, "the sealed data", action);
@@ -95,7 +103,10 @@ export class AesGcm {
       throw new RangeError(`Cannot open: ${s.length} bytes, expected at least ${TAG_BYTES}`);
     }
     if (s.length - TAG_BYTES > AES_GCM_MAX_PLAINTEXT_BYTES) throw new AuthenticationError();
-    const plaintext = this.#context.open(n, s, a);
+    // A message longer than the I/O region is read twice, to verify and then
+    // to decrypt; memory another thread can write must not change in between.
+    const stable = s.buffer instanceof ArrayBuffer ? s : s.slice();
+    const plaintext = this.#context.open(n, stable, a);
     if (plaintext === null) throw new AuthenticationError();
     return plaintext;
   }
@@ -128,7 +139,7 @@ export function aesGcmSeal(
   nonce: Uint8Array,
   plaintext: Uint8Array,
   aad?: Uint8Array,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   using aead = new AesGcm(key);
   return aead.seal(nonce, plaintext, aad);
 }
@@ -156,7 +167,7 @@ export function aesGcmOpen(
   nonce: Uint8Array,
   sealed: Uint8Array,
   aad?: Uint8Array,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   using aead = new AesGcm(key);
   return aead.open(nonce, sealed, aad);
 }

@@ -475,3 +475,29 @@ Deno.test("no key, plaintext or keystream stays in wasm memory, and a failed ope
     if (inMemory(big.subarray(at, at + 16))) throw new Error(`plaintext block at ${at} in memory`);
   }
 });
+
+Deno.test("AAD and nonces longer than the host's 64 KiB I/O region", async () => {
+  const key = random(32);
+  const nonce = random(12);
+  const pt = random(1000);
+  for (const n of [65536, 65537, 70_000, 200_000]) {
+    const aad = random(n);
+    const sealed = aesGcmSeal(key, nonce, pt, aad);
+    assertBytes(sealed, await webSeal(key, nonce, pt, aad), `AAD of ${n} bytes`);
+    assertBytes(aesGcmOpen(key, nonce, sealed, aad), pt, `open with AAD of ${n} bytes`);
+  }
+  const long = random(70_000);
+  const sealed = aesGcmSeal(key, long, pt);
+  assertBytes(aesGcmOpen(key, long, sealed), pt, "70 000-byte nonce");
+  assertThrowsClass(() => aesGcmOpen(key, long.subarray(1), sealed), AuthenticationError);
+});
+
+Deno.test("open copies sealed data that another thread could change between its two passes", () => {
+  const key = random(32);
+  const nonce = random(12);
+  const pt = random(100_000);
+  const sealed = aesGcmSeal(key, nonce, pt);
+  const shared = new Uint8Array(new SharedArrayBuffer(sealed.length));
+  shared.set(sealed);
+  assertBytes(aesGcmOpen(key, nonce, shared), pt, "opened from shared memory");
+});

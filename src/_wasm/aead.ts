@@ -36,6 +36,12 @@ function io(): Region {
 // A context dropped without `release()` is still wiped and recycled.
 const orphans = new FinalizationRegistry<Region>((region) => releaseRegion(region));
 
+/** Zeroes what an operation put in the I/O region: its first `bytes` and the tag slot. */
+function wipeUsed(buffer: Region, bytes: number): void {
+  core.wipe(buffer.ptr, Math.min(bytes, IO_BYTES));
+  core.wipe(buffer.ptr + IO_BYTES, TAG_BYTES);
+}
+
 function check(status: number, action: string): void {
   if (status !== STATUS_OK) {
     throw new Error(`Cannot ${action}: the core refused it (status ${status})`);
@@ -64,7 +70,7 @@ export class GcmContext {
   }
 
   /** Encrypts `plaintext`; returns ciphertext ‖ tag. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array<ArrayBuffer> {
     const ctx = this.#live();
     const buffer = io();
     const out = new Uint8Array(plaintext.length + TAG_BYTES);
@@ -82,7 +88,7 @@ export class GcmContext {
       out.set(mem.subarray(tag, tag + TAG_BYTES), plaintext.length);
       return out;
     } finally {
-      core.wipe(buffer.ptr, buffer.bytes);
+      wipeUsed(buffer, Math.max(nonce.length, aad.length, plaintext.length));
     }
   }
 
@@ -90,7 +96,11 @@ export class GcmContext {
    * Verifies and decrypts ciphertext ‖ tag; returns null when the tag does
    * not verify, having decrypted nothing.
    */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  open(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array<ArrayBuffer> | null {
     const ctx = this.#live();
     const buffer = io();
     const length = sealed.length - TAG_BYTES;
@@ -118,7 +128,7 @@ export class GcmContext {
       }
       return out;
     } finally {
-      core.wipe(buffer.ptr, buffer.bytes);
+      wipeUsed(buffer, Math.max(nonce.length, aad.length, length));
     }
   }
 
