@@ -111,6 +111,39 @@ export class AesGcm {
     return plaintext;
   }
 
+  /**
+   * Seals the concatenation of `parts` into `out` at `offset` (ciphertext ‖
+   * tag) without joining them; returns the bytes written (their total + 16).
+   * Throws `RangeError` when `out` lacks the room.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aead.ts";
+   * using aead = new AesGcm(new Uint8Array(32));
+   * const nonce = new Uint8Array(12);
+   * const out = new Uint8Array(12 + 3 + 16);
+   * out.set(nonce);
+   * aead.sealInto(nonce, [new Uint8Array([1]), new Uint8Array([2, 3])], out, 12);
+   * ```
+   */
+  sealInto(
+    nonce: Uint8Array,
+    parts: readonly Uint8Array[],
+    out: Uint8Array,
+    offset: number,
+    aad: Uint8Array = EMPTY,
+  ): number {
+    const action = "seal";
+    const n = checkNonce(nonce, action);
+    for (const part of parts) bytes(part, "the plaintext", action);
+    const o = bytes(out, "the output", action);
+    const a = bytes(aad, "the associated data", action);
+    if (parts.reduce((sum, p) => sum + p.length, 0) > AES_GCM_MAX_PLAINTEXT_BYTES) {
+      throw new RangeError("Cannot seal: the plaintext exceeds the GCM limit");
+    }
+    return this.#context.sealInto(n, parts, a, o, offset);
+  }
+
   /** Zeroes the expanded key; the object cannot be used afterwards. */
   [Symbol.dispose](): void {
     this.#context.release();

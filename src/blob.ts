@@ -7,12 +7,13 @@
 
 import { ascii, concatBytes, equalBytes } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
-import { blobNonce, type KeyedHasher } from "./chunk_id.ts";
+import type { KeyedHasher } from "./chunk_id.ts";
 import { BLOB_FLAG_RAW, BLOB_FLAG_ZSTD, compress, compressBlob, decompress } from "./compress.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, blobTypeCode, NONCE_BYTES, SEALED_BLOB_OVERHEAD_BYTES } from "./format.ts";
 
 const AAD_LABEL = ascii("cofre v1 blob");
+const TAG_BYTES = 16;
 /** FORMAT.md §8.2: the sample must save at least this fraction for the whole chunk to be tried. */
 const MIN_SAVING = 0.03;
 
@@ -72,15 +73,17 @@ export function sealBlob(
     ? compressBlob(plaintext, { level: options.level })
     : { flag: BLOB_FLAG_RAW, bytes: plaintext };
   const compressed = chosen.flag === BLOB_FLAG_ZSTD;
-  const payload = new Uint8Array(1 + chosen.bytes.length);
-  payload[0] = chosen.flag;
-  payload.set(chosen.bytes, 1);
+  const flag = new Uint8Array([chosen.flag]);
   // A raw payload is a function of the id; a compressed one is not (zstd
   // versions and levels differ), so its nonce comes from the payload itself.
-  const nonce = compressed ? blobNonce(keys.nonce, payload) : id.subarray(0, NONCE_BYTES);
+  const nonce = compressed
+    ? keys.nonce.hashParts([flag, chosen.bytes]).subarray(0, NONCE_BYTES)
+    : id.subarray(0, NONCE_BYTES);
   const key = type === "data" ? keys.data : keys.meta;
-  const sealed = concatBytes(nonce, key.seal(nonce, payload, aad(type, id)));
-  payload.fill(0);
+  // One allocation per blob: the payload is sealed straight behind its nonce.
+  const sealed = new Uint8Array(NONCE_BYTES + 1 + chosen.bytes.length + TAG_BYTES);
+  sealed.set(nonce);
+  key.sealInto(nonce, [flag, chosen.bytes], sealed, NONCE_BYTES, aad(type, id));
   return { type, id, sealed, plaintextLength: plaintext.length, compressed };
 }
 
