@@ -8,6 +8,7 @@ import { AesGcm } from "./aead.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { loadCompressor } from "./compress.ts";
+import { collectGarbage, loadGarbageCollector } from "./_gc.ts";
 import type { BlobType } from "./format.ts";
 
 export type WorkerRequest =
@@ -39,6 +40,8 @@ export type WorkerResponse =
 
 let keys: BlobKeys | null = null;
 let level = 3;
+let sealed = 0;
+let opened = 0;
 
 function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -47,7 +50,7 @@ function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.kind === "init") {
-    await loadCompressor();
+    await Promise.all([loadCompressor(), loadGarbageCollector()]);
     keys = {
       data: new AesGcm(request.keys.data),
       meta: new AesGcm(request.keys.meta),
@@ -79,6 +82,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         request.bytes.buffer as ArrayBuffer,
       ]);
     } else if (request.kind === "seal") {
+      if (++sealed % 16 === 0) collectGarbage(); // src/_gc.ts: chunk buffers die young
       const blob = sealBlob(request.type, request.bytes, keys, { level, id: request.id });
       request.bytes.fill(0); // plaintext leaves no copy here
       reply(
@@ -88,6 +92,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         ],
       );
     } else if (request.kind === "open") {
+      if (++opened % 16 === 0) collectGarbage();
       const plaintext = openBlob(
         request.type,
         request.id,

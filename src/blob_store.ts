@@ -9,6 +9,7 @@
  */
 
 import { fromHex, toHex } from "./_bytes.ts";
+import { collectGarbage } from "./_gc.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
 import { FormatError } from "./errors.ts";
@@ -165,6 +166,8 @@ export class BlobWriter {
         this.#pending.delete(toHex(entry.id));
       }
       this.#unindexed.push(...pack.entries);
+      // The pack's 16 MiB of sealed blobs are garbage now: return them at once (src/_gc.ts).
+      collectGarbage();
       if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
     });
     return this.#flushing;

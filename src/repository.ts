@@ -17,6 +17,7 @@ import { type Change, diffTrees } from "./diff.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { loadCompressor } from "./compress.ts";
+import { loadGarbageCollector } from "./_gc.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
 import {
   AdaptiveBlobCrypto,
@@ -421,7 +422,7 @@ export class Repository {
   async #open(): Promise<Session> {
     this.#assertOpen();
     if (this.#session) return this.#session;
-    await loadCompressor();
+    await Promise.all([loadCompressor(), loadGarbageCollector()]);
     const keys: BlobKeys & SnapshotKeys = {
       data: new AesGcm(this.#subkeys.data),
       meta: new AesGcm(this.#subkeys.meta),

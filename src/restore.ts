@@ -8,6 +8,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { collectGarbage } from "./_gc.ts";
 import { toHex } from "./_bytes.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
@@ -47,6 +48,7 @@ export async function restore(
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
+  let sinceCollect = 0;
 
   /** True when `relative` is included, or lies on the way to an included path. */
   const wanted = (relative: string): "yes" | "partly" | "no" => {
@@ -121,6 +123,12 @@ export async function restore(
         fill();
         for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
         progress.bytes += bytes.length;
+        // src/_gc.ts: written chunks are garbage; collect every 16 MiB.
+        sinceCollect += bytes.length;
+        if (sinceCollect >= 16 * 1024 * 1024) {
+          collectGarbage();
+          sinceCollect = 0;
+        }
         report();
       }
       await file.syncData();
