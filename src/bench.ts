@@ -8,7 +8,9 @@
  */
 
 import { KeyedHasher } from "./chunk_id.ts";
-import { cutPoints, DEFAULT_CHUNKER_OPTIONS } from "./chunker.ts";
+import { AesGcm } from "./aead.ts";
+import { type BlobKeys, sealBlob } from "./blob.ts";
+import { cutPoints, DEFAULT_CHUNKER_OPTIONS, StreamingChunker } from "./chunker.ts";
 import { compressBlob, decompress, loadCompressor } from "./compress.ts";
 
 /** One stage to time: a function that processes the whole input once. */
@@ -52,12 +54,102 @@ export const BASELINE_STAGE: BenchStage = {
 const PIECE_BYTES = 1024 * 1024;
 
 /** Cuts `data` into 1 MiB pieces: the pipeline hashes and compresses chunk by chunk (1 MiB average). */
-function pieces(data: Uint8Array): Uint8Array[] {
+function pieces(data: Uint8Array, size = PIECE_BYTES): Uint8Array[] {
   const out = [];
-  for (let at = 0; at < data.length; at += PIECE_BYTES) {
-    out.push(data.subarray(at, at + PIECE_BYTES));
+  for (let at = 0; at < data.length; at += size) {
+    out.push(data.subarray(at, at + size));
   }
   return out;
+}
+
+// AES-256-GCM: the wasm kernel and WebCrypto on the same pieces (issue #3).
+const aesKey = new Uint8Array(32).fill(9);
+const nonce = new Uint8Array(12).fill(1);
+let wasmAead: AesGcm | undefined;
+let webKey: CryptoKey | undefined;
+const sealedPieces = new Map<number, Uint8Array[]>();
+
+async function prepareAead(data: Uint8Array): Promise<void> {
+  wasmAead ??= new AesGcm(aesKey);
+  webKey ??= await crypto.subtle.importKey("raw", aesKey, "AES-GCM", false, ["encrypt", "decrypt"]);
+  for (const size of [PIECE_BYTES, 64 * 1024]) {
+    if (!sealedPieces.has(size)) {
+      sealedPieces.set(
+        size,
+        pieces(data, size).map((p) => wasmAead!.seal(nonce, p)),
+      );
+    }
+  }
+}
+
+function aeadStages(size: number, name: string): BenchStage[] {
+  return [
+    {
+      id: `aes-gcm-seal-${name}`,
+      label: `AES-256-GCM seal, ${name} pieces (wasm)`,
+      prepare: prepareAead,
+      run: (data) => {
+        for (const piece of pieces(data, size)) wasmAead!.seal(nonce, piece);
+      },
+    },
+    {
+      id: `aes-gcm-seal-${name}-webcrypto`,
+      label: `AES-256-GCM encrypt, ${name} pieces (WebCrypto)`,
+      prepare: prepareAead,
+      run: async (data) => {
+        for (const piece of pieces(data, size)) {
+          await crypto.subtle.encrypt(
+            { name: "AES-GCM", iv: nonce },
+            webKey!,
+            piece as Uint8Array<ArrayBuffer>,
+          );
+        }
+      },
+    },
+    {
+      id: `aes-gcm-open-${name}`,
+      label: `AES-256-GCM open, ${name} pieces (wasm)`,
+      prepare: prepareAead,
+      run: () => {
+        for (const sealed of sealedPieces.get(size)!) wasmAead!.open(nonce, sealed);
+      },
+    },
+    {
+      id: `aes-gcm-open-${name}-webcrypto`,
+      label: `AES-256-GCM decrypt, ${name} pieces (WebCrypto)`,
+      prepare: prepareAead,
+      run: async () => {
+        for (const sealed of sealedPieces.get(size)!) {
+          await crypto.subtle.decrypt(
+            { name: "AES-GCM", iv: nonce },
+            webKey!,
+            sealed as Uint8Array<ArrayBuffer>,
+          );
+        }
+      },
+    },
+  ];
+}
+
+// The whole CPU path of a backup, in one thread: FastCDC → ChunkId → the
+// compression decision → seal (FORMAT.md §7-8). No storage, no workers.
+let blobKeys: BlobKeys | undefined;
+
+async function preparePipeline(): Promise<void> {
+  await loadCompressor();
+  blobKeys ??= {
+    data: new AesGcm(aesKey),
+    meta: new AesGcm(aesKey),
+    id: await KeyedHasher.create(aesKey),
+    nonce: await KeyedHasher.create(aesKey),
+  };
+}
+
+function pipeline(data: Uint8Array): void {
+  using chunker = new StreamingChunker({ ...DEFAULT_CHUNKER_OPTIONS, seed: 5n });
+  for (const chunk of [...chunker.push(data), ...chunker.finish()]) {
+    sealBlob("data", chunk.bytes, blobKeys!, { level: 3 });
+  }
 }
 
 let idHasher: KeyedHasher | undefined;
@@ -112,6 +204,23 @@ export const PIPELINE_STAGES: readonly BenchStage[] = [
     run: () => {
       for (const piece of pieces(text)) compressBlob(piece, { level: 3 });
     },
+  },
+  ...aeadStages(PIECE_BYTES, "1 MiB"),
+  ...aeadStages(64 * 1024, "64 KiB"),
+  {
+    id: "pipeline-media",
+    label: "whole pipeline, one thread: media-like (random) data",
+    prepare: preparePipeline,
+    run: pipeline,
+  },
+  {
+    id: "pipeline-text",
+    label: "whole pipeline, one thread: chat-like text",
+    prepare: async (data) => {
+      await preparePipeline();
+      await prepareText(data);
+    },
+    run: () => pipeline(text),
   },
   {
     id: "zstd3-text-decompress",
