@@ -36,7 +36,7 @@ export interface BenchResult {
 
 /** Options for `runBench`. */
 export interface BenchOptions {
-  /** Bytes of random input each stage processes per round (default 64 MiB). */
+  /** Bytes of random input each stage processes per round (default 16 MiB). */
   sizeBytes?: number;
   /** Timed rounds per stage, after one warm-up round (default 5). */
   rounds?: number;
@@ -317,7 +317,7 @@ async function timeStage(stage: BenchStage, data: Uint8Array, rounds: number): P
  * ```
  */
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult[]> {
-  const sizeBytes = options.sizeBytes ?? 64 * 1024 * 1024;
+  const sizeBytes = options.sizeBytes ?? 16 * 1024 * 1024;
   const rounds = options.rounds ?? 5;
   if (!Number.isInteger(sizeBytes) || sizeBytes < 1) {
     throw new RangeError(
