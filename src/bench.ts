@@ -38,7 +38,7 @@ export interface BenchResult {
 export interface BenchOptions {
   /** Bytes of random input each stage processes per round (default 16 MiB). */
   sizeBytes?: number;
-  /** Timed rounds per stage, after one warm-up round (default 5). */
+  /** Timed rounds per stage, after half a second of warm-up (default 5). */
   rounds?: number;
   /** Called after each stage, for progress output. */
   onResult?: (result: BenchResult) => void;
@@ -294,7 +294,9 @@ export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
 
 async function timeStage(stage: BenchStage, data: Uint8Array, rounds: number): Promise<number> {
   await stage.prepare?.(data);
-  await stage.run(data); // warm-up: compile tiers, caches
+  // Warm up for at least half a second: V8 first runs wasm through its baseline
+  // compiler and tiers hot functions up in the background.
+  for (const until = performance.now() + 500; performance.now() < until;) await stage.run(data);
   const rates: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const start = performance.now();
