@@ -1,7 +1,7 @@
 // `cofre backup PATH...`: the main job.
 
 import { Command } from "@commander-js/extra-typings";
-import type { BackupProgress } from "../mod.ts";
+import { type BackupProgress, globToRegExp } from "../mod.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
@@ -36,6 +36,11 @@ export function backupCommand({ io, done }: CliContext) {
     .action(async (paths, options, command) => {
       const progress = new ProgressLine(io, { enabled: !options.json });
       const started = performance.now();
+      // On a terminal, size the sources alongside the backup for a percentage and an ETA.
+      let total: number | null = null;
+      if (io.isTerminal && !options.json) {
+        sizeOf(paths, options.exclude).then((bytes) => total = bytes, () => {});
+      }
       const result = await withRepository(command, io, (repository) =>
         repository.backup({
           paths,
@@ -46,8 +51,11 @@ export function backupCommand({ io, done }: CliContext) {
           onProgress: (p: Readonly<BackupProgress>) =>
             progress.update(() => {
               const ms = performance.now() - started;
-              return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}, ` +
-                `${formatRate(p.bytes, ms)}, new ${formatBytes(p.newBytes)}  ${p.path}`;
+              const share = total ? Math.min(1, p.bytes / total) : null;
+              const eta = share && share > 0.01 ? `, ETA ${formatDuration(ms / share - ms)}` : "";
+              const of = total ? ` of ${formatBytes(total)} (${Math.floor(share! * 100)}%)` : "";
+              return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ` +
+                `${formatRate(p.bytes, ms)}${eta}, new ${formatBytes(p.newBytes)}  ${p.path}`;
             }),
         }));
       progress.done();
@@ -85,4 +93,24 @@ export function backupCommand({ io, done }: CliContext) {
       }
       done(snapshot.failed.length > 0 ? EXIT_PARTIAL_BACKUP : EXIT_OK);
     });
+}
+
+/** Bytes of regular files under `paths` (lstat only: a quick walk, for the ETA). */
+async function sizeOf(paths: string[], excludes: string[]): Promise<number> {
+  const patterns = excludes.map(globToRegExp);
+  let bytes = 0;
+  async function walk(path: string): Promise<void> {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (patterns.some((re) => re.test(path) || re.test(name))) return;
+    const info = await Deno.lstat(path).catch(() => null);
+    if (!info) return;
+    if (info.isFile) bytes += info.size;
+    else if (info.isDirectory) {
+      for await (const entry of Deno.readDir(path)) {
+        await walk(`${path}/${entry.name}`).catch(() => {});
+      }
+    }
+  }
+  for (const path of paths) await walk(path).catch(() => {});
+  return bytes;
 }

@@ -39,7 +39,7 @@ export const STATUS_BAD_ARGUMENT = -1;
 export const STATUS_AUTH_FAILED = -2;
 
 /** The ABI version this host code speaks (ABI.md §1). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 const WASM_URL = new URL("../../build/cofre.wasm", import.meta.url);
 
