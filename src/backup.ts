@@ -11,6 +11,7 @@
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
+import { Limiter } from "./_limiter.ts";
 import type { BlobIndex } from "./blob_index.ts";
 import { BlobStore, BlobWriter } from "./blob_store.ts";
 import { StreamingChunker } from "./chunker.ts";
@@ -304,30 +305,6 @@ export async function backup(
     addedPacks: writer.stats.packs,
     addedBytes: writer.stats.storedBytes,
   };
-}
-
-/** A counting semaphore: at most `limit` holders at once. */
-class Limiter {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(limit: number) {
-    this.#free = limit;
-  }
-
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
 }
 
 /** A tree's nodes by name. */

@@ -9,6 +9,7 @@
 
 import { dirname, join } from "node:path";
 import { collectGarbage } from "./_gc.ts";
+import { Limiter } from "./_limiter.ts";
 import { toHex } from "./_bytes.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
@@ -49,6 +50,11 @@ export async function restore(
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
   let sinceCollect = 0;
+  // In flight at once: files, and chunks across all of them (this bounds memory).
+  const fileSlots = new Limiter(2 * store.parallelism + 1);
+  const chunkSlots = new Limiter(2 * store.parallelism + 2);
+  const depth = store.parallelism + 1;
+  const leaves: Promise<void>[] = [];
 
   /** True when `relative` is included, or lies on the way to an included path. */
   const wanted = (relative: string): "yes" | "partly" | "no" => {
@@ -79,7 +85,11 @@ export async function restore(
           directoryFixups.push({ path, node });
         }
       } else if (want === "yes") {
-        await restoreLeaf(node, path);
+        // Several files at once: a media library is mostly one-chunk files.
+        await fileSlots.acquire();
+        const job = restoreLeaf(node, path).finally(() => fileSlots.release());
+        job.catch(() => {}); // awaited with the others below
+        leaves.push(job);
       }
     }
   }
@@ -105,23 +115,29 @@ export async function restore(
       `.cofre-restore-${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
     );
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-    // Read and open chunks ahead, in parallel; write them in order.
+    // Read and open chunks ahead, in parallel (bounded across all files); write them in order.
     const ahead: Promise<Uint8Array>[] = [];
-    const depth = 2 * store.parallelism + 1;
     let next = 0;
-    const fill = () => {
+    let held = 0; // chunk slots this file holds
+    const fill = async () => {
       while (next < node.content.length && ahead.length < depth) {
+        // Wait for a slot only with nothing to write: a file that waited while
+        // holding slots for chunks it had read could deadlock with the others.
+        if (ahead.length === 0) await chunkSlots.acquire();
+        else if (!chunkSlots.tryAcquire()) break;
+        held++;
         const job = store.read("data", node.content[next++]!);
         job.catch(() => {}); // awaited in order below
         ahead.push(job);
       }
     };
     try {
-      fill();
+      await fill();
       while (ahead.length > 0) {
         const bytes = await ahead.shift()!;
-        fill();
         for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        chunkSlots.release();
+        held--;
         progress.bytes += bytes.length;
         // src/_gc.ts: written chunks are garbage; collect every 16 MiB.
         sinceCollect += bytes.length;
@@ -130,10 +146,12 @@ export async function restore(
           sinceCollect = 0;
         }
         report();
+        await fill();
       }
       await file.syncData();
     } catch (error) {
       await Promise.allSettled(ahead);
+      for (; held > 0; held--) chunkSlots.release();
       file.close();
       await Deno.remove(temp).catch(() => {});
       throw error;
@@ -156,6 +174,9 @@ export async function restore(
   }
   await Deno.mkdir(options.target, { recursive: true });
   await restoreTree(rootTree, options.target, "", false);
+  const outcomes = await Promise.allSettled(leaves);
+  const failure = outcomes.find((o) => o.status === "rejected");
+  if (failure) throw (failure as PromiseRejectedResult).reason;
   for (const { path, node } of directoryFixups.reverse()) {
     await Deno.chmod(path, node.mode & 0o7777);
     await setTime(path, node);

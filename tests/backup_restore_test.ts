@@ -370,3 +370,38 @@ Deno.test("diff, stats and cat show what a repository holds", () =>
     const bad = await cofre(["cat", "frob", "x"], { env });
     assertEquals(bad.code, 2);
   }));
+
+Deno.test("restore with the worker pool and many files at once finishes and is exact", () =>
+  withDir(async (dir) => {
+    // Enough bytes for the adaptive pool to start (16 MiB), in one-chunk and multi-chunk files:
+    // files in flight once deadlocked waiting for chunk slots that other files held.
+    await Deno.mkdir(`${dir}/src/many`, { recursive: true });
+    for (let i = 0; i < 60; i++) {
+      await Deno.writeFile(`${dir}/src/many/p${i}.jpg`, noise(300_000 + i * 1000, i + 1));
+    }
+    for (let i = 0; i < 3; i++) {
+      await Deno.writeFile(`${dir}/src/many/v${i}.mp4`, noise(9_000_000, 100 + i));
+    }
+    const storage = new LocalStorage(`${dir}/repo`);
+    const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
+    const { repository } = await Repository.init(storage, { password: PASSWORD, argon2id: fast });
+    try {
+      await repository.backup({ paths: [`${dir}/src/many`], workers: 2 });
+      // A liveness guard, not a speed check: a deadlock must fail the test, not hang CI.
+      let watchdog: number | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        watchdog = setTimeout(
+          () => reject(new Error("restore never finished: deadlock?")),
+          120_000,
+        );
+      });
+      const result = await Promise.race([
+        repository.restore("latest", { target: `${dir}/out`, workers: 2 }),
+        hung,
+      ]).finally(() => clearTimeout(watchdog));
+      assertEquals(result.files, 63);
+      assertEquals(await snapshotOf(`${dir}/out/many`), await snapshotOf(`${dir}/src/many`));
+    } finally {
+      await repository.close();
+    }
+  }));
