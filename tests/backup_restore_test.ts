@@ -388,7 +388,7 @@ Deno.test("restore with the worker pool and many files at once finishes and is e
     try {
       await repository.backup({ paths: [`${dir}/src/many`], workers: 2 });
       // A liveness guard, not a speed check: a deadlock must fail the test, not hang CI.
-      let watchdog: number | undefined;
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
       const hung = new Promise<never>((_, reject) => {
         watchdog = setTimeout(
           () => reject(new Error("restore never finished: deadlock?")),
