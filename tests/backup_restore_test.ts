@@ -4,23 +4,11 @@
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { LocalStorage, Repository } from "../mod.ts";
+import { pseudoRandomBytes } from "./_data.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 // A typical photo: zstd saves nothing on it (tests/vectors/README.md).
 const JPEG = new URL("./vectors/media/lines-preview.jpg", import.meta.url).pathname;
-
-/** Deterministic bytes: unique per seed, incompressible. */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** A small chat-app folder: a database, media, a symlink, an empty folder, odd modes. */
 async function makeSource(root: string): Promise<void> {
@@ -34,7 +22,7 @@ async function makeSource(root: string): Promise<void> {
   await Deno.writeTextFile(`${root}/app/db/chat.db`, lines.join("\n"));
   await Deno.copyFile(JPEG, `${root}/app/media/images/photo.jpg`);
   // Large enough for several 1 MiB-average chunks, so an edit at the end leaves most of them.
-  await Deno.writeFile(`${root}/app/media/video.mp4`, noise(12_000_000, 7));
+  await Deno.writeFile(`${root}/app/media/video.mp4`, pseudoRandomBytes(12_000_000, 7));
   await Deno.writeFile(`${root}/app/media/empty.bin`, new Uint8Array(0));
   await Deno.writeTextFile(`${root}/app/notes with spaces ü.txt`, "ünïcödé name\n");
   await Deno.chmod(`${root}/app/notes with spaces ü.txt`, 0o600);
@@ -97,6 +85,20 @@ async function withDir(body: (dir: string) => Promise<void>) {
   }
 }
 
+/** A new repository (fast Argon2id) for the Repository API, always closed after `body`. */
+async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
+  const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
+  const { repository } = await Repository.init(new LocalStorage(path), {
+    password: PASSWORD,
+    argon2id: fast,
+  });
+  try {
+    await body(repository);
+  } finally {
+    await repository.close();
+  }
+}
+
 async function packCount(repo: string): Promise<number> {
   return (await Array.fromAsync(new LocalStorage(repo).list("data/"))).length;
 }
@@ -141,7 +143,7 @@ Deno.test("an unchanged tree adds no pack; a changed file adds only its new chun
     assertEquals(second.bytes, first.bytes);
     // Append to the video: only the last chunk(s) change.
     const f = await Deno.open(`${dir}/src/app/media/video.mp4`, { append: true });
-    await f.write(noise(1000, 99));
+    await f.write(pseudoRandomBytes(1000, 99));
     f.close();
     const third = JSON.parse((await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout);
     // The changed tail is at most one maximum-size chunk (4 MiB), plus small tree blobs.
@@ -161,12 +163,7 @@ Deno.test("an unchanged tree adds no pack; a changed file adds only its new chun
 Deno.test("a JPEG is stored raw and text is compressed", () =>
   withDir(async (dir) => {
     await makeSource(`${dir}/src`);
-    const storage = new LocalStorage(`${dir}/repo`);
-    const { repository } = await Repository.init(storage, {
-      password: PASSWORD,
-      argon2id: { memoryKib: 64, iterations: 1, parallelism: 1 },
-    });
-    try {
+    await withRepository(`${dir}/repo`, async (repository) => {
       await repository.backup({ paths: [`${dir}/src/app/media/images`, `${dir}/src/app/db`] });
       const index = await repository.index();
       const files = new Map<string, string[]>();
@@ -182,9 +179,7 @@ Deno.test("a JPEG is stored raw and text is compressed", () =>
         const at = index.get(id)!;
         assertTrue(at.sealedLength < at.plaintextLength / 2, "text compressed");
       }
-    } finally {
-      await repository.close();
-    }
+    });
   }));
 
 Deno.test("restore --include picks paths, keeps existing files unless --overwrite", () =>
@@ -308,10 +303,7 @@ Deno.test("backup refuses what it cannot do, with the right exit code", () =>
 Deno.test("blobs written by the worker pool read back inline, and the reverse", () =>
   withDir(async (dir) => {
     await makeSource(`${dir}/src`);
-    const storage = new LocalStorage(`${dir}/repo`);
-    const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
-    const { repository } = await Repository.init(storage, { password: PASSWORD, argon2id: fast });
-    try {
+    await withRepository(`${dir}/repo`, async (repository) => {
       // Workers hash and seal; ls reads trees inline; then inline writes, workers restore.
       await repository.backup({ paths: [`${dir}/src/app/db`], workers: 2 });
       const listed = [];
@@ -320,9 +312,7 @@ Deno.test("blobs written by the worker pool read back inline, and the reverse", 
       await repository.backup({ paths: [`${dir}/src/app/media`], workers: 0 });
       await repository.restore("latest", { target: `${dir}/out`, workers: 2 });
       assertEquals(await snapshotOf(`${dir}/out/media`), await snapshotOf(`${dir}/src/app/media`));
-    } finally {
-      await repository.close();
-    }
+    });
   }));
 
 Deno.test("diff, stats and cat show what a repository holds", () =>
@@ -377,15 +367,15 @@ Deno.test("restore with the worker pool and many files at once finishes and is e
     // files in flight once deadlocked waiting for chunk slots that other files held.
     await Deno.mkdir(`${dir}/src/many`, { recursive: true });
     for (let i = 0; i < 60; i++) {
-      await Deno.writeFile(`${dir}/src/many/p${i}.jpg`, noise(300_000 + i * 1000, i + 1));
+      await Deno.writeFile(
+        `${dir}/src/many/p${i}.jpg`,
+        pseudoRandomBytes(300_000 + i * 1000, i + 1),
+      );
     }
     for (let i = 0; i < 3; i++) {
-      await Deno.writeFile(`${dir}/src/many/v${i}.mp4`, noise(9_000_000, 100 + i));
+      await Deno.writeFile(`${dir}/src/many/v${i}.mp4`, pseudoRandomBytes(9_000_000, 100 + i));
     }
-    const storage = new LocalStorage(`${dir}/repo`);
-    const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
-    const { repository } = await Repository.init(storage, { password: PASSWORD, argon2id: fast });
-    try {
+    await withRepository(`${dir}/repo`, async (repository) => {
       await repository.backup({ paths: [`${dir}/src/many`], workers: 2 });
       // A liveness guard, not a speed check: a deadlock must fail the test, not hang CI.
       let watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -401,7 +391,5 @@ Deno.test("restore with the worker pool and many files at once finishes and is e
       ]).finally(() => clearTimeout(watchdog));
       assertEquals(result.files, 63);
       assertEquals(await snapshotOf(`${dir}/out/many`), await snapshotOf(`${dir}/src/many`));
-    } finally {
-      await repository.close();
-    }
+    });
   }));

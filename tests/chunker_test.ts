@@ -6,6 +6,7 @@ import {
   DEFAULT_CHUNKER_OPTIONS,
   StreamingChunker,
 } from "../mod.ts";
+import { pseudoRandomBytes } from "./_data.ts";
 
 const VECTORS = new URL("./vectors/", import.meta.url);
 const expected = JSON.parse(
@@ -100,19 +101,6 @@ function streamed(data: Uint8Array, options: ChunkerOptions, splits: number[]) {
 function ends(lengths: number[]): number[] {
   let end = 0;
   return lengths.map((length) => end += length);
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 Deno.test("cutPoints() reproduces fastcdc-rs v2020 boundaries and hashes", async (t) => {

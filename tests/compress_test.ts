@@ -19,6 +19,7 @@ import {
   loadCompressor,
   MAX_BLOB_BYTES,
 } from "../mod.ts";
+import { pseudoRandomBytes } from "./_data.ts";
 
 await loadCompressor();
 
@@ -46,19 +47,6 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 function fromHex(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 const WORDS = ("backup restore chunk pack index snapshot photo video message hello thanks " +
