@@ -140,7 +140,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
       };
       worker.postMessage(init);
       // postMessage cloned the keys synchronously: these copies are not needed any more.
-      if (init.kind === "init") for (const key of Object.values(init.keys)) key.fill(0);
+      if (init.kind === "init") { for (const key of Object.values(init.keys)) key.fill(0); }
       await expect(worker, "initialized");
       return { worker, busy: 0 };
     }));
