@@ -12,3 +12,34 @@ export function pseudoRandomBytes(length: number, seed: number): Uint8Array<Arra
   }
   return out;
 }
+
+/**
+ * What a restore must reproduce, path by path under `dir` (named `rel`):
+ * types, modes, times, symlink targets and SHA-256 of contents.
+ */
+export async function describeTree(dir: string, rel: string): Promise<Record<string, unknown>> {
+  const { createHash } = await import("node:crypto");
+  const out: Record<string, unknown> = {};
+  async function walk(path: string, r: string): Promise<void> {
+    for (const name of (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name).sort()) {
+      const child = `${path}/${name}`;
+      const key = `${r}/${name}`;
+      const info = await Deno.lstat(child);
+      if (info.isSymlink) out[key] = { type: "symlink", target: await Deno.readLink(child) };
+      else if (info.isDirectory) {
+        out[key] = { type: "dir", mode: info.mode! & 0o7777 };
+        await walk(child, key);
+      } else {
+        const sha256 = createHash("sha256").update(await Deno.readFile(child)).digest("hex");
+        out[key] = {
+          type: "file",
+          mode: info.mode! & 0o7777,
+          mtime_ms: info.mtime!.getTime(),
+          sha256,
+        };
+      }
+    }
+  }
+  await walk(dir, rel);
+  return out;
+}

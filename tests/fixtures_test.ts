@@ -1,7 +1,7 @@
 // Golden repositories (FORMAT.md §3): every later Cofre must open these bytes.
 
 import { assertEquals, assertRejects } from "./_assert.ts";
-import { createHash } from "node:crypto";
+import { describeTree } from "./_data.ts";
 import { LocalStorage, Repository, WrongKeyError } from "../mod.ts";
 
 const v1 = new URL("./fixtures/v1-keys/", import.meta.url).pathname;
@@ -50,29 +50,7 @@ Deno.test("the format 1 golden backup restores bit for bit", async () => {
     assertEquals(snapshots[1]!.id, backupSecrets.latest);
     assertEquals(snapshots[1]!.previous, snapshots[0]!.id);
     await repository.restore("latest", { target, workers: 0 });
-    const restored: Record<string, unknown> = {};
-    async function walk(dir: string, rel: string) {
-      for (const name of (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort()) {
-        const path = `${dir}/${name}`;
-        const r = rel ? `${rel}/${name}` : name;
-        const info = await Deno.lstat(path);
-        if (info.isSymlink) restored[r] = { type: "symlink", target: await Deno.readLink(path) };
-        else if (info.isDirectory) {
-          restored[r] = { type: "dir", mode: info.mode! & 0o7777 };
-          await walk(path, r);
-        } else {
-          const sha256 = createHash("sha256").update(await Deno.readFile(path)).digest("hex");
-          restored[r] = {
-            type: "file",
-            mode: info.mode! & 0o7777,
-            mtime_ms: info.mtime!.getTime(),
-            sha256,
-          };
-        }
-      }
-    }
-    await walk(`${target}/chat`, "chat");
-    assertEquals(restored, backupSecrets.manifest);
+    assertEquals(await describeTree(`${target}/chat`, "chat"), backupSecrets.manifest);
   } finally {
     await repository.close();
     await Deno.remove(target, { recursive: true });
