@@ -52,11 +52,6 @@ function worthCompressing(plaintext: Uint8Array): boolean {
   return compress(sample, { level: 1 }).length <= SAMPLE_BYTES * (1 - MIN_SAVING);
 }
 
-/** The ChunkId of a plaintext (FORMAT.md §8.1). */
-export function chunkId(plaintext: Uint8Array, keys: Pick<BlobKeys, "id">): Uint8Array {
-  return keys.id.hash(plaintext);
-}
-
 /**
  * Seals a blob (FORMAT.md §8.2). `id` may be passed when the caller has it
  * already (dedup checks it first), saving a second hash of the chunk.

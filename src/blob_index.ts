@@ -53,11 +53,6 @@ export class BlobIndex {
     });
   }
 
-  /** Every pack any blob lives in. */
-  packs(): Set<string> {
-    return new Set([...this.#blobs.values()].map((l) => l.pack));
-  }
-
   entries(): IterableIterator<[string, BlobLocation]> {
     return this.#blobs.entries();
   }
