@@ -7,6 +7,7 @@
 // code path from its Argon2 core.
 
 import { blake2b } from "hash-wasm";
+import { concatBytes, fromHex } from "../src/_bytes.ts";
 
 const MASK64 = (1n << 64n) - 1n;
 const MASK32 = (1n << 32n) - 1n;
@@ -21,20 +22,6 @@ function le32(n: number): Uint8Array {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
-}
-
 /** H^x: BLAKE2b with an x-byte digest. */
 async function H(x: number, data: Uint8Array): Promise<Uint8Array> {
   return fromHex(await blake2b(data, x * 8));
@@ -42,7 +29,7 @@ async function H(x: number, data: Uint8Array): Promise<Uint8Array> {
 
 /** RFC 9106 §3.3: the variable-length hash H'^T. */
 async function Hprime(T: number, A: Uint8Array): Promise<Uint8Array> {
-  const input = concat(le32(T), A);
+  const input = concatBytes(le32(T), A);
   if (T <= 64) return await H(T, input);
   const r = Math.ceil(T / 32) - 2;
   const out = new Uint8Array(T);
@@ -134,7 +121,7 @@ export async function referenceH0(input: ReferenceArgon2idInput): Promise<Uint8A
   const X = input.associatedData ?? new Uint8Array(0);
   return await H(
     64,
-    concat(
+    concatBytes(
       le32(input.parallelism),
       le32(input.tagLength),
       le32(input.memoryKib),
@@ -163,8 +150,8 @@ export async function referenceArgon2id(input: ReferenceArgon2idInput): Promise<
   const segment = q / SYNC_POINTS;
   const B: Block[][] = Array.from({ length: p }, () => new Array<Block>(q));
   for (let i = 0; i < p; i++) {
-    B[i]![0] = bytesToBlock(await Hprime(1024, concat(H0, le32(0), le32(i))));
-    B[i]![1] = bytesToBlock(await Hprime(1024, concat(H0, le32(1), le32(i))));
+    B[i]![0] = bytesToBlock(await Hprime(1024, concatBytes(H0, le32(0), le32(i))));
+    B[i]![1] = bytesToBlock(await Hprime(1024, concatBytes(H0, le32(1), le32(i))));
   }
   const zero: Block = new Array(BLOCK_WORDS).fill(0n);
   for (let r = 0; r < t; r++) {

@@ -13,6 +13,7 @@
 // lengths are public), and what the wasm engine's compiler does underneath.
 
 import { STATUS_AUTH_FAILED, STATUS_OK } from "../src/_wasm/core.ts";
+import type { CoreExports } from "../src/_wasm/core.ts";
 
 const WASM = new URL("../build/cofre.wasm", import.meta.url);
 const WASM_OPT = new URL("../node_modules/.bin/wasm-opt", import.meta.url);
@@ -65,23 +66,9 @@ const EXPECTED_IMPORTS = [
 ];
 
 /** The exports the traces exercise (ABI.md §3 and §5). */
-interface GcmExports {
-  memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  wipe(ptr: number, bytes: number): void;
-  gcm_context_bytes(): number;
-  gcm_init(ctx: number, key: number): number;
-  gcm_start(ctx: number, nonce: number, nonceLen: number): number;
-  gcm_aad_update(ctx: number, ptr: number, len: number): number;
-  gcm_seal_update(ctx: number, ptr: number, len: number): number;
-  gcm_seal_finish(ctx: number, tag: number): number;
-  gcm_open_update(ctx: number, ptr: number, len: number): number;
-  gcm_open_finish(ctx: number, tag: number): number;
-  gcm_decrypt_update(ctx: number, ptr: number, len: number): number;
-}
 
 interface Traced {
-  exports: GcmExports;
+  exports: CoreExports;
   /** The events since the last `take()`: [kind, id, address] triples flattened. */
   take(): number[];
 }
@@ -121,7 +108,7 @@ function traced(): Traced {
   };
   const instance = new WebAssembly.Instance(module, { env });
   return {
-    exports: instance.exports as unknown as GcmExports,
+    exports: instance.exports as unknown as CoreExports,
     take() {
       const out = events;
       events = [];

@@ -11,28 +11,9 @@ import {
   STATUS_BAD_ARGUMENT,
   STATUS_OK,
 } from "../src/_wasm/core.ts";
+import { concatBytes, fromHex, toHex } from "../src/_bytes.ts";
 
 // --- helpers ---------------------------------------------------------------
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-function unhex(s: string): Uint8Array {
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function random(n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -41,8 +22,8 @@ function random(n: number): Uint8Array {
 }
 
 function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  if (actual.length !== expected.length || hex(actual) !== hex(expected)) {
-    throw new Error(`${what}: got ${hex(actual)}, expected ${hex(expected)}`);
+  if (actual.length !== expected.length || toHex(actual) !== toHex(expected)) {
+    throw new Error(`${what}: got ${toHex(actual)}, expected ${toHex(expected)}`);
   }
 }
 
@@ -126,16 +107,16 @@ Deno.test("Wycheproof AES-GCM vectors with 256-bit keys and 128-bit tags behave 
     for (const v of group.tests) {
       count++;
       await t.step(`tcId ${v.tcId} (${v.result}, ${v.flags.join(" ")})`, () => {
-        const key = unhex(v.key);
-        const iv = unhex(v.iv);
-        const aad = unhex(v.aad);
-        const sealed = concat(unhex(v.ct), unhex(v.tag));
+        const key = fromHex(v.key);
+        const iv = fromHex(v.iv);
+        const aad = fromHex(v.aad);
+        const sealed = concatBytes(fromHex(v.ct), fromHex(v.tag));
         if (v.result === "valid") {
-          assertBytes(aesGcmSeal(key, iv, unhex(v.msg), aad), sealed, "sealed");
-          assertBytes(aesGcmOpen(key, iv, sealed, aad), unhex(v.msg), "opened");
+          assertBytes(aesGcmSeal(key, iv, fromHex(v.msg), aad), sealed, "sealed");
+          assertBytes(aesGcmOpen(key, iv, sealed, aad), fromHex(v.msg), "opened");
         } else if (iv.length === 0) {
           assertThrowsClass(() => aesGcmOpen(key, iv, sealed, aad), RangeError);
-          assertThrowsClass(() => aesGcmSeal(key, iv, unhex(v.msg), aad), RangeError);
+          assertThrowsClass(() => aesGcmSeal(key, iv, fromHex(v.msg), aad), RangeError);
         } else {
           assertThrowsClass(() => aesGcmOpen(key, iv, sealed, aad), AuthenticationError);
         }
@@ -192,9 +173,9 @@ Deno.test("NIST CAVP gcmEncryptExtIV256: encryption reproduces CT and tag", asyn
   if (cases.length !== 1125) throw new Error(`expected 1125 vectors, found ${cases.length}`);
   for (const c of cases) {
     await t.step(c.id, () => {
-      const f = (k: string) => unhex(c.fields.get(k) ?? "");
+      const f = (k: string) => fromHex(c.fields.get(k) ?? "");
       const sealed = aesGcmSeal(f("Key"), f("IV"), f("PT"), f("AAD"));
-      assertBytes(sealed, concat(f("CT"), f("Tag")), "sealed");
+      assertBytes(sealed, concatBytes(f("CT"), f("Tag")), "sealed");
       assertBytes(aesGcmOpen(f("Key"), f("IV"), sealed, f("AAD")), f("PT"), "opened");
     });
   }
@@ -206,8 +187,8 @@ Deno.test("NIST CAVP gcmDecrypt256: decryption returns PT and every FAIL case is
   if (!cases.some((c) => c.fail)) throw new Error("no FAIL cases parsed");
   for (const c of cases) {
     await t.step(`${c.id}${c.fail ? " FAIL" : ""}`, () => {
-      const f = (k: string) => unhex(c.fields.get(k) ?? "");
-      const sealed = concat(f("CT"), f("Tag"));
+      const f = (k: string) => fromHex(c.fields.get(k) ?? "");
+      const sealed = concatBytes(f("CT"), f("Tag"));
       if (c.fail) {
         assertThrowsClass(
           () => aesGcmOpen(f("Key"), f("IV"), sealed, f("AAD")),
@@ -260,7 +241,7 @@ function streamed(
   }
   expect(core.gcm_seal_finish(ctx, buf));
   sealed.push(mem.slice(buf, buf + 16));
-  const whole = concat(...sealed);
+  const whole = concatBytes(...sealed);
   begin();
   const ct = whole.subarray(0, text.length);
   for (const p of pieces(ct, textCuts)) {
@@ -277,7 +258,7 @@ function streamed(
   }
   core.wipe(ctx, core.gcm_context_bytes());
   core.wipe(buf, 1024);
-  return { sealed: whole, opened: concat(...opened) };
+  return { sealed: whole, opened: concatBytes(...opened) };
 }
 
 Deno.test("GCM kernel gives the same result fed whole and split at every block offset", () => {
@@ -398,7 +379,7 @@ Deno.test("open(seal(x)) = x for any nonce length, AAD and plaintext", () => {
       (nonce, pt, aad) => {
         const sealed = aead.seal(nonce, pt, aad);
         if (sealed.length !== pt.length + AES_GCM_TAG_BYTES) return false;
-        return hex(aead.open(nonce, sealed, aad)) === hex(pt);
+        return toHex(aead.open(nonce, sealed, aad)) === toHex(pt);
       },
     ),
     { numRuns: 300 },

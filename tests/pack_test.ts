@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 import { AesGcm, FormatError, MemoryStorage, PackBuilder, readPackHeader } from "../mod.ts";
-import { toHex } from "../src/_bytes.ts";
+import { concatBytes, toHex } from "../src/_bytes.ts";
 
 function pack(count: number) {
   const builder = new PackBuilder();
@@ -18,22 +18,12 @@ function pack(count: number) {
   return { builder, blobs };
 }
 
-const join = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
-
 Deno.test("a pack round-trips: every blob is where the index says, named by its SHA-256", async () => {
   const meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
   const { builder, blobs } = pack(40);
   const finished = builder.finish(meta);
   assertEquals(builder.count, 0);
-  const bytes = join(finished.parts);
+  const bytes = concatBytes(...finished.parts);
   assertEquals(bytes.length, finished.size);
   assertEquals(
     toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))),
@@ -57,7 +47,7 @@ Deno.test("a pack round-trips: every blob is where the index says, named by its 
 Deno.test("readPackHeader() reports a truncated, altered or foreign pack as FormatError", async (t) => {
   const meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
   const finished = pack(5).builder.finish(meta);
-  const bytes = join(finished.parts);
+  const bytes = concatBytes(...finished.parts);
   const id = toHex(finished.id);
   const cases: [string, Uint8Array, AesGcm][] = [
     ["truncated", bytes.subarray(0, bytes.length - 1), meta],
