@@ -73,23 +73,40 @@ export function keyCommand(context: CliContext) {
       done(EXIT_OK);
     });
 
-  key.command("add")
-    .description("add a password (the existing ones keep working)")
-    .option(
-      "--new-password-file <file>",
-      "read the new password from a file (else COFRE_NEW_PASSWORD or a prompt)",
-    )
-    .option("--json", "print {id}")
-    .action(async (options, command) => {
-      const id = await withRepository(
-        command,
-        async (r) => r.addPassword(await askNewPassword(options.newPasswordFile, r), { argon2id }),
-      );
-      io.stdout(
-        options.json ? JSON.stringify({ id }) + "\n" : `Added password slot ${id.slice(0, 8)}\n`,
-      );
-      done(EXIT_OK);
-    });
+  /** `key add` and `key passwd`: ask for a new password, apply it, report the new slot. */
+  function newPasswordCommand(
+    name: string,
+    description: string,
+    apply: (
+      r: Repository,
+      password: string,
+      options: { argon2id?: typeof argon2id },
+    ) => Promise<string>,
+    reportDone: (id: string) => string,
+  ) {
+    key.command(name)
+      .description(description)
+      .option(
+        "--new-password-file <file>",
+        "read the new password from a file (else COFRE_NEW_PASSWORD or a prompt)",
+      )
+      .option("--json", "print {id}")
+      .action(async (options, command) => {
+        const id = await withRepository(
+          command,
+          async (r) => apply(r, await askNewPassword(options.newPasswordFile, r), { argon2id }),
+        );
+        io.stdout(options.json ? JSON.stringify({ id }) + "\n" : reportDone(id.slice(0, 8)) + "\n");
+        done(EXIT_OK);
+      });
+  }
+
+  newPasswordCommand(
+    "add",
+    "add a password (the existing ones keep working)",
+    (r, password, options) => r.addPassword(password, options),
+    (id) => `Added password slot ${id}`,
+  );
 
   key.command("remove")
     .description("remove a key slot (not the last one, nor the one in use)")
@@ -100,26 +117,12 @@ export function keyCommand(context: CliContext) {
       done(EXIT_OK);
     });
 
-  key.command("passwd")
-    .description("change the password you opened the repository with (no data is rewritten)")
-    .option(
-      "--new-password-file <file>",
-      "read the new password from a file (else COFRE_NEW_PASSWORD or a prompt)",
-    )
-    .option("--json", "print {id}")
-    .action(async (options, command) => {
-      const id = await withRepository(
-        command,
-        async (r) =>
-          r.changePassword(await askNewPassword(options.newPasswordFile, r), { argon2id }),
-      );
-      io.stdout(
-        options.json
-          ? JSON.stringify({ id }) + "\n"
-          : `Changed the password (new slot ${id.slice(0, 8)})\n`,
-      );
-      done(EXIT_OK);
-    });
+  newPasswordCommand(
+    "passwd",
+    "change the password you opened the repository with (no data is rewritten)",
+    (r, password, options) => r.changePassword(password, options),
+    (id) => `Changed the password (new slot ${id})`,
+  );
 
   key.command("recovery")
     .description("create the recovery key, or replace it (the old one stops working)")
