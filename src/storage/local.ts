@@ -41,7 +41,7 @@ export class LocalStorage implements Storage {
   async stat(name: string): Promise<ObjectInfo | null> {
     try {
       const info = await Deno.stat(this.#path(name));
-      return info.isFile ? { name, size: info.size } : null;
+      return info.isFile ? { name, size: info.size, modifiedMs: info.mtime?.getTime() ?? 0 } : null;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;
@@ -145,7 +145,7 @@ export class LocalStorage implements Storage {
         }
       } else if (entry.isFile && name.startsWith(prefix)) {
         const info = await Deno.stat(join(dir, entry.name));
-        yield { name, size: info.size };
+        yield { name, size: info.size, modifiedMs: info.mtime?.getTime() ?? 0 };
       }
     }
   }

@@ -18,7 +18,9 @@ import {
 
 export class MemoryStorage implements Storage {
   readonly location: string;
-  readonly #objects = new Map<string, Uint8Array>();
+  readonly #objects = new Map<string, { bytes: Uint8Array; modifiedMs: number }>();
+  /** The clock that stamps writes; tests move it to age objects. */
+  now: () => number = Date.now;
 
   constructor(location = "memory:") {
     this.location = location;
@@ -26,13 +28,15 @@ export class MemoryStorage implements Storage {
 
   stat(name: string): Promise<ObjectInfo | null> {
     checkObjectName(name);
-    const bytes = this.#objects.get(name);
-    return Promise.resolve(bytes ? { name, size: bytes.length } : null);
+    const object = this.#objects.get(name);
+    return Promise.resolve(
+      object ? { name, size: object.bytes.length, modifiedMs: object.modifiedMs } : null,
+    );
   }
 
   get(name: string, range?: ByteRange): Promise<Uint8Array> {
     checkObjectName(name);
-    const bytes = this.#objects.get(name);
+    const bytes = this.#objects.get(name)?.bytes;
     if (!bytes) return Promise.reject(new ObjectNotFoundError(this.location, name));
     if (!range) return Promise.resolve(bytes.slice());
     checkRange(name, bytes.length, range);
@@ -42,7 +46,7 @@ export class MemoryStorage implements Storage {
   put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     checkObjectName(name);
     const parts = objectParts(bytes);
-    const existing = this.#objects.get(name);
+    const existing = this.#objects.get(name)?.bytes;
     if (existing) {
       return partsEqual(existing, parts)
         ? Promise.resolve()
@@ -54,7 +58,7 @@ export class MemoryStorage implements Storage {
       whole.set(part, at);
       at += part.length;
     }
-    this.#objects.set(name, whole);
+    this.#objects.set(name, { bytes: whole, modifiedMs: this.now() });
     return Promise.resolve();
   }
 
@@ -65,13 +69,14 @@ export class MemoryStorage implements Storage {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    for (const [name, bytes] of [...this.#objects]) {
-      if (name.startsWith(prefix)) yield { name, size: bytes.length };
+    for (const [name, { bytes, modifiedMs }] of [...this.#objects]) {
+      if (name.startsWith(prefix)) yield { name, size: bytes.length, modifiedMs };
     }
   }
 
   /** Test hook: replaces an object's bytes, as damage or an attacker would. */
   tamper(name: string, bytes: Uint8Array): void {
-    this.#objects.set(name, bytes.slice());
+    const modifiedMs = this.#objects.get(name)?.modifiedMs ?? this.now();
+    this.#objects.set(name, { bytes: bytes.slice(), modifiedMs });
   }
 }

@@ -10,6 +10,12 @@
 export interface ObjectInfo {
   name: string;
   size: number;
+  /**
+   * When the object was written (ms since the epoch), as the storage reports
+   * it. Prune's grace period (FORMAT.md §14) reads it: never delete what is
+   * younger than the grace period.
+   */
+  modifiedMs: number;
 }
 
 /** A byte range of an object. */
