@@ -33,6 +33,8 @@ export * from "./src/pack.ts";
 export * from "./src/password.ts";
 export * from "./src/repository.ts";
 export * from "./src/restore.ts";
+export * from "./src/schedule.ts";
+export * from "./src/settings.ts";
 export * from "./src/snapshot.ts";
 export * from "./src/storage/local.ts";
 export * from "./src/storage/memory.ts";

@@ -41,7 +41,11 @@ export interface CliContext {
   /** Records the command's exit code. */
   done: (code: number) => void;
   /** Settings only tests pass (fast Argon2id); never set by the real CLI. */
-  testOnly?: { argon2id?: { memoryKib: number; iterations: number; parallelism: number } };
+  testOnly?: {
+    argon2id?: { memoryKib: number; iterations: number; parallelism: number };
+    /** The clock `backup --if-due` and `schedule` read. */
+    now?: () => number;
+  };
 }
 
 /** Exit codes (DESIGN.md §4). */

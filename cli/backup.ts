@@ -4,11 +4,12 @@ import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, globToRegExp } from "../mod.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
+import { describeDue } from "./schedule.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-export function backupCommand({ io, done }: CliContext) {
+export function backupCommand({ io, done, testOnly }: CliContext) {
   return new Command("backup")
     .description("back up files and folders into a new snapshot (only new data is stored)")
     .argument("<paths...>", "files and folders to back up")
@@ -24,6 +25,10 @@ export function backupCommand({ io, done }: CliContext) {
       "--workers <n>",
       "worker threads (default: one per core; 0: work in one thread)",
       nonNegativeInteger,
+    )
+    .option(
+      "--if-due",
+      "back up only when the schedule says so (cofre schedule); for timers that run hourly",
     )
     .option("--json", "print one JSON summary instead of text")
     .addHelpText(
@@ -41,8 +46,13 @@ export function backupCommand({ io, done }: CliContext) {
       if (io.isTerminal && !options.json) {
         sizeOf(paths, options.exclude).then((bytes) => total = bytes, () => {});
       }
-      const result = await withRepository(command, io, (repository) =>
-        repository.backup({
+      const result = await withRepository(command, io, async (repository) => {
+        if (options.ifDue) {
+          const nowMs = testOnly?.now?.() ?? Date.now();
+          const status = await repository.dueStatus({ paths, host: options.host, nowMs });
+          if (!status.due) return status;
+        }
+        return await repository.backup({
           paths,
           tags: options.tag,
           excludes: options.exclude,
@@ -57,8 +67,26 @@ export function backupCommand({ io, done }: CliContext) {
               return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ` +
                 `${formatRate(p.bytes, ms)}${eta}, new ${formatBytes(p.newBytes)}  ${p.path}`;
             }),
-        }));
+        });
+      });
       progress.done();
+      if ("due" in result) {
+        // --if-due and not due: nothing to do, which is success.
+        if (options.json) {
+          io.stdout(
+            JSON.stringify({
+              due: false,
+              schedule: result.schedule,
+              last_ms: result.lastMs,
+              next_ms: result.nextMs,
+            }) + "\n",
+          );
+        } else {
+          io.stdout(describeDue(result, testOnly?.now?.() ?? Date.now()) + "\n");
+        }
+        done(EXIT_OK);
+        return;
+      }
       const { snapshot, snapshotId } = result;
       const s = snapshot.stats;
       if (options.json) {

@@ -10,6 +10,7 @@ import { initCommand } from "./init.ts";
 import { catCommand, diffCommand, statsCommand } from "./inspect.ts";
 import { keyCommand } from "./key.ts";
 import { restoreCommand } from "./restore.ts";
+import { scheduleCommand } from "./schedule.ts";
 import { lsCommand, snapshotsCommand } from "./snapshots.ts";
 import { versionCommand } from "./version.ts";
 
@@ -52,6 +53,7 @@ export async function main(
     .addCommand(statsCommand(context))
     .addCommand(catCommand(context))
     .addCommand(keyCommand(context))
+    .addCommand(scheduleCommand(context))
     .addCommand(benchCommand(context))
     .addCommand(versionCommand(context))
     .addHelpText(

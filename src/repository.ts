@@ -6,6 +6,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
 import { normalizeAccount } from "./account.ts";
 import { AesGcm } from "./aead.ts";
@@ -63,6 +64,8 @@ import {
   wipeSubkeys,
 } from "./keys.ts";
 import { normalizePassword } from "./password.ts";
+import { type DueStatus, dueStatus } from "./schedule.ts";
+import { readSettings, type Settings, type StoredSettings, writeSettings } from "./settings.ts";
 import type { Storage } from "./storage/storage.ts";
 
 const CONFIG_NAME = "config";
@@ -504,6 +507,42 @@ export class Repository {
   /** The snapshot "latest" or an id prefix names. */
   async snapshot(ref: string): Promise<StoredSnapshot> {
     return findSnapshot(await this.snapshots(), ref);
+  }
+
+  /** The settings in force (FORMAT.md §13), with any damaged records that were ignored. */
+  async settings(): Promise<StoredSettings> {
+    const { keys } = await this.#open();
+    return await readSettings(this.storage, keys);
+  }
+
+  /**
+   * Changes settings for every device: writes a record that supersedes the
+   * one in force, then deletes the older valid records (FORMAT.md §13).
+   */
+  async updateSettings(change: Partial<Settings>): Promise<Settings> {
+    const { keys } = await this.#open();
+    const current = await readSettings(this.storage, keys);
+    const settings = { ...current.settings, ...change };
+    const name = await writeSettings(this.storage, keys, settings, {
+      previousSequence: current.sequence,
+    });
+    for (const old of current.records) if (old !== name) await this.storage.delete(old);
+    return settings;
+  }
+
+  /**
+   * Whether `backup --if-due` should back up `paths` now: the schedule, and
+   * the newest snapshot of the same host and paths (restic's parent rule).
+   */
+  async dueStatus(options: { paths: string[]; host?: string; nowMs?: number }): Promise<DueStatus> {
+    const { settings } = await this.settings();
+    const host = options.host ?? Deno.hostname();
+    const paths = options.paths.map((p) => resolve(p));
+    const last = (await this.snapshots()).filter((s) =>
+      s.snapshot.host === host && s.snapshot.paths.length === paths.length &&
+      s.snapshot.paths.every((p, i) => p === paths[i])
+    ).reduce<number | null>((newest, s) => Math.max(newest ?? 0, s.snapshot.timeMs), null);
+    return dueStatus(settings.schedule, last, options.nowMs ?? Date.now());
   }
 
   /**

@@ -13,6 +13,8 @@ export interface Script {
   /** Answers to yes/no questions, in order. */
   answers?: boolean[];
   files?: Record<string, string>;
+  /** The time the CLI's clock reads (ms), for `backup --if-due` and `schedule`. */
+  nowMs?: number;
 }
 
 export async function cofre(args: string[], script: Script = {}) {
@@ -54,6 +56,7 @@ export async function cofre(args: string[], script: Script = {}) {
         : Promise.resolve(content);
     },
   };
-  const code = await main(args, io, { argon2id: TEST_ONLY_FAST_ARGON2ID });
+  const now = script.nowMs === undefined ? undefined : () => script.nowMs!;
+  const code = await main(args, io, { argon2id: TEST_ONLY_FAST_ARGON2ID, now });
   return { code, stdout, stderr, prompts };
 }
