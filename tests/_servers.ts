@@ -51,3 +51,19 @@ export async function startS3Server(bucket = "cofre"): Promise<S3Server> {
     },
   };
 }
+
+/** Whether the rclone binary runs; says why not when it does not (the tests then skip). */
+export async function rcloneAvailable(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("rclone", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (success) return true;
+  } catch {
+    // Not installed.
+  }
+  console.warn("rclone is not installed: skipping the rclone tests (apt-get install rclone)");
+  return false;
+}

@@ -18,6 +18,7 @@
  */
 
 import { AwsClient } from "aws4fetch";
+import { concatBytes } from "../_bytes.ts";
 import { type AwsEnvironment, processAwsEnvironment, resolveAwsConfig } from "./_aws_config.ts";
 import {
   DEFAULT_RETRY_POLICY,
@@ -350,7 +351,7 @@ export class S3Storage implements Storage {
     const parts = objectParts(bytes);
     await this.#checkBucket();
     if (this.#headFirst && (await this.stat(name))) return await this.#same(name, parts);
-    const body = concat(parts);
+    const body = parts.length === 1 ? parts[0]! : concatBytes(...parts);
     const created = body.length > this.#multipartThreshold
       ? await this.#putMultipart(name, key, body)
       : await this.#putSingle(name, key, body);
@@ -571,15 +572,4 @@ function unescapeXml(text: string): string {
 function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;");
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
