@@ -1,9 +1,10 @@
 /**
- * AWS credentials and region the way the AWS CLI finds them: the
- * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN variables first,
- * then the profile AWS_PROFILE names (or `default`) in the shared
- * credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials) and
- * config file (AWS_CONFIG_FILE, ~/.aws/config).
+ * AWS credentials and region, much as the AWS CLI finds them: the profile
+ * AWS_PROFILE names when it is set (an explicit choice wins), else the
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN variables, else
+ * the `default` profile; profiles live in the shared credentials file
+ * (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials) and the config file
+ * (AWS_CONFIG_FILE, ~/.aws/config). AWS_REGION wins over a profile's region.
  *
  * @module
  */
