@@ -42,3 +42,5 @@ export * from "./src/storage/storage.ts";
 export * from "./src/version.ts";
 export * from "./src/workers.ts";
 export { DEFAULT_ARGON2ID, deriveArgon2id, hkdf } from "./src/kdf.ts";
+export * from "./src/storage/s3.ts";
+export * from "./src/storage/rclone.ts";

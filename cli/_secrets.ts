@@ -8,9 +8,12 @@ import {
   LocalStorage,
   normalizeAccount,
   normalizePassword,
+  openRcloneStorage,
+  openS3Storage,
   Repository,
   type Storage,
 } from "../mod.ts";
+import { processAwsEnvironment } from "../src/storage/_aws_config.ts";
 import { type Io, UsageError } from "./_ui.ts";
 
 /** The options every repository command shares (defined once, on the program). */
@@ -19,20 +22,53 @@ export interface RepositoryOptions {
   passwordFile?: string;
   recoveryKeyFile?: string;
   account?: string;
+  connections?: number;
 }
 
-/** The storage named by --repo or COFRE_REPOSITORY. */
-export function openStorage(options: RepositoryOptions, io: Io): Storage {
+/** The location named by --repo or COFRE_REPOSITORY. */
+function repositoryLocation(options: RepositoryOptions, io: Io): string {
   const location = options.repo ?? io.env("COFRE_REPOSITORY");
   if (!location) {
     throw new UsageError("Cannot find the repository: give --repo/-r or set COFRE_REPOSITORY");
   }
-  if (/^(s3|rclone):/.test(location)) {
-    throw new UsageError(
-      `Cannot use ${location}: S3 and rclone storage are not available yet (issue #7)`,
-    );
+  return location;
+}
+
+/**
+ * The storage named by --repo or COFRE_REPOSITORY: `s3:...`, `rclone:...`
+ * or a folder. Close it (`storage.close?.()`) when done: rclone runs as a
+ * helper process.
+ */
+export async function openStorage(options: RepositoryOptions, io: Io): Promise<Storage> {
+  const location = repositoryLocation(options, io);
+  if (location.startsWith("s3:")) {
+    return await openS3Storage(location, {
+      env: io.env,
+      readTextFile: processAwsEnvironment().readTextFile,
+    });
   }
+  if (location.startsWith("rclone:")) return await openRcloneStorage(location);
   return new LocalStorage(location);
+}
+
+/** Remote storage answers slowly: keep several requests in flight there. */
+const REMOTE_CONNECTIONS = 4;
+
+/**
+ * Uploads and downloads in flight at once, from --connections or
+ * COFRE_CONNECTIONS: by default 4 for s3: and rclone:, 1 for a folder.
+ */
+export function connectionsOption(options: RepositoryOptions, io: Io): number {
+  if (options.connections !== undefined) return options.connections;
+  const env = io.env("COFRE_CONNECTIONS");
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!/^\d+$/.test(env.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new UsageError(`Cannot use COFRE_CONNECTIONS=${env}: expected a positive whole number`);
+    }
+    return n;
+  }
+  return /^(s3|rclone):/.test(repositoryLocation(options, io)) ? REMOTE_CONNECTIONS : 1;
 }
 
 /** The account from --account or COFRE_ACCOUNT, normalised; undefined when unbound. */
@@ -127,11 +163,16 @@ export async function withRepository<T>(
   body: (repository: Repository) => Promise<T>,
 ): Promise<T> {
   const global = command.optsWithGlobals() as RepositoryOptions;
-  const storage = openStorage(global, io);
-  const repository = await Repository.open(storage, await openingCredentials(global, io));
+  const credentials = await openingCredentials(global, io);
+  const storage = await openStorage(global, io);
   try {
-    return await body(repository);
+    const repository = await Repository.open(storage, credentials);
+    try {
+      return await body(repository);
+    } finally {
+      await repository.close();
+    }
   } finally {
-    await repository.close();
+    await storage.close?.(); // also when opening failed (wrong password...)
   }
 }

@@ -3,7 +3,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, globToRegExp } from "../mod.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
-import { withRepository } from "./_secrets.ts";
+import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { describeDue } from "./schedule.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
 
@@ -46,6 +46,7 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
       if (io.isTerminal && !options.json) {
         sizeOf(paths, options.exclude).then((bytes) => total = bytes, () => {});
       }
+      const uploads = connectionsOption(command.optsWithGlobals() as RepositoryOptions, io);
       const result = await withRepository(command, io, async (repository) => {
         if (options.ifDue) {
           const nowMs = testOnly?.now?.() ?? Date.now();
@@ -58,6 +59,7 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
           excludes: options.exclude,
           host: options.host,
           workers: options.workers,
+          uploads,
           onProgress: (p: Readonly<BackupProgress>) =>
             progress.update(() => {
               const ms = performance.now() - started;
@@ -65,7 +67,8 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
               const eta = share && share > 0.01 ? `, ETA ${formatDuration(ms / share - ms)}` : "";
               const of = total ? ` of ${formatBytes(total)} (${Math.floor(share! * 100)}%)` : "";
               return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ` +
-                `${formatRate(p.bytes, ms)}${eta}, new ${formatBytes(p.newBytes)}  ${p.path}`;
+                `${formatRate(p.bytes, ms)}${eta}, new ${formatBytes(p.newBytes)}, ` +
+                `up ${formatRate(p.storedBytes, ms)}  ${p.path}`;
             }),
         });
       });

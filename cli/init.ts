@@ -27,7 +27,6 @@ export function initCommand(context: CliContext) {
     )
     .action(async (options, command) => {
       const global = command.optsWithGlobals() as RepositoryOptions & typeof options;
-      const storage = openStorage(global, io);
       const account = accountOption(global, io);
       let password: string | undefined;
       let warned = false;
@@ -54,13 +53,18 @@ export function initCommand(context: CliContext) {
             "add --recovery-key, or run in a terminal to be asked",
         );
       }
+      // Opened only now: an rclone remote starts a helper process, which must not outlive a refusal.
+      const storage = await openStorage(global, io);
       const { repository, recoveryKey } = await Repository.init(storage, {
         password,
         recoveryKey: options.recoveryKey,
         account,
         argon2id: context.testOnly?.argon2id,
+      }).catch(async (error) => {
+        await storage.close?.();
+        throw error;
       });
-      await repository.close();
+      await repository.close(); // closes the storage too
       if (options.json) {
         io.stdout(
           JSON.stringify({

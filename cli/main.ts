@@ -3,7 +3,15 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../mod.ts";
-import { type CliContext, denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } from "./_ui.ts";
+import {
+  type CliContext,
+  denoIo,
+  EXIT_OK,
+  EXIT_USAGE,
+  type Io,
+  positiveInteger,
+  reportError,
+} from "./_ui.ts";
 import { backupCommand } from "./backup.ts";
 import { benchCommand } from "./bench.ts";
 import { initCommand } from "./init.ts";
@@ -34,7 +42,11 @@ export async function main(
     .showHelpAfterError("(add --help for usage)")
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .exitOverride()
-    .option("-r, --repo <location>", "the repository: a folder (or set COFRE_REPOSITORY)")
+    .option(
+      "-r, --repo <location>",
+      "the repository: a folder, s3:https://host/bucket[/prefix], s3:bucket[/prefix] or " +
+        "rclone:remote:path (or set COFRE_REPOSITORY)",
+    )
     .option("--password-file <file>", "read the password from a file (or set COFRE_PASSWORD)")
     .option(
       "--recovery-key-file <file>",
@@ -43,6 +55,11 @@ export async function main(
     .option(
       "--account <phone>",
       "the phone number the repository is bound to (or set COFRE_ACCOUNT)",
+    )
+    .option(
+      "--connections <n>",
+      "uploads/downloads at once (or set COFRE_CONNECTIONS; default 4 for s3:/rclone:, 1 for a folder)",
+      positiveInteger,
     )
     .addCommand(initCommand(context))
     .addCommand(backupCommand(context))

@@ -2,7 +2,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
-import { withRepository } from "./_secrets.ts";
+import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -34,12 +34,14 @@ export function restoreCommand({ io, done }: CliContext) {
     .action(async (ref, options, command) => {
       const progress = new ProgressLine(io, { enabled: !options.json });
       const started = performance.now();
+      const connections = connectionsOption(command.optsWithGlobals() as RepositoryOptions, io);
       const result = await withRepository(command, io, (repository) =>
         repository.restore(ref, {
           target: options.target,
           include: options.include,
           overwrite: options.overwrite,
           workers: options.workers,
+          connections,
           onProgress: (p) =>
             progress.update(() => {
               const ms = performance.now() - started;

@@ -33,6 +33,8 @@ export interface BackupProgress {
   bytes: number;
   /** Bytes of new chunks stored. */
   newBytes: number;
+  /** Bytes of packs written to the storage so far (upload speed on remote storage). */
+  storedBytes: number;
   /** The file being read. */
   path: string;
 }
@@ -45,6 +47,8 @@ export interface BackupOptions {
   excludes?: string[];
   host?: string;
   username?: string;
+  /** Packs uploaded at once (default 1); remote storage wants several (`--connections`). */
+  uploads?: number;
   onProgress?: (progress: Readonly<BackupProgress>) => void;
 }
 
@@ -91,14 +95,26 @@ export async function backup(
   const host = options.host ?? Deno.hostname();
   const username = options.username ?? (Deno.env.get("USER") ?? "");
   const { crypto } = context;
-  const writer = new BlobWriter(storage, index, crypto, keys.meta);
+  const writer = new BlobWriter(storage, index, crypto, keys.meta, { uploads: options.uploads });
   const reader = new BlobStore(storage, index, crypto);
   // Chunks in flight, across all stages: this, not file size, bounds memory.
   const window = new Limiter(3 * crypto.parallelism + 1);
   const excludes = (options.excludes ?? []).map(globToRegExp);
   const failed: { path: string; error: string }[] = [];
-  const progress: BackupProgress = { files: 0, dirs: 0, bytes: 0, newBytes: 0, path: "" };
-  const report = () => options.onProgress?.({ ...progress, newBytes: writer.stats.newBytes });
+  const progress: BackupProgress = {
+    files: 0,
+    dirs: 0,
+    bytes: 0,
+    newBytes: 0,
+    storedBytes: 0,
+    path: "",
+  };
+  const report = () =>
+    options.onProgress?.({
+      ...progress,
+      newBytes: writer.stats.newBytes,
+      storedBytes: writer.stats.storedBytes,
+    });
   // Packs the snapshot needs (FORMAT.md §12.1), collected as blobs are referenced.
   // A blob not in the index yet is new, and every new blob lands in a pack
   // this run stores: those are added at the end.

@@ -10,6 +10,7 @@
 
 import { fromHex, toHex } from "./_bytes.ts";
 import { collectGarbage } from "./_gc.ts";
+import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
 import { FormatError } from "./errors.ts";
@@ -26,15 +27,24 @@ export class BlobStore {
   // Trees are read again and again (ls, restore, the parent of a backup).
   readonly #trees = new Map<string, Uint8Array>();
 
-  constructor(storage: Storage, index: BlobIndex, crypto: BlobCrypto) {
+  readonly #reads: number;
+
+  /** `reads`: storage reads worth keeping in flight (remote storage: its connections). */
+  constructor(
+    storage: Storage,
+    index: BlobIndex,
+    crypto: BlobCrypto,
+    options: { reads?: number } = {},
+  ) {
     this.#storage = storage;
     this.#index = index;
     this.#crypto = crypto;
+    this.#reads = options.reads ?? 1;
   }
 
-  /** How many reads may usefully be in flight. */
+  /** How many reads may usefully be in flight: enough for the CPU and for the storage's latency. */
   get parallelism(): number {
-    return this.#crypto.parallelism;
+    return Math.max(this.#crypto.parallelism, this.#reads);
   }
 
   /** The plaintext of blob `id` (hex); FormatError when it is missing or damaged. */
@@ -99,18 +109,32 @@ export class BlobWriter {
   readonly #pending = new Set<string>();
   #unindexed: IndexEntry[] = [];
   #packsSinceIndex = 0;
-  /** Pack flushes run one at a time, in order. */
-  #flushing: Promise<void> = Promise.resolve();
+  /**
+   * Pack uploads in flight, at most `uploads` at once: memory holds the open
+   * pack plus that many (~16 MiB each), and a slow remote is kept busy.
+   */
+  readonly #uploadSlots: Limiter;
+  readonly #uploads = new Set<Promise<void>>();
+  /** The first upload that failed: the next call rethrows it. */
+  #failure: { error: unknown } | undefined;
   /** Sizes of the packs this writer stored. */
   readonly packSizes = new Map<string, number>();
   readonly stats: WriteStats = { newBlobs: 0, newBytes: 0, storedBytes: 0, packs: 0 };
   static readonly INDEX_EVERY_PACKS = 64;
 
-  constructor(storage: Storage, index: BlobIndex, crypto: BlobCrypto, meta: AesGcm) {
+  /** `uploads`: packs stored at once (default 1: one after another). */
+  constructor(
+    storage: Storage,
+    index: BlobIndex,
+    crypto: BlobCrypto,
+    meta: AesGcm,
+    options: { uploads?: number } = {},
+  ) {
     this.#storage = storage;
     this.#index = index;
     this.#crypto = crypto;
     this.#meta = meta;
+    this.#uploadSlots = new Limiter(Math.max(1, options.uploads ?? 1));
   }
 
   /** True when the repository, the open pack or in-flight work already holds blob `id`. */
@@ -152,25 +176,45 @@ export class BlobWriter {
     return hex;
   }
 
-  #flushPack(): Promise<void> {
-    if (this.#builder.count === 0) return this.#flushing;
-    // Take the blobs now; store them after any flush already running.
+  /** Starts storing the open pack once an upload slot is free; the upload itself runs on. */
+  async #flushPack(): Promise<void> {
+    this.#throwIfFailed();
+    if (this.#builder.count === 0) return;
+    // Take the blobs now, so adds go on into a new pack while this one waits and uploads.
     const pack = this.#builder.finish(this.#meta);
-    this.#flushing = this.#flushing.then(async () => {
-      await this.#storage.put(pack.name, pack.parts);
-      this.packSizes.set(toHex(pack.id), pack.size);
-      this.stats.storedBytes += pack.size;
-      this.stats.packs++;
-      for (const entry of pack.entries) {
-        this.#index.add(entry);
-        this.#pending.delete(toHex(entry.id));
+    await this.#uploadSlots.acquire();
+    const upload = (async () => {
+      try {
+        await this.#storage.put(pack.name, pack.parts);
+        this.packSizes.set(toHex(pack.id), pack.size);
+        this.stats.storedBytes += pack.size;
+        this.stats.packs++;
+        for (const entry of pack.entries) {
+          this.#index.add(entry);
+          this.#pending.delete(toHex(entry.id));
+        }
+        this.#unindexed.push(...pack.entries);
+        // The pack's 16 MiB of sealed blobs are garbage now: return them at once (src/_gc.ts).
+        collectGarbage();
+        if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
+      } catch (error) {
+        this.#failure ??= { error };
+      } finally {
+        this.#uploadSlots.release();
       }
-      this.#unindexed.push(...pack.entries);
-      // The pack's 16 MiB of sealed blobs are garbage now: return them at once (src/_gc.ts).
-      collectGarbage();
-      if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
-    });
-    return this.#flushing;
+    })();
+    this.#uploads.add(upload);
+    upload.finally(() => this.#uploads.delete(upload));
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  /** Waits for every upload in flight; rethrows the first failure. */
+  async #drain(): Promise<void> {
+    while (this.#uploads.size > 0) await Promise.all([...this.#uploads]);
+    this.#throwIfFailed();
   }
 
   async #flushIndex(): Promise<void> {
@@ -183,8 +227,13 @@ export class BlobWriter {
 
   /** Stores the open pack and the remaining index entries. */
   async finish(): Promise<void> {
-    await this.#flushPack();
-    await this.#flushing;
+    try {
+      await this.#flushPack();
+    } finally {
+      // Even after a failure, let the other uploads settle: none runs on unobserved.
+      await this.#drain().catch(() => {});
+    }
+    this.#throwIfFailed();
     await this.#flushIndex();
   }
 }

@@ -492,7 +492,7 @@ export class Repository {
   /** Restores a snapshot ("latest" or an id prefix) into `options.target`. */
   async restore(
     ref: string,
-    options: RestoreOptions & { workers?: number },
+    options: RestoreOptions & { workers?: number; connections?: number },
   ): Promise<RestoreProgress> {
     const session = await this.#open();
     const snapshot = findSnapshot(await this.snapshots(), ref);
@@ -500,6 +500,8 @@ export class Repository {
       this.storage,
       session.index,
       this.#crypto(session, options.workers),
+      // Remote storage: keep `connections` reads in flight whatever the CPU count.
+      { reads: options.connections },
     );
     return await restore(store, snapshot.snapshot.tree, options);
   }
@@ -658,7 +660,10 @@ export class Repository {
     return (await this.#open()).index;
   }
 
-  /** Zeroes the keys held in memory and stops the workers; the object cannot be used afterwards. */
+  /**
+   * Zeroes the keys held in memory, stops the workers and closes the storage;
+   * the object cannot be used afterwards.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -672,6 +677,8 @@ export class Repository {
       this.#session.keys.nonce.dispose();
       this.#session = null;
     }
+    // Remote backends hold a helper process (rclone): it stops with the repository.
+    await this.storage.close?.();
   }
 
   #assertOpen(): void {

@@ -134,7 +134,7 @@ Deno.test("usage problems exit 2 and a missing repository exits 10", () =>
         ["key", "list", "-r", "s3:https://example.invalid/b"],
         { env: { COFRE_PASSWORD: PASSWORD } },
         2,
-        "not available yet",
+        "not a valid bucket name",
       ],
       [["key", "remove"], {}, 2, "missing required argument"],
     ];

@@ -42,6 +42,11 @@ export interface Storage {
   delete(name: string): Promise<void>;
   /** Every object whose name starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Releases what the backend holds (rclone's server process); optional,
+   * idempotent. `Repository.close()` calls it.
+   */
+  close?(): Promise<void>;
 }
 
 /** The object does not exist. */
