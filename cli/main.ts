@@ -6,9 +6,11 @@ import { VERSION } from "../mod.ts";
 import { type CliContext, denoIo, EXIT_OK, EXIT_USAGE, type Io, reportError } from "./_ui.ts";
 import { backupCommand } from "./backup.ts";
 import { benchCommand } from "./bench.ts";
+import { forgetCommand } from "./forget.ts";
 import { initCommand } from "./init.ts";
 import { catCommand, diffCommand, statsCommand } from "./inspect.ts";
 import { keyCommand } from "./key.ts";
+import { pruneCommand, unlockCommand } from "./prune.ts";
 import { restoreCommand } from "./restore.ts";
 import { lsCommand, snapshotsCommand } from "./snapshots.ts";
 import { versionCommand } from "./version.ts";
@@ -51,6 +53,9 @@ export async function main(
     .addCommand(diffCommand(context))
     .addCommand(statsCommand(context))
     .addCommand(catCommand(context))
+    .addCommand(forgetCommand(context))
+    .addCommand(pruneCommand(context))
+    .addCommand(unlockCommand(context))
     .addCommand(keyCommand(context))
     .addCommand(benchCommand(context))
     .addCommand(versionCommand(context))
