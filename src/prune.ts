@@ -44,6 +44,7 @@ export interface DeletionPlan {
   /** When the storage wrote it: the grace period runs from here. */
   modifiedMs: number;
   packs: string[];
+  /** Object names (`index/<hex>`); the plan stores the hex ids. */
   indexes: string[];
 }
 
@@ -108,7 +109,7 @@ export async function readPlans(storage: Storage, meta: AesGcm): Promise<Deletio
         timeMs: Number(j.time_ms),
         modifiedMs: info.modifiedMs,
         packs: hexes(j.packs),
-        indexes: hexes(j.indexes),
+        indexes: hexes(j.indexes).map((hex) => INDEX_PREFIX + hex),
       });
     } catch (error) {
       if (!(error instanceof FormatError)) throw error;
@@ -330,7 +331,7 @@ async function run(
   const plan = sealJson(keys.meta, PLAN_LABEL, {
     time_ms: o.now(),
     packs: [...planned],
-    indexes: [...indexFiles.keys()],
+    indexes: [...indexFiles.keys()].map((name) => name.slice(INDEX_PREFIX.length)),
   });
   const hash = new Uint8Array(
     await globalThis.crypto.subtle.digest("SHA-256", plan as Uint8Array<ArrayBuffer>),
