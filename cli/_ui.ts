@@ -41,7 +41,11 @@ export interface CliContext {
   /** Records the command's exit code. */
   done: (code: number) => void;
   /** Settings only tests pass (fast Argon2id); never set by the real CLI. */
-  testOnly?: { argon2id?: { memoryKib: number; iterations: number; parallelism: number } };
+  testOnly?: {
+    argon2id?: { memoryKib: number; iterations: number; parallelism: number };
+    /** Prune's grace period (FORMAT.md §14.2), shortened so tests need not wait an hour. */
+    pruneGraceMs?: number;
+  };
 }
 
 /** Exit codes (DESIGN.md §4). */

@@ -12,7 +12,7 @@ import {
 } from "../mod.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger, UsageError } from "./_ui.ts";
-import { printPruneResult } from "./prune.ts";
+import { printPruneResult, pruneJson } from "./prune.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const time = (ms: number) => {
@@ -36,7 +36,7 @@ function groupBy(value: string): GroupField[] {
   return fields as GroupField[];
 }
 
-export function forgetCommand({ io, done }: CliContext) {
+export function forgetCommand({ io, done, testOnly }: CliContext) {
   return new Command("forget")
     .description("forget snapshots by retention policy or by id (their data stays until prune)")
     .argument("[snapshot...]", "snapshot ids (or their first characters) to forget")
@@ -127,7 +127,7 @@ export function forgetCommand({ io, done }: CliContext) {
           .map((d) => d.snapshot.id);
         if (!options.dryRun && remove.length > 0) await repository.forget(remove);
         const pruned = options.prune && !options.dryRun
-          ? await repository.prune({ maxUnused })
+          ? await repository.prune({ maxUnused, graceMs: testOnly?.pruneGraceMs })
           : null;
         if (options.json) {
           io.stdout(
@@ -147,7 +147,7 @@ export function forgetCommand({ io, done }: CliContext) {
                   time: new Date(d.snapshot.timeMs).toISOString(),
                 })),
               })),
-              prune: pruned,
+              prune: pruned ? pruneJson(pruned) : null,
             }) + "\n",
           );
           return;
@@ -159,7 +159,7 @@ export function forgetCommand({ io, done }: CliContext) {
             group.tags !== undefined ? `tags [${group.tags.join(", ")}]` : "",
           ].filter((x) => x).join(", ");
           if (what) io.stdout(`Snapshots of ${what}:\n`);
-          io.stdout(`${"id".padEnd(10)}${"time".padEnd(21)}${"".padEnd(8)}reasons\n`);
+          io.stdout(`${"id".padEnd(10)}${"time".padEnd(21)}${"action".padEnd(8)}reasons\n`);
           for (const d of group.decisions) {
             const reasons = d.reasons.map((r) => r === "tag" ? "tag" : `${r} snapshot`).join(", ");
             io.stdout(

@@ -7,7 +7,7 @@ import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, type Io } from "./_ui.ts";
 import { parsePercent } from "./forget.ts";
 
-export function pruneCommand({ io, done }: CliContext) {
+export function pruneCommand({ io, done, testOnly }: CliContext) {
   return new Command("prune")
     .description("remove data no snapshot needs, and repack sparse packs")
     .option("--max-unused <percent>", "repack packs with more unused bytes than this", "10%")
@@ -25,7 +25,12 @@ export function pruneCommand({ io, done }: CliContext) {
       const result = await withRepository(
         command,
         io,
-        (repository) => repository.prune({ maxUnused, dryRun: !!options.dryRun }),
+        (repository) =>
+          repository.prune({
+            maxUnused,
+            dryRun: !!options.dryRun,
+            graceMs: testOnly?.pruneGraceMs,
+          }),
       );
       if (options.json) io.stdout(JSON.stringify(pruneJson(result)) + "\n");
       else printPruneResult(io, result);
@@ -73,6 +78,7 @@ export function pruneJson(r: PruneResult) {
     new_bytes: r.newBytes,
     planned_bytes: r.plannedBytes,
     pending_plans: r.pendingPlans,
+    young_packs: r.youngPacks,
     stale_locks: r.staleLocks.map((l) => ({ host: l.host, pid: l.pid, time_ms: l.timeMs })),
   };
 }
@@ -99,6 +105,11 @@ export function printPruneResult(io: Io, r: PruneResult): void {
     );
   } else {
     io.stdout("Nothing new to remove.\n");
+  }
+  if (r.youngPacks > 0) {
+    io.stdout(
+      `Left ${r.youngPacks} pack(s) younger than an hour alone (a backup may still need them)\n`,
+    );
   }
   if (r.pendingPlans > 0) {
     io.stdout(`${r.pendingPlans} earlier plan(s) still waiting for their hour\n`);

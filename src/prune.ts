@@ -82,6 +82,8 @@ export interface PruneResult {
   plannedBytes: number;
   /** Plans still waiting for their grace period. */
   pendingPlans: number;
+  /** Packs younger than the grace period, left alone (a concurrent backup may need them). */
+  youngPacks: number;
   /** Stale locks seen (left alone: 'cofre unlock' removes them). */
   staleLocks: LockInfo[];
 }
@@ -163,6 +165,7 @@ async function run(
     newBytes: 0,
     plannedBytes: 0,
     pendingPlans: 0,
+    youngPacks: 0,
     staleLocks: o.lock?.stale ?? [],
   };
   // Step 1: plans, index files, packs.
@@ -279,7 +282,11 @@ async function run(
   const unused: string[] = [];
   const repack: string[] = [];
   for (const [pack, info] of packs) {
-    if (pendingPacks.has(pack) || o.now() - info.modifiedMs <= o.graceMs) continue;
+    if (pendingPacks.has(pack)) continue;
+    if (o.now() - info.modifiedMs <= o.graceMs) {
+      result.youngPacks++;
+      continue;
+    }
     const entries = packEntries.get(pack);
     const keep = used.get(pack);
     if (!entries || !keep) {

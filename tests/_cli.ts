@@ -13,6 +13,8 @@ export interface Script {
   /** Answers to yes/no questions, in order. */
   answers?: boolean[];
   files?: Record<string, string>;
+  /** Prune's grace period, shortened (FORMAT.md §14.2). */
+  pruneGraceMs?: number;
 }
 
 export async function cofre(args: string[], script: Script = {}) {
@@ -54,6 +56,9 @@ export async function cofre(args: string[], script: Script = {}) {
         : Promise.resolve(content);
     },
   };
-  const code = await main(args, io, { argon2id: TEST_ONLY_FAST_ARGON2ID });
+  const code = await main(args, io, {
+    argon2id: TEST_ONLY_FAST_ARGON2ID,
+    pruneGraceMs: script.pruneGraceMs,
+  });
   return { code, stdout, stderr, prompts };
 }
