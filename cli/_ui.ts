@@ -45,6 +45,8 @@ export interface CliContext {
     argon2id?: { memoryKib: number; iterations: number; parallelism: number };
     /** The clock `backup --if-due` and `schedule` read. */
     now?: () => number;
+    /** Prune's grace period (FORMAT.md §14.2), shortened so tests need not wait an hour. */
+    pruneGraceMs?: number;
   };
 }
 

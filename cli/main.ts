@@ -14,9 +14,11 @@ import {
 } from "./_ui.ts";
 import { backupCommand } from "./backup.ts";
 import { benchCommand } from "./bench.ts";
+import { forgetCommand } from "./forget.ts";
 import { initCommand } from "./init.ts";
 import { catCommand, diffCommand, statsCommand } from "./inspect.ts";
 import { keyCommand } from "./key.ts";
+import { pruneCommand, unlockCommand } from "./prune.ts";
 import { restoreCommand } from "./restore.ts";
 import { scheduleCommand } from "./schedule.ts";
 import { lsCommand, snapshotsCommand } from "./snapshots.ts";
@@ -69,6 +71,9 @@ export async function main(
     .addCommand(diffCommand(context))
     .addCommand(statsCommand(context))
     .addCommand(catCommand(context))
+    .addCommand(forgetCommand(context))
+    .addCommand(pruneCommand(context))
+    .addCommand(unlockCommand(context))
     .addCommand(keyCommand(context))
     .addCommand(scheduleCommand(context))
     .addCommand(benchCommand(context))

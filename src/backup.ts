@@ -121,7 +121,8 @@ export async function backup(
   const neededPacks = new Set<string>();
   const reference = (id: string) => {
     const location = index.get(id);
-    if (location) neededPacks.add(location.pack);
+    // A blob in a withdrawn pack (FORMAT.md §14.2) is stored again: the new pack is added below.
+    if (location && index.has(id)) neededPacks.add(location.pack);
   };
 
   // restic's rule: the parent is the newest snapshot of the same host and paths.

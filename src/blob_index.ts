@@ -27,13 +27,22 @@ export interface BlobLocation {
 /** All blobs the repository's index files list, by hex chunk id. */
 export class BlobIndex {
   readonly #blobs = new Map<string, BlobLocation>();
+  /** Packs in a deletion plan (FORMAT.md §14.2): read from, never deduplicated against. */
+  readonly #withdrawn = new Set<string>();
 
   get size(): number {
     return this.#blobs.size;
   }
 
+  /** True when blob `id` is stored in a pack that a backup may deduplicate against. */
   has(id: string): boolean {
-    return this.#blobs.has(id);
+    const location = this.#blobs.get(id);
+    return location !== undefined && !this.#withdrawn.has(location.pack);
+  }
+
+  /** Marks packs as withdrawn (FORMAT.md §14.2): `has` no longer sees their blobs. */
+  withdraw(packs: Iterable<string>): void {
+    for (const pack of packs) this.#withdrawn.add(pack);
   }
 
   get(id: string): BlobLocation | undefined {
@@ -43,7 +52,9 @@ export class BlobIndex {
   add(entry: IndexEntry): void {
     // A blob stored twice (two concurrent backups) keeps its first location.
     const id = toHex(entry.id);
-    if (this.#blobs.has(id)) return;
+    if (this.has(id)) return;
+    // A blob stored again after its pack was withdrawn moves to its new pack.
+    if (this.#blobs.has(id) && this.#withdrawn.has(toHex(entry.pack))) return;
     this.#blobs.set(id, {
       type: entry.type,
       pack: toHex(entry.pack),
@@ -94,9 +105,14 @@ export async function writeIndex(
   return name;
 }
 
-/** Loads every index file into one BlobIndex. */
-export async function loadIndex(storage: Storage, meta: AesGcm): Promise<BlobIndex> {
+/** Loads every index file into one BlobIndex, with the packs of deletion plans withdrawn. */
+export async function loadIndex(
+  storage: Storage,
+  meta: AesGcm,
+  options: { withdrawn?: Iterable<string> } = {},
+): Promise<BlobIndex> {
   const index = new BlobIndex();
+  index.withdraw(options.withdrawn ?? []);
   for await (const info of storage.list(INDEX_PREFIX)) {
     for (const entry of openIndex(info.name, await storage.get(info.name), meta)) index.add(entry);
   }

@@ -642,8 +642,9 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (kind === "tombstone" && (zero || p !== 0 || s !== 0)) {
     r.fail("a tombstone must name the envelope it replaces and carry no packs or snapshot");
   }
-  if (kind === "snapshot" && (!zero || s < NONCE_BYTES + TAG_BYTES)) {
-    r.fail("a snapshot envelope must carry a sealed snapshot and no forgotten hash");
+  // A snapshot envelope with a forgotten hash is a replacement written by prune (FORMAT.md §12.3).
+  if (kind === "snapshot" && s < NONCE_BYTES + TAG_BYTES) {
+    r.fail("a snapshot envelope must carry a sealed snapshot");
   }
   return {
     kind,

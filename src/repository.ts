@@ -21,12 +21,27 @@ import { loadCompressor } from "./compress.ts";
 import { loadGarbageCollector } from "./_gc.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
 import {
+  listLocks,
+  type LockInfo,
+  type LockListing,
+  type LockOptions,
+  removeLocks,
+  RepositoryLock,
+} from "./lock.ts";
+import { prune, type PruneOptions, type PruneResult, readPlans } from "./prune.ts";
+import {
   AdaptiveBlobCrypto,
   type BlobCrypto,
   InlineBlobCrypto,
   WorkerBlobCrypto,
 } from "./workers.ts";
-import { findSnapshot, listSnapshots, type SnapshotKeys, type StoredSnapshot } from "./snapshot.ts";
+import {
+  findSnapshot,
+  listSnapshots,
+  type SnapshotKeys,
+  type StoredSnapshot,
+  writeTombstone,
+} from "./snapshot.ts";
 import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } from "./chunker.ts";
 import {
   AuthenticationError,
@@ -435,7 +450,11 @@ export class Repository {
       publicKey: this.config.publicKey,
       repositoryId: this.config.repositoryId,
     };
-    const index = await loadIndex(this.storage, keys.meta);
+    // FORMAT.md §14.2: backups never deduplicate against packs a deletion plan names.
+    const plans = await readPlans(this.storage, keys.meta);
+    const index = await loadIndex(this.storage, keys.meta, {
+      withdrawn: plans.flatMap((plan) => plan.packs),
+    });
     const inline = new InlineBlobCrypto(keys, { level: this.config.zstdLevel });
     this.#session = {
       keys,
@@ -653,6 +672,56 @@ export class Repository {
   /** Reads a blob's plaintext by hex id (for `cat blob`). */
   async readBlob(type: "data" | "tree", id: string): Promise<Uint8Array> {
     return await (await this.#open()).store.read(type, id);
+  }
+
+  /**
+   * Replaces snapshots by tombstones (FORMAT.md §12.3); `refs` are ids or
+   * id prefixes. Returns the forgotten snapshots. Their data stays until prune.
+   */
+  async forget(refs: string[], options: { now?: () => number } = {}): Promise<StoredSnapshot[]> {
+    const { keys } = await this.#open();
+    const all = await this.snapshots();
+    const chosen = [...new Map(refs.map((ref) => findSnapshot(all, ref)).map((s) => [s.id, s]))
+      .values()];
+    for (const stored of chosen) {
+      await writeTombstone(this.storage, keys, stored, (options.now ?? Date.now)());
+    }
+    return chosen;
+  }
+
+  /** Removes unused data under the exclusive lock (FORMAT.md §14; src/prune.ts). */
+  async prune(options: PruneOptions = {}): Promise<PruneResult> {
+    const session = await this.#open();
+    const result = await prune(
+      { storage: this.storage, keys: session.keys, crypto: session.inline },
+      options,
+    );
+    if (!options.dryRun) {
+      // Packs and index files changed: later reads in this session start from the new index.
+      const plans = await readPlans(this.storage, session.keys.meta);
+      session.index = await loadIndex(this.storage, session.keys.meta, {
+        withdrawn: plans.flatMap((plan) => plan.packs),
+      });
+      session.store = new BlobStore(this.storage, session.index, session.inline);
+    }
+    return result;
+  }
+
+  /** Takes the exclusive lock (FORMAT.md §14.1); release it when done. */
+  async lock(options: LockOptions = {}): Promise<RepositoryLock> {
+    return await RepositoryLock.acquire(this.storage, (await this.#open()).keys.meta, options);
+  }
+
+  /** The repository's locks (FORMAT.md §14.1). */
+  async locks(options: { now?: () => number } = {}): Promise<LockListing> {
+    return await listLocks(this.storage, (await this.#open()).keys.meta, options);
+  }
+
+  /** Removes stale locks, or all of them with `all`; returns what was removed. */
+  async unlock(
+    options: { all?: boolean; now?: () => number } = {},
+  ): Promise<{ removed: LockInfo[]; foreign: string[]; live: LockInfo[] }> {
+    return await removeLocks(this.storage, (await this.#open()).keys.meta, options);
   }
 
   /** The in-memory index (for `stats` and `cat index`). */

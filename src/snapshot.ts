@@ -60,6 +60,8 @@ export interface StoredSnapshot {
   previous: string;
   packs: PackRef[];
   snapshot: Snapshot;
+  /** For a replacement written by prune (FORMAT.md §12.3): the id of the envelope it replaced. */
+  replaces?: string;
 }
 
 /** A tombstone: a forgotten snapshot's place in the chain (FORMAT.md §12.3). */
@@ -160,13 +162,78 @@ export async function writeSnapshot(
   packs: PackRef[],
   previous: { id: string; sequence: bigint } | null,
 ): Promise<string> {
+  return await writeEnvelope(storage, keys, snapshot, packs, {
+    sequence: previous ? previous.sequence + 1n : 0n,
+    previous: previous ? fromHex32(previous.id) : new Uint8Array(32),
+    forgotten: new Uint8Array(32),
+  });
+}
+
+/**
+ * Writes a replacement for `stored` with the pack list `packs` (FORMAT.md
+ * §12.3: same sequence, previous, time and snapshot; forgotten = its id) and
+ * returns the new id. The caller deletes the replaced envelope.
+ */
+export async function writeReplacement(
+  storage: Storage,
+  keys: SnapshotKeys,
+  stored: StoredSnapshot,
+  packs: PackRef[],
+): Promise<string> {
+  return await writeEnvelope(storage, keys, stored.snapshot, packs, {
+    sequence: stored.sequence,
+    previous: fromHex32(stored.previous),
+    // The hash chain links name: the original envelope's, when this replaces a replacement.
+    forgotten: fromHex32(stored.replaces ?? stored.id),
+  });
+}
+
+/**
+ * Replaces snapshot `stored` by a tombstone (FORMAT.md §12.3): writes the
+ * tombstone, then deletes the envelope. Returns the tombstone's id.
+ */
+export async function writeTombstone(
+  storage: Storage,
+  keys: SnapshotKeys,
+  stored: Pick<StoredSnapshot, "id" | "sequence" | "previous" | "replaces">,
+  timeMs: number,
+): Promise<string> {
+  const unsigned = {
+    kind: "tombstone" as const,
+    repositoryId: keys.repositoryId,
+    sequence: stored.sequence,
+    previous: fromHex32(stored.previous),
+    timeMs,
+    forgotten: fromHex32(stored.replaces ?? stored.id),
+    packs: [],
+    sealedSnapshot: new Uint8Array(0),
+  };
+  const signature = await sign(
+    keys.signingKey,
+    ENVELOPE_SIGNATURE_LABEL,
+    encodeEnvelopeSigned(unsigned),
+  );
+  const bytes = encodeEnvelope({ ...unsigned, signature });
+  const id = toHex(await sha256(bytes));
+  await storage.put(SNAPSHOTS_PREFIX + id, bytes);
+  await storage.delete(SNAPSHOTS_PREFIX + stored.id);
+  return id;
+}
+
+async function writeEnvelope(
+  storage: Storage,
+  keys: SnapshotKeys,
+  snapshot: Snapshot,
+  packs: PackRef[],
+  link: { sequence: bigint; previous: Uint8Array; forgotten: Uint8Array },
+): Promise<string> {
   const header = {
     kind: "snapshot" as const,
     repositoryId: keys.repositoryId,
-    sequence: previous ? previous.sequence + 1n : 0n,
-    previous: previous ? fromHex32(previous.id) : new Uint8Array(32),
+    sequence: link.sequence,
+    previous: link.previous,
     timeMs: snapshot.timeMs,
-    forgotten: new Uint8Array(32),
+    forgotten: link.forgotten,
     packs,
   };
   const aad = concatBytes(ascii(SNAPSHOT_AAD_LABEL), await sha256(encodeEnvelopeHeader(header)));
@@ -225,7 +292,8 @@ export async function readSnapshot(
     throw error;
   }
   const snapshot = decodeSnapshot(decompress(frame, { maxBytes: MAX_SNAPSHOT_JSON_BYTES }), id);
-  return { ...base, packs: envelope.packs, snapshot };
+  const replaces = envelope.forgotten.some((b) => b !== 0) ? toHex(envelope.forgotten) : undefined;
+  return { ...base, packs: envelope.packs, snapshot, ...(replaces ? { replaces } : {}) };
 }
 
 async function verifyEnvelope(

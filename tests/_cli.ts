@@ -15,6 +15,8 @@ export interface Script {
   files?: Record<string, string>;
   /** The time the CLI's clock reads (ms), for `backup --if-due` and `schedule`. */
   nowMs?: number;
+  /** Prune's grace period, shortened (FORMAT.md §14.2). */
+  pruneGraceMs?: number;
 }
 
 export async function cofre(args: string[], script: Script = {}) {
@@ -57,6 +59,10 @@ export async function cofre(args: string[], script: Script = {}) {
     },
   };
   const now = script.nowMs === undefined ? undefined : () => script.nowMs!;
-  const code = await main(args, io, { argon2id: TEST_ONLY_FAST_ARGON2ID, now });
+  const code = await main(args, io, {
+    argon2id: TEST_ONLY_FAST_ARGON2ID,
+    now,
+    pruneGraceMs: script.pruneGraceMs,
+  });
   return { code, stdout, stderr, prompts };
 }
