@@ -60,13 +60,33 @@ export const ROUND_TRIP: Step[] = [
     args: (d) => ["restore", "latest", "--target", `${d}/restored`],
     after: (d) => sameTree(`${d}/src`, `${d}/restored/src`),
   },
+  // Retention on the remote: prune plans the deletion, the next prune carries it out
+  // (the grace period is shortened to 0 for the test).
+  { name: "forget --prune", args: () => ["forget", "--keep-last", "1", "--prune"] },
+  { name: "prune", args: () => ["prune"] },
+  {
+    name: "one snapshot left",
+    args: () => ["snapshots", "--json"],
+    after: async (_, stdout) => {
+      assertEquals((JSON.parse(stdout) as unknown[]).length, 1);
+      await Promise.resolve();
+    },
+  },
+  {
+    name: "restore after prune",
+    args: (d) => ["restore", "latest", "--target", `${d}/restored-after-prune`],
+    after: (d) => sameTree(`${d}/src`, `${d}/restored-after-prune/src`),
+  },
 ];
 
 async function roundTrip(location: string, env: Record<string, string>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "cofre-cloud-" });
   try {
     await makeSource(`${dir}/src`);
-    const script = { env: { ...env, COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: location } };
+    const script = {
+      env: { ...env, COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: location },
+      pruneGraceMs: 0,
+    };
     for (const step of ROUND_TRIP) {
       await step.before?.(dir);
       const result = await cofre(step.args(dir), script);
