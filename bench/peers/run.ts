@@ -140,7 +140,7 @@ interface Peer {
   snapshots?(repo: string): Invocation;
 }
 
-async function run(
+export async function run(
   invocation: Invocation,
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -386,7 +386,7 @@ async function settle(drop: boolean): Promise<void> {
   }
 }
 
-function jsonSummary(stdout: string): unknown {
+export function jsonSummary(stdout: string): unknown {
   // restic and Cofre print the summary as the last JSON line; borg as one object.
   const trimmed = stdout.trim();
   for (const candidate of [trimmed, trimmed.split("\n").pop() ?? ""]) {
@@ -403,7 +403,7 @@ function hasSnapshotId(summary: unknown): boolean {
   return typeof summary === "object" && summary !== null && "snapshot_id" in summary;
 }
 
-function peerFor(tool: ToolName, options: RunOptions): Peer {
+export function peerFor(tool: ToolName, options: RunOptions): Peer {
   switch (tool) {
     case "cofre":
       return cofrePeer(options.cofreCli ?? `${repoRoot()}/cli/main.ts`);
