@@ -101,7 +101,7 @@ export function sameCompanions(
  * readable database.
  */
 export async function captureDatabase(path: string, to: string): Promise<number> {
-  const source = new DatabaseSync(path, { readOnly: true, timeout: BUSY_WAIT_MS });
+  const source = await openSource(path);
   try {
     // Parse the schema now: a file with a valid header and garbage after it
     // fails here, where a page-by-page copy would not notice.
@@ -131,6 +131,32 @@ export async function captureDatabase(path: string, to: string): Promise<number>
   const pageSize = await probeDatabase(to);
   if (pageSize === null) throw new Error("Cannot copy the database: the copy has no valid header");
   return pageSize;
+}
+
+/**
+ * Opens the live database to copy it: read-only, unless it is in WAL mode
+ * and no connection has it open (no -wal file). SQLite then creates the
+ * -wal and -shm files to read it, and only a read-write connection removes
+ * them on closing, as the last one out: the source is left as it was found.
+ */
+async function openSource(path: string): Promise<DatabaseSync> {
+  const header = new Uint8Array(20);
+  const file = await Deno.open(path, { read: true });
+  try {
+    await file.read(header);
+  } finally {
+    file.close();
+  }
+  // Bytes 18 and 19, the file format write and read versions, are 2 in WAL mode.
+  const wal = header[18] === 2 && header[19] === 2;
+  if (wal && !(await Deno.stat(`${path}-wal`).catch(() => null))) {
+    try {
+      return new DatabaseSync(path, { timeout: BUSY_WAIT_MS });
+    } catch {
+      // Not writable: read-only it is, and the two files stay.
+    }
+  }
+  return new DatabaseSync(path, { readOnly: true, timeout: BUSY_WAIT_MS });
 }
 
 /**

@@ -9,6 +9,7 @@ import { pseudoRandomBytes } from "./_data.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import type { TreeNode } from "../src/format.ts";
 import { databasePageSize, PageChunker } from "../src/sqlite.ts";
+import { addMessages, buildChatDatabase } from "../bench/peers/make_corpus.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 const FAST = { memoryKib: 64, iterations: 1, parallelism: 1 };
@@ -171,6 +172,9 @@ Deno.test("a WAL-mode database is captured with its uncheckpointed frames, witho
   withDir(async (dir) => {
     await Deno.mkdir(`${dir}/src`);
     const path = `${dir}/src/chat.db`;
+    // A WAL database no one has open: reading it must not leave -wal and -shm behind.
+    makeDatabase(`${dir}/src/closed.db`, { rows: 10, wal: true }).close();
+    const closedMtime = (await Deno.stat(`${dir}/src/closed.db`)).mtime;
     const writer = makeDatabase(path, { rows: 1000, wal: true });
     try {
       writer.exec("PRAGMA wal_autocheckpoint = 0");
@@ -186,20 +190,26 @@ Deno.test("a WAL-mode database is captured with its uncheckpointed frames, witho
       const listing = async () =>
         (await Array.fromAsync(Deno.readDir(`${dir}/src`))).map((e) => e.name).sort();
       const present = await listing();
-      assertEquals(present, ["chat.db", "chat.db-shm", "chat.db-wal"]);
+      assertEquals(present, ["chat.db", "chat.db-shm", "chat.db-wal", "closed.db"]);
 
       await withRepository(`${dir}/repo`, async (repository) => {
         const result = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
         assertEquals(result.snapshot.warnings, undefined);
-        assertEquals([...(await files(repository)).keys()].sort(), ["src", "src/chat.db"]);
+        assertEquals([...(await files(repository)).keys()].sort(), [
+          "src",
+          "src/chat.db",
+          "src/closed.db",
+        ]);
         const node = (await files(repository)).get("src/chat.db")!;
         assertTrue(node.type === "file" && node.sqlite?.companions[0]?.name === "chat.db-wal");
         // The source is left as it was, and the writer still writes.
         assertEquals(await listing(), present);
+        assertEquals((await Deno.stat(`${dir}/src/closed.db`)).mtime, closedMtime);
         insert.run(1501, "after the backup");
         await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
       });
-      assertEquals(await Array.fromAsync(Deno.readDir(`${dir}/out/src`)).then((e) => e.length), 1);
+      assertEquals(await Array.fromAsync(Deno.readDir(`${dir}/out/src`)).then((e) => e.length), 2);
+      assertEquals(inspect(`${dir}/out/src/closed.db`), { check: "ok", rows: { n: 10, s: 55 } });
       assertEquals(inspect(`${dir}/out/src/chat.db`), {
         check: "ok",
         rows: { n: 1500, s: 1500 * 1501 / 2 },
@@ -307,4 +317,26 @@ Deno.test("a file that only starts like a database is backed up byte for byte, w
     } finally {
       await repository.close();
     }
+  }));
+
+Deno.test("bench/peers addMessages adds seeded messages whose index entries land all over the file", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/msgstore.db`;
+    const fortunes = ["see you at noon", "bring the photos", "ok", "on my way"];
+    buildChatDatabase(path, 1_000_000, { seed: "t", fortunes, mediaPaths: [] });
+    const before = await Deno.readFile(path);
+    await Deno.copyFile(path, `${dir}/twin.db`);
+    assertEquals(addMessages(path, { count: 200 }), { inserted: 200 });
+    addMessages(`${dir}/twin.db`, { count: 200 });
+    const after = await Deno.readFile(path);
+    assertEquals(after, await Deno.readFile(`${dir}/twin.db`), "seeded");
+    const pages = before.length / 4096;
+    const changed: number[] = [];
+    for (let p = 0; p < pages; p++) {
+      const a = before.subarray(p * 4096, (p + 1) * 4096);
+      if (!a.every((x, i) => x === after[p * 4096 + i])) changed.push(p);
+    }
+    // Pages in every quarter of the old file changed, not only its end.
+    const quarters = new Set(changed.map((p) => Math.floor(4 * p / pages)));
+    assertEquals(quarters.size, 4, `changed pages ${changed}`);
   }));
