@@ -116,6 +116,9 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
             `Snapshot ${snapshotId.slice(0, 8)} saved\n`,
         );
       }
+      for (const w of snapshot.warnings ?? []) {
+        io.stderr(`cofre: warning: ${w.path}: ${w.warning}\n`);
+      }
       for (const f of snapshot.failed) io.stderr(`cofre: could not read ${f.path}: ${f.error}\n`);
       if (snapshot.failed.length > 0) {
         io.stderr(

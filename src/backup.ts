@@ -24,6 +24,13 @@ import {
 } from "./snapshot.ts";
 import type { Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
+import {
+  COMPANION_SUFFIXES,
+  companionStates,
+  DatabaseCapturer,
+  PageChunker,
+  sameCompanions,
+} from "./sqlite.ts";
 
 /** Progress, reported as the backup goes. */
 export interface BackupProgress {
@@ -133,6 +140,13 @@ export async function backup(
   const parentRoot = parent ? await readTree(reader, parent.snapshot.tree) : null;
   const chunker = new StreamingChunker({ ...config.chunker, seed: context.cdcSeed });
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  // FORMAT.md §7.4: databases are read from consistent copies; their companions are skipped.
+  const databases = new DatabaseCapturer();
+  const capturedDatabases = new Set<string>();
+  const isCompanion = (path: string) =>
+    COMPANION_SUFFIXES.some((suffix) =>
+      path.endsWith(suffix) && capturedDatabases.has(path.slice(0, -suffix.length))
+    );
 
   const excluded = (path: string) =>
     excludes.some((re) => re.test(path) || re.test(basename(path)));
@@ -160,7 +174,10 @@ export async function backup(
     }
   }
 
-  async function readFile(path: string): Promise<{ content: string[]; size: number }> {
+  async function readFile(
+    path: string,
+    cutter: Pick<StreamingChunker, "push" | "finish"> = chunker,
+  ): Promise<{ content: string[]; size: number }> {
     const file = await Deno.open(path, { read: true });
     const content: Promise<string>[] = [];
     let size = 0;
@@ -178,12 +195,12 @@ export async function backup(
         if (n === null) break;
         size += n;
         progress.bytes += n;
-        await take(chunker.push(buffer.subarray(0, n)));
+        await take(cutter.push(buffer.subarray(0, n)));
         report();
       }
-      await take(chunker.finish());
+      await take(cutter.finish());
     } catch (error) {
-      chunker.finish(); // drop the partial stream so the next file starts clean
+      cutter.finish(); // drop the partial stream so the next file starts clean
       await Promise.allSettled(content);
       throw error;
     } finally {
@@ -232,8 +249,12 @@ export async function backup(
     if (!info.isFile) return null; // sockets, FIFOs, devices: nothing to restore
     progress.path = path;
     progress.files++;
+    const previousDatabase = previous?.type === "file" ? previous.sqlite : undefined;
     if (
-      previous?.type === "file" && previous.size === info.size &&
+      previous?.type === "file" &&
+      (previousDatabase?.sourceSize ?? previous.size) === info.size &&
+      (!previousDatabase ||
+        sameCompanions(previousDatabase.companions, await companionStates(path))) &&
       previous.mtimeMs === base.mtimeMs &&
       previous.inode === base.inode && previous.ctimeMs === base.ctimeMs &&
       previous.content.every((id) => index.has(id))
@@ -241,9 +262,29 @@ export async function backup(
       previous.content.forEach(reference);
       progress.bytes += info.size;
       report();
-      return { ...base, type: "file", size: previous.size, content: previous.content };
+      if (previousDatabase) capturedDatabases.add(path);
+      return {
+        ...base,
+        type: "file",
+        size: previous.size,
+        content: previous.content,
+        ...(previousDatabase ? { sqlite: previousDatabase } : {}),
+      };
     }
     try {
+      const database = await databases.capture(path, info.size);
+      if (database) {
+        try {
+          const { content, size } = await readFile(
+            database.copy,
+            new PageChunker(database.pageSize),
+          );
+          capturedDatabases.add(path);
+          return { ...base, type: "file", size, content, sqlite: database.record };
+        } finally {
+          await Deno.remove(database.copy).catch(() => {});
+        }
+      }
       const { content, size } = await readFile(path);
       return { ...base, type: "file", size, content };
     } catch (error) {
@@ -266,7 +307,7 @@ export async function backup(
     const nodes: TreeNode[] = [];
     for (const name of entries.sort()) {
       const child = `${path}/${name}`;
-      if (excluded(child)) continue;
+      if (excluded(child) || isCompanion(child)) continue;
       const node = await visit(child, name, previous?.get(name));
       if (node) nodes.push(node);
     }
@@ -274,9 +315,13 @@ export async function backup(
   }
 
   const rootNodes: TreeNode[] = [];
-  for (let i = 0; i < paths.length; i++) {
-    const node = await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!));
-    if (node) rootNodes.push(node);
+  try {
+    for (let i = 0; i < paths.length; i++) {
+      const node = await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!));
+      if (node) rootNodes.push(node);
+    }
+  } finally {
+    await databases.close();
   }
   if (rootNodes.length === 0) {
     throw new Error(
@@ -299,6 +344,7 @@ export async function backup(
     tree,
     parent: parent?.id ?? null,
     failed,
+    ...(databases.warnings.length ? { warnings: databases.warnings } : {}),
     stats: {
       files: progress.files,
       dirs: progress.dirs,

@@ -421,10 +421,18 @@ export type TreeNode =
     ctimeMs?: number;
   }
   & (
-    | { type: "file"; size: number; content: string[] }
+    | { type: "file"; size: number; content: string[]; sqlite?: SqliteRecord }
     | { type: "dir"; subtree: string }
     | { type: "symlink"; target: string }
   );
+
+/** FORMAT.md §11: a database whose content is a consistent copy (§7.4), not the file's bytes. */
+export interface SqliteRecord {
+  /** The live file's size when it was read. */
+  sourceSize: number;
+  /** Its `-wal` and `-journal` files then. */
+  companions: { name: string; size: number; mtimeMs: number }[];
+}
 
 const HEX_ID = /^[0-9a-f]{64}$/;
 
@@ -457,6 +465,16 @@ export function encodeTree(nodes: readonly TreeNode[]): Uint8Array<ArrayBuffer> 
     }
     if (node.inode !== undefined) out.inode = node.inode;
     if (node.ctimeMs !== undefined) out.ctime_ms = node.ctimeMs;
+    if (node.type === "file" && node.sqlite) {
+      out.sqlite = {
+        source_size: node.sqlite.sourceSize,
+        companions: node.sqlite.companions.map((c) => ({
+          name: c.name,
+          size: c.size,
+          mtime_ms: c.mtimeMs,
+        })),
+      };
+    }
     return JSON.stringify(out);
   });
   return new TextEncoder().encode(`{"nodes":[${parts.join(",")}]}`);
@@ -515,6 +533,9 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
         type: "file",
         size: int(n.size, `${name}: size`),
         content: content as string[],
+        ...(n.sqlite !== undefined
+          ? { sqlite: decodeSqliteRecord(n.sqlite, name, fail, int) }
+          : {}),
       });
     } else if (n.type === "dir") {
       if (typeof n.subtree !== "string" || !HEX_ID.test(n.subtree)) {
@@ -529,6 +550,30 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     }
   }
   return out;
+}
+
+function decodeSqliteRecord(
+  raw: unknown,
+  name: string,
+  fail: (reason: string) => never,
+  int: (v: unknown, what: string, min?: number) => number,
+): SqliteRecord {
+  const r = raw as Record<string, unknown> | null;
+  if (typeof r !== "object" || r === null || !Array.isArray(r.companions)) {
+    fail(`${name}: sqlite is not a record with companions`);
+  }
+  return {
+    sourceSize: int(r!.source_size, `${name}: sqlite.source_size`),
+    companions: (r!.companions as unknown[]).map((c) => {
+      const o = c as Record<string, unknown> | null;
+      if (typeof o?.name !== "string") fail(`${name}: a sqlite companion has no name`);
+      return {
+        name: o!.name as string,
+        size: int(o!.size, `${name}: sqlite companion size`),
+        mtimeMs: int(o!.mtime_ms, `${name}: sqlite companion mtime_ms`, Number.MIN_SAFE_INTEGER),
+      };
+    }),
+  };
 }
 
 function checkNodeName(name: string, fail: (reason: string) => never): void {

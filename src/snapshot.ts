@@ -42,6 +42,8 @@ export interface Snapshot {
   parent: string | null;
   /** Paths that could not be read, with why. */
   failed: { path: string; error: string }[];
+  /** Files backed up in a way the user should know about (FORMAT.md §12.2); absent when none. */
+  warnings?: { path: string; warning: string }[];
   stats: {
     files: number;
     dirs: number;
@@ -91,6 +93,7 @@ function encodeSnapshot(s: Snapshot): Uint8Array {
       new_blobs: s.stats.newBlobs,
       duration_ms: s.stats.durationMs,
     },
+    ...(s.warnings?.length ? { warnings: s.warnings } : {}),
   }));
 }
 
@@ -136,6 +139,14 @@ function decodeSnapshot(bytes: Uint8Array, id: string): Snapshot {
       newBlobs: num(stats.new_blobs, "stats.new_blobs"),
       durationMs: num(stats.duration_ms, "stats.duration_ms"),
     },
+    ...(Array.isArray(j.warnings)
+      ? {
+        warnings: (j.warnings as unknown[]).map((w) => {
+          const o = w as Record<string, unknown>;
+          return { path: str(o?.path, "warning path"), warning: str(o?.warning, "warning") };
+        }),
+      }
+      : {}),
   };
 }
 

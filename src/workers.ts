@@ -222,6 +222,9 @@ function expect(worker: Worker, kind: "ready" | "initialized" | "closed"): Promi
   });
 }
 
+/** Jobs this small always run inline (AdaptiveBlobCrypto). */
+const SMALL_JOB_BYTES = 16 * 1024;
+
 /**
  * Works inline until `thresholdBytes` have gone through, then starts the
  * worker pool in the background and moves to it once it is ready: small jobs
@@ -249,6 +252,9 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   }
 
   #route(bytes: number): BlobCrypto {
+    // A database page (FORMAT.md §7.4) costs less to hash and seal here than
+    // to send to a worker and back: tens of thousands of them swamp the pool.
+    if (bytes <= SMALL_JOB_BYTES) return this.#inline;
     if (this.#pool) return this.#pool;
     this.#bytes += bytes;
     if (this.#bytes >= this.#threshold && !this.#starting && !this.#closed) {

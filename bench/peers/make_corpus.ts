@@ -681,6 +681,55 @@ export async function mutateCorpus(
   };
 }
 
+/**
+ * Adds `count` chat messages to the database at `dbPath` in one transaction,
+ * with random keys: timestamps anywhere in the history (messages synced late
+ * from a linked device), random conversations and senders. The indexes on
+ * (conversation, time), time and sender, whose pages interleave with the
+ * table's all over the file, then take entries everywhere, as an app's
+ * random message keys do. Seeded: the same database gives the same bytes.
+ */
+export function addMessages(
+  dbPath: string,
+  options: { count?: number; seed?: string } = {},
+): { inserted: number } {
+  const count = options.count ?? 2000;
+  const prng = new Prng(`${options.seed ?? "cofre-peers-1"}:messages`);
+  const db = new DatabaseSync(dbPath);
+  try {
+    const range = db.prepare(
+      "SELECT min(timestamp) AS lo, max(timestamp) AS hi FROM messages",
+    ).get() as { lo: number; hi: number };
+    const conversations = Number(
+      (db.prepare("SELECT count(*) AS n FROM conversations").get() as { n: number }).n,
+    );
+    const contacts = Number(
+      (db.prepare("SELECT count(*) AS n FROM contacts").get() as { n: number }).n,
+    );
+    const texts = (db.prepare("SELECT text FROM messages WHERE id % 89 = 0 LIMIT 2000").all() as {
+      text: string;
+    }[]).map((row) => row.text);
+    const insert = db.prepare(
+      "INSERT INTO messages (conversation_id, sender_id, timestamp, text, status, starred)" +
+        " VALUES (?, ?, ?, ?, 0, 0)",
+    );
+    const lo = Number(range.lo), hi = Number(range.hi);
+    db.exec("BEGIN");
+    for (let i = 0; i < count; i++) {
+      insert.run(
+        1 + prng.int(conversations),
+        1 + prng.int(contacts),
+        lo + Math.floor(prng.next() * (hi - lo)),
+        texts.length ? prng.pick(texts) : "ok",
+      );
+    }
+    db.exec("COMMIT");
+    return { inserted: count };
+  } finally {
+    db.close();
+  }
+}
+
 /** "12.3 MB" with MB = 10^6 bytes, as everywhere in the harness. */
 export function formatMb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;

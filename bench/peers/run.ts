@@ -140,7 +140,7 @@ interface Peer {
   snapshots?(repo: string): Invocation;
 }
 
-async function run(
+export async function run(
   invocation: Invocation,
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -313,13 +313,29 @@ export async function diskUsage(path: string): Promise<number> {
   return Number(result.stdout.split(/\s/)[0]);
 }
 
+const SQLITE_MAGIC = "SQLite format 3\0";
+
+/**
+ * SHA-256 of a file. In an SQLite database, the header's file change counter,
+ * schema cookie and version-valid-for number (bytes 24..27, 40..43 and
+ * 92..99) are left out: Cofre
+ * restores a database from a consistent copy (FORMAT.md §7.4), whose every
+ * page equals the source's but whose counters start again.
+ */
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   using file = await Deno.open(path);
   const buffer = new Uint8Array(1024 * 1024);
+  let first = true;
   for (;;) {
     const read = await file.read(buffer);
     if (read === null) break;
+    if (first && read >= 100 && new TextDecoder().decode(buffer.subarray(0, 16)) === SQLITE_MAGIC) {
+      buffer.fill(0, 24, 28);
+      buffer.fill(0, 40, 44);
+      buffer.fill(0, 92, 100);
+    }
+    first = false;
     hash.update(buffer.subarray(0, read));
   }
   return hash.digest("hex");
@@ -386,7 +402,7 @@ async function settle(drop: boolean): Promise<void> {
   }
 }
 
-function jsonSummary(stdout: string): unknown {
+export function jsonSummary(stdout: string): unknown {
   // restic and Cofre print the summary as the last JSON line; borg as one object.
   const trimmed = stdout.trim();
   for (const candidate of [trimmed, trimmed.split("\n").pop() ?? ""]) {
@@ -403,7 +419,7 @@ function hasSnapshotId(summary: unknown): boolean {
   return typeof summary === "object" && summary !== null && "snapshot_id" in summary;
 }
 
-function peerFor(tool: ToolName, options: RunOptions): Peer {
+export function peerFor(tool: ToolName, options: RunOptions): Peer {
   switch (tool) {
     case "cofre":
       return cofrePeer(options.cofreCli ?? `${repoRoot()}/cli/main.ts`);

@@ -1,0 +1,263 @@
+/**
+ * SQLite databases in a backup (FORMAT.md §7.4): recognise them by their
+ * header, take a consistent copy of a live database through SQLite's online
+ * backup API, and cut that copy on page boundaries, so a database written
+ * during the backup is captured as one committed state and a changed page
+ * changes one chunk.
+ *
+ * @module
+ */
+
+import { backup, DatabaseSync } from "node:sqlite";
+import type { Chunk } from "./chunker.ts";
+import type { SqliteRecord } from "./format.ts";
+
+// FORMAT.md §7.4: the 16 bytes every database file starts with.
+const MAGIC = new TextEncoder().encode("SQLite format 3\0");
+/** The database header's length; the page size is at offset 16. */
+const HEADER_BYTES = 100;
+/** FORMAT.md §7.4: pages are grouped up to this many bytes per chunk. */
+export const MIN_PAGE_CHUNK_BYTES = 4096;
+/** Companion files SQLite keeps next to a database, by suffix (FORMAT.md §7.4). */
+export const COMPANION_SUFFIXES = ["-wal", "-journal", "-shm"] as const;
+// -shm is an index of the WAL, rewritten by readers too: it says nothing of the content.
+const CONTENT_COMPANIONS = ["-wal", "-journal"] as const;
+// A writer holding its lock makes the single-step copy fail with SQLITE_BUSY:
+// wait for it (commits take milliseconds) this many times before giving up.
+const BUSY_RETRIES = 50;
+const BUSY_WAIT_MS = 100;
+
+/** Raised when a live database cannot be copied although it opened as one. */
+export class DatabaseBusyError extends Error {
+  override name = "DatabaseBusyError";
+}
+
+/**
+ * The page size that a database header gives, or null when `header` (a
+ * file's first bytes) is not a database header FORMAT.md §7.4 accepts.
+ */
+export function databasePageSize(header: Uint8Array): number | null {
+  if (header.length < HEADER_BYTES) return null;
+  for (let i = 0; i < MAGIC.length; i++) if (header[i] !== MAGIC[i]) return null;
+  const raw = (header[16]! << 8) | header[17]!;
+  const pageSize = raw === 1 ? 65536 : raw;
+  // A power of two from 512 to 65536.
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return null;
+  return pageSize;
+}
+
+/** Reads a file's first bytes and returns its page size if it is a database, else null. */
+export async function probeDatabase(path: string): Promise<number | null> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const header = new Uint8Array(HEADER_BYTES);
+    let filled = 0;
+    while (filled < HEADER_BYTES) {
+      const n = await file.read(header.subarray(filled));
+      if (n === null) return null;
+      filled += n;
+    }
+    return databasePageSize(header);
+  } finally {
+    file.close();
+  }
+}
+
+/** Where a database's companion files are now, for FORMAT.md §11's `sqlite` member. */
+export async function companionStates(path: string): Promise<SqliteRecord["companions"]> {
+  const slash = path.lastIndexOf("/");
+  const states: SqliteRecord["companions"] = [];
+  for (const suffix of CONTENT_COMPANIONS) {
+    const info = await Deno.stat(path + suffix).catch(() => null);
+    if (info?.isFile) {
+      states.push({
+        name: path.slice(slash + 1) + suffix,
+        size: info.size,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+      });
+    }
+  }
+  return states;
+}
+
+/** True when the companions recorded before are exactly the ones there now. */
+export function sameCompanions(
+  before: SqliteRecord["companions"],
+  now: SqliteRecord["companions"],
+): boolean {
+  return before.length === now.length &&
+    before.every((c, i) =>
+      c.name === now[i]!.name && c.size === now[i]!.size && c.mtimeMs === now[i]!.mtimeMs
+    );
+}
+
+/**
+ * Copies the live database at `path` to `to` (which must not exist) as one
+ * committed state, write-ahead log included: SQLite's online backup API in a
+ * single step, which holds one read transaction from the first page to the
+ * last (FORMAT.md §7.4). The source is opened read-only and left as it was.
+ * Returns the copy's page size. Throws `DatabaseBusyError` when writers keep
+ * the database locked, and SQLite's own error when the file is not a
+ * readable database.
+ */
+export async function captureDatabase(path: string, to: string): Promise<number> {
+  const source = await openSource(path);
+  try {
+    // Parse the schema now: a file with a valid header and garbage after it
+    // fails here, where a page-by-page copy would not notice.
+    source.prepare("SELECT count(*) FROM sqlite_schema").get();
+    for (let attempt = 0;; attempt++) {
+      try {
+        // rate -1: every page in one step, under one read lock; in steps, a
+        // commit between them would restart the copy, forever under a busy writer.
+        await backup(source, to, { rate: -1 });
+        break;
+      } catch (error) {
+        await Deno.remove(to).catch(() => {});
+        if (!/locked|busy/i.test((error as Error).message)) throw error;
+        if (attempt === BUSY_RETRIES) {
+          throw new DatabaseBusyError(
+            `Cannot copy the database: it stayed locked by a writer for ${
+              BUSY_RETRIES * BUSY_WAIT_MS / 1000
+            } s; back it up again when the app is idle`,
+          );
+        }
+        await new Promise((done) => setTimeout(done, BUSY_WAIT_MS));
+      }
+    }
+  } finally {
+    source.close();
+  }
+  const pageSize = await probeDatabase(to);
+  if (pageSize === null) throw new Error("Cannot copy the database: the copy has no valid header");
+  return pageSize;
+}
+
+/**
+ * Opens the live database to copy it: read-only, unless it is in WAL mode
+ * and no connection has it open (no -wal file). SQLite then creates the
+ * -wal and -shm files to read it, and only a read-write connection removes
+ * them on closing, as the last one out: the source is left as it was found.
+ */
+async function openSource(path: string): Promise<DatabaseSync> {
+  const header = new Uint8Array(20);
+  const file = await Deno.open(path, { read: true });
+  try {
+    await file.read(header);
+  } finally {
+    file.close();
+  }
+  // Bytes 18 and 19, the file format write and read versions, are 2 in WAL mode.
+  const wal = header[18] === 2 && header[19] === 2;
+  if (wal && !(await Deno.stat(`${path}-wal`).catch(() => null))) {
+    try {
+      return new DatabaseSync(path, { timeout: BUSY_WAIT_MS });
+    } catch {
+      // Not writable: read-only it is, and the two files stay.
+    }
+  }
+  return new DatabaseSync(path, { readOnly: true, timeout: BUSY_WAIT_MS });
+}
+
+/**
+ * Cuts a captured database on page boundaries (FORMAT.md §7.4): runs of
+ * `max(1, 4096 / pageSize)` pages from offset 0, the last chunk holding the
+ * rest. Same interface as `StreamingChunker`, so backup feeds either.
+ */
+export class PageChunker {
+  readonly #chunkBytes: number;
+  #pending: Uint8Array;
+  #filled = 0;
+  #offset = 0;
+
+  constructor(pageSize: number) {
+    this.#chunkBytes = Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
+    this.#pending = new Uint8Array(this.#chunkBytes);
+  }
+
+  /** Bytes per chunk (all but the last). */
+  get chunkBytes(): number {
+    return this.#chunkBytes;
+  }
+
+  /** Adds bytes; returns the chunks they complete. */
+  push(data: Uint8Array): Chunk[] {
+    const chunks: Chunk[] = [];
+    let at = 0;
+    while (at < data.length) {
+      const n = Math.min(this.#chunkBytes - this.#filled, data.length - at);
+      this.#pending.set(data.subarray(at, at + n), this.#filled);
+      this.#filled += n;
+      at += n;
+      if (this.#filled === this.#chunkBytes) chunks.push(this.#take());
+    }
+    return chunks;
+  }
+
+  /** Ends the stream: the last, possibly short, chunk. */
+  finish(): Chunk[] {
+    const chunks = this.#filled > 0 ? [this.#take()] : [];
+    this.#offset = 0;
+    return chunks;
+  }
+
+  #take(): Chunk {
+    const chunk = { offset: this.#offset, bytes: this.#pending.slice(0, this.#filled), hash: 0n };
+    this.#offset += this.#filled;
+    this.#filled = 0;
+    return chunk;
+  }
+}
+
+/** A captured database, ready to be read: the copy, its page size and the node's record. */
+export interface CapturedDatabase {
+  copy: string;
+  pageSize: number;
+  record: SqliteRecord;
+}
+
+/**
+ * Captures the databases one backup meets (FORMAT.md §7.4), into a private
+ * temporary folder that `close()` removes; collects the warnings for files
+ * that start like a database but cannot be read as one.
+ */
+export class DatabaseCapturer {
+  /** Files read as plain bytes although they looked like databases, and why. */
+  readonly warnings: { path: string; warning: string }[] = [];
+  #dir: string | null = null;
+  #copies = 0;
+
+  /**
+   * A consistent copy of `path` if it is a database, or null to read it as
+   * an ordinary file (not a database, or not readable as one: then with a
+   * warning). `sourceSize` is the size the walk saw. The caller deletes the copy.
+   */
+  async capture(path: string, sourceSize: number): Promise<CapturedDatabase | null> {
+    if (await probeDatabase(path) === null) return null;
+    // Before the copy: a write during it then makes the next backup look again.
+    const companions = await companionStates(path);
+    this.#dir ??= await Deno.makeTempDir({ prefix: "cofre-sqlite-" });
+    await Deno.chmod(this.#dir, 0o700); // the copy is plaintext: for this user only
+    const copy = `${this.#dir}/${this.#copies++}.db`;
+    try {
+      const pageSize = await captureDatabase(path, copy);
+      return { copy, pageSize, record: { sourceSize, companions } };
+    } catch (error) {
+      await Deno.remove(copy).catch(() => {});
+      if (error instanceof DatabaseBusyError) throw error;
+      this.warnings.push({
+        path,
+        warning: `starts like an SQLite database but cannot be read as one (${
+          (error as Error).message
+        }); backed up byte for byte`,
+      });
+      return null;
+    }
+  }
+
+  /** Removes the temporary folder and anything left in it. */
+  async close(): Promise<void> {
+    if (this.#dir !== null) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    this.#dir = null;
+  }
+}

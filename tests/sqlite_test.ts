@@ -1,0 +1,348 @@
+// SQLite databases in a backup (issue 9, FORMAT.md §7.4): consistent copies of
+// live databases, WAL frames included, page-aligned chunks, companions
+// skipped, and corrupt look-alikes backed up byte for byte with a warning.
+
+import { DatabaseSync } from "node:sqlite";
+import { assertEquals, assertTrue } from "./_assert.ts";
+import { cofre } from "./_cli.ts";
+import { pseudoRandomBytes } from "./_data.ts";
+import { LocalStorage, Repository } from "../mod.ts";
+import type { TreeNode } from "../src/format.ts";
+import { databasePageSize, PageChunker } from "../src/sqlite.ts";
+import { addMessages, buildChatDatabase } from "../bench/peers/make_corpus.ts";
+
+const PASSWORD = "vivid otter juggles lanterns";
+const FAST = { memoryKib: 64, iterations: 1, parallelism: 1 };
+
+async function withDir(body: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "cofre-sqlite-test-" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
+  const { repository } = await Repository.init(new LocalStorage(path), {
+    password: PASSWORD,
+    argon2id: FAST,
+  });
+  try {
+    await body(repository);
+  } finally {
+    await repository.close();
+  }
+}
+
+async function files(repository: Repository, ref = "latest"): Promise<Map<string, TreeNode>> {
+  const out = new Map<string, TreeNode>();
+  for await (const { path, node } of repository.list(ref)) out.set(path, node);
+  return out;
+}
+
+/** A chat-like table of `rows` rows with text, on pages of `pageSize` bytes. */
+function makeDatabase(path: string, options: { pageSize?: number; rows: number; wal?: boolean }) {
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA page_size = ${options.pageSize ?? 4096}`);
+  db.exec(`PRAGMA journal_mode = ${options.wal ? "WAL" : "DELETE"}`);
+  db.exec("CREATE TABLE messages (id INTEGER PRIMARY KEY, text TEXT NOT NULL)");
+  db.exec("CREATE INDEX messages_text ON messages(text)");
+  db.exec("BEGIN");
+  const insert = db.prepare("INSERT INTO messages (id, text) VALUES (?, ?)");
+  for (let i = 1; i <= options.rows; i++) insert.run(i, `message ${i} ${"x".repeat(i % 50)}`);
+  db.exec("COMMIT");
+  return db;
+}
+
+/** integrity_check's verdict and the rows, from a restored database. */
+function inspect(path: string, query = "SELECT count(*) AS n, sum(id) AS s FROM messages") {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const check = (db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[])
+      .map((r) => r.integrity_check).join("; ");
+    return { check, rows: { ...(db.prepare(query).get() as Record<string, unknown>) } };
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("databasePageSize reads the header; PageChunker cuts runs of whole pages up to 4 KiB", () => {
+  const header = new Uint8Array(100);
+  header.set(new TextEncoder().encode("SQLite format 3\0"));
+  const withSize = (raw: number) => {
+    header[16] = raw >> 8;
+    header[17] = raw & 0xff;
+    return databasePageSize(header);
+  };
+  assertEquals([512, 1024, 4096, 32768].map(withSize), [512, 1024, 4096, 32768]);
+  assertEquals(withSize(1), 65536);
+  assertEquals([0, 256, 1000, 3000].map(withSize), [null, null, null, null]);
+  assertEquals(databasePageSize(header.subarray(0, 50)), null);
+  header[0] = 0x73; // "s": not the magic
+  assertEquals(withSize(4096), null);
+
+  for (const [pageSize, chunkBytes] of [[512, 4096], [2048, 4096], [4096, 4096], [65536, 65536]]) {
+    const data = pseudoRandomBytes(3 * chunkBytes! + pageSize!, pageSize!);
+    const chunker = new PageChunker(pageSize!);
+    // Odd buffer sizes: the cuts depend only on offsets.
+    const chunks = [];
+    for (let at = 0; at < data.length; at += 1000) {
+      chunks.push(...chunker.push(data.subarray(at, at + 1000)));
+    }
+    chunks.push(...chunker.finish());
+    assertEquals(chunks.map((c) => c.bytes.length), [chunkBytes, chunkBytes, chunkBytes, pageSize]);
+    assertEquals(chunks.map((c) => c.offset), [0, chunkBytes, 2 * chunkBytes!, 3 * chunkBytes!]);
+    assertEquals(chunks[1]!.bytes, data.subarray(chunkBytes, 2 * chunkBytes!));
+  }
+});
+
+Deno.test("databases of every page size from 512 to 65536 restore with their rows, in page-aligned chunks", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    const sizes = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
+    for (const pageSize of sizes) {
+      makeDatabase(`${dir}/src/p${pageSize}.db`, { pageSize, rows: 400 }).close();
+    }
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      const index = await repository.index();
+      const nodes = await files(repository);
+      for (const pageSize of sizes) {
+        const restored = inspect(`${dir}/out/src/p${pageSize}.db`);
+        assertEquals(restored, { check: "ok", rows: { n: 400, s: 400 * 401 / 2 } }, `${pageSize}`);
+        const node = nodes.get(`src/p${pageSize}.db`)!;
+        assertTrue(node.type === "file" && node.sqlite !== undefined, `${pageSize}: recorded`);
+        if (node.type !== "file") continue;
+        const lengths = node.content.map((id) => index.get(id)!.plaintextLength);
+        const run = Math.max(4096, pageSize);
+        assertTrue(lengths.slice(0, -1).every((n) => n === run), `${pageSize}: ${lengths}`);
+        assertEquals(lengths.reduce((a, b) => a + b, 0), node.size);
+        assertEquals(node.size % pageSize, 0);
+      }
+    });
+  }));
+
+Deno.test("a changed page changes only the chunk holding it; an unchanged database stores nothing", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    const path = `${dir}/src/chat.db`;
+    makeDatabase(path, { rows: 20000 }).close();
+    await withRepository(`${dir}/repo`, async (repository) => {
+      const first = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      const before = (await files(repository)).get("src/chat.db")!;
+      assertTrue(before.type === "file" && before.content.length > 100);
+      // Again, untouched: the walk skips it.
+      const again = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      assertEquals([again.snapshot.stats.newBytes, again.addedPacks], [0, 0]);
+      // Touched but not changed: read and copied again, and every chunk dedups.
+      await Deno.utime(path, new Date(2030, 0, 1), new Date(2030, 0, 1));
+      const touched = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      const same = (await files(repository)).get("src/chat.db")!;
+      assertEquals(same.type === "file" && same.content, before.type === "file" && before.content);
+      assertEquals(touched.snapshot.stats.newBlobs, 2, "only the two trees, with the new mtime");
+
+      const live = await Deno.readFile(path);
+      const db = new DatabaseSync(path);
+      db.exec("UPDATE messages SET text = 'edited' WHERE id = 12345");
+      db.close();
+      const edited = await Deno.readFile(path);
+      // The pages SQLite rewrote, but page 1, whose change counter the copy does not keep.
+      const pages: number[] = [];
+      for (let p = 1; p < live.length / 4096; p++) {
+        const a = live.subarray(p * 4096, (p + 1) * 4096);
+        if (!a.every((x, i) => x === edited[p * 4096 + i])) pages.push(p);
+      }
+      const changed = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      const after = (await files(repository)).get("src/chat.db")!;
+      if (before.type !== "file" || after.type !== "file") throw new Error("not files");
+      assertEquals(after.content.length, before.content.length);
+      const differing = after.content.map((id, i) => id !== before.content[i] ? i : -1)
+        .filter((i) => i >= 0);
+      // The table's leaf and the text index's leaves: one chunk per 4 KiB page.
+      assertTrue(pages.length >= 1 && pages.length <= 4, `changed pages ${pages}`);
+      assertEquals(differing, pages);
+      assertEquals(changed.snapshot.stats.newBlobs, differing.length + 2); // + the two trees
+      assertTrue(first.snapshot.stats.newBlobs > 100);
+    });
+  }));
+
+Deno.test("a WAL-mode database is captured with its uncheckpointed frames, without its -wal and -shm", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    const path = `${dir}/src/chat.db`;
+    // A WAL database no one has open: reading it must not leave -wal and -shm behind.
+    makeDatabase(`${dir}/src/closed.db`, { rows: 10, wal: true }).close();
+    const closedMtime = (await Deno.stat(`${dir}/src/closed.db`)).mtime;
+    const writer = makeDatabase(path, { rows: 1000, wal: true });
+    try {
+      writer.exec("PRAGMA wal_autocheckpoint = 0");
+      writer.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      const insert = writer.prepare("INSERT INTO messages (id, text) VALUES (?, ?)");
+      for (let i = 1001; i <= 1500; i++) insert.run(i, `late ${i}`);
+      const walSize = (await Deno.stat(`${path}-wal`)).size;
+      assertTrue(walSize > 0, "frames wait in the WAL");
+      // The main file alone holds only the first 1000 rows.
+      const mainOnly = `${dir}/main-only.db`;
+      await Deno.copyFile(path, mainOnly);
+      assertEquals(inspect(mainOnly).rows, { n: 1000, s: 1000 * 1001 / 2 });
+      const listing = async () =>
+        (await Array.fromAsync(Deno.readDir(`${dir}/src`))).map((e) => e.name).sort();
+      const present = await listing();
+      assertEquals(present, ["chat.db", "chat.db-shm", "chat.db-wal", "closed.db"]);
+
+      await withRepository(`${dir}/repo`, async (repository) => {
+        const result = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+        assertEquals(result.snapshot.warnings, undefined);
+        assertEquals([...(await files(repository)).keys()].sort(), [
+          "src",
+          "src/chat.db",
+          "src/closed.db",
+        ]);
+        const node = (await files(repository)).get("src/chat.db")!;
+        assertTrue(node.type === "file" && node.sqlite?.companions[0]?.name === "chat.db-wal");
+        // The source is left as it was, and the writer still writes.
+        assertEquals(await listing(), present);
+        assertEquals((await Deno.stat(`${dir}/src/closed.db`)).mtime, closedMtime);
+        insert.run(1501, "after the backup");
+        await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      });
+      assertEquals(await Array.fromAsync(Deno.readDir(`${dir}/out/src`)).then((e) => e.length), 2);
+      assertEquals(inspect(`${dir}/out/src/closed.db`), { check: "ok", rows: { n: 10, s: 55 } });
+      assertEquals(inspect(`${dir}/out/src/chat.db`), {
+        check: "ok",
+        rows: { n: 1500, s: 1500 * 1501 / 2 },
+      });
+    } finally {
+      writer.close();
+    }
+  }));
+
+// The writer: rows 1..N, one transaction each, with a running total beside
+// them, so any committed state is a prefix 1..k with total = k(k+1)/2.
+const WRITER = `
+import { DatabaseSync } from "node:sqlite";
+const [path, mode] = Deno.args;
+const db = new DatabaseSync(path, { timeout: 10000 });
+db.exec("PRAGMA journal_mode = " + mode);
+db.exec("PRAGMA synchronous = OFF"); // commits without fsync: many of them, quickly
+db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, pad TEXT); CREATE TABLE total (n INTEGER, s INTEGER); INSERT INTO total VALUES (0, 0)");
+const insert = db.prepare("INSERT INTO rows VALUES (?, ?)");
+const add = db.prepare("UPDATE total SET n = n + 1, s = s + ?");
+for (let i = 1; ; i++) {
+  db.exec("BEGIN IMMEDIATE");
+  insert.run(i, "p".repeat(200 + (i * 7919) % 1800));
+  add.run(i);
+  db.exec("COMMIT");
+  if (i === 300) console.log("ready");
+}
+`;
+
+async function concurrentWriterCase(dir: string, mode: "WAL" | "DELETE") {
+  await Deno.mkdir(`${dir}/src`);
+  await Deno.writeTextFile(`${dir}/writer.ts`, WRITER);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${dir}/writer.ts`, `${dir}/src/live.db`, mode],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assertEquals(new TextDecoder().decode(value).trim(), "ready");
+    reader.releaseLock();
+    child.stdout.cancel().catch(() => {});
+    await withRepository(`${dir}/repo`, async (repository) => {
+      const result = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      assertEquals([result.snapshot.failed, result.snapshot.warnings], [[], undefined]);
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+    });
+  } finally {
+    child.kill();
+    await child.status;
+  }
+  const restored = inspect(
+    `${dir}/out/src/live.db`,
+    "SELECT (SELECT count(*) FROM rows) AS count, (SELECT max(id) FROM rows) AS top, " +
+      "(SELECT sum(id) FROM rows) AS sum, n, s FROM total",
+  );
+  assertEquals(restored.check, "ok");
+  const { count, top, sum, n, s } = restored.rows as {
+    count: number;
+    top: number;
+    sum: number;
+    n: number;
+    s: number;
+  };
+  assertTrue(count >= 300, `captured ${count} rows`);
+  // The writer went on committing after the copy: the backup ran while it wrote.
+  const live = new DatabaseSync(`${dir}/src/live.db`);
+  const written = Number((live.prepare("SELECT n FROM total").get() as { n: number }).n);
+  live.close();
+  assertTrue(written > count, `the writer stopped at ${written}, the copy has ${count}`);
+  assertEquals([top, sum, n, s], [count, count * (count + 1) / 2, count, count * (count + 1) / 2]);
+}
+
+Deno.test("a database written by another process during the backup restores to one committed state (WAL)", () =>
+  withDir((dir) => concurrentWriterCase(dir, "WAL")));
+
+Deno.test("a database written by another process during the backup restores to one committed state (rollback journal)", () =>
+  withDir((dir) => concurrentWriterCase(dir, "DELETE")));
+
+Deno.test("a file that only starts like a database is backed up byte for byte, with a warning", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    const bytes = pseudoRandomBytes(20000, 3);
+    bytes.set(new TextEncoder().encode("SQLite format 3\0"));
+    bytes.set([0x10, 0x00], 16); // a valid page size, 4096
+    await Deno.writeFile(`${dir}/src/broken.db`, bytes);
+    await Deno.writeFile(`${dir}/src/broken.db-wal`, pseudoRandomBytes(100, 4));
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    assertEquals((await cofre(["init"], { env })).code, 0);
+    const backup = await cofre(["backup", `${dir}/src`], { env });
+    assertEquals(backup.code, 0, backup.stderr);
+    assertTrue(
+      /warning: .*broken\.db: starts like an SQLite database but cannot be read as one/.test(
+        backup.stderr,
+      ),
+      backup.stderr,
+    );
+    const restore = await cofre(["restore", "latest", "--target", `${dir}/out`], { env });
+    assertEquals(restore.code, 0, restore.stderr);
+    assertEquals(await Deno.readFile(`${dir}/out/src/broken.db`), bytes);
+    // Not captured, so its companion is an ordinary file and kept.
+    assertEquals(await Deno.readFile(`${dir}/out/src/broken.db-wal`), pseudoRandomBytes(100, 4));
+    const repository = await Repository.open(new LocalStorage(`${dir}/repo`), {
+      password: PASSWORD,
+    });
+    try {
+      const [stored] = await repository.snapshots();
+      assertEquals(stored!.snapshot.warnings?.map((w) => w.path), [`${dir}/src/broken.db`]);
+    } finally {
+      await repository.close();
+    }
+  }));
+
+Deno.test("bench/peers addMessages adds seeded messages whose index entries land all over the file", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/msgstore.db`;
+    const fortunes = ["see you at noon", "bring the photos", "ok", "on my way"];
+    buildChatDatabase(path, 1_000_000, { seed: "t", fortunes, mediaPaths: [] });
+    const before = await Deno.readFile(path);
+    await Deno.copyFile(path, `${dir}/twin.db`);
+    assertEquals(addMessages(path, { count: 200 }), { inserted: 200 });
+    addMessages(`${dir}/twin.db`, { count: 200 });
+    const after = await Deno.readFile(path);
+    assertEquals(after, await Deno.readFile(`${dir}/twin.db`), "seeded");
+    const pages = before.length / 4096;
+    const changed: number[] = [];
+    for (let p = 0; p < pages; p++) {
+      const a = before.subarray(p * 4096, (p + 1) * 4096);
+      if (!a.every((x, i) => x === after[p * 4096 + i])) changed.push(p);
+    }
+    // Pages in every quarter of the old file changed, not only its end.
+    const quarters = new Set(changed.map((p) => Math.floor(4 * p / pages)));
+    assertEquals(quarters.size, 4, `changed pages ${changed}`);
+  }));
