@@ -19,6 +19,15 @@ export type WorkerRequest =
   }
   | { kind: "hash"; job: number; bytes: Uint8Array }
   | { kind: "seal"; job: number; type: BlobType; bytes: Uint8Array; id: Uint8Array }
+  | { kind: "hashMany"; job: number; bytes: Uint8Array; lengths: number[] }
+  | {
+    kind: "sealMany";
+    job: number;
+    type: BlobType;
+    bytes: Uint8Array;
+    lengths: number[];
+    ids: Uint8Array;
+  }
   | {
     kind: "open";
     job: number;
@@ -35,6 +44,8 @@ export type WorkerResponse =
   | { kind: "closed" }
   | { kind: "hashed"; job: number; id: Uint8Array; bytes: Uint8Array }
   | { kind: "sealed"; job: number; sealed: Uint8Array; compressed: boolean }
+  | { kind: "hashedMany"; job: number; ids: Uint8Array; bytes: Uint8Array }
+  | { kind: "sealedMany"; job: number; sealed: Uint8Array; lengths: number[] }
   | { kind: "opened"; job: number; plaintext: Uint8Array }
   | { kind: "failed"; job: number; name: string; message: string };
 
@@ -42,6 +53,7 @@ let keys: BlobKeys | null = null;
 let level = 3;
 let sealed = 0;
 let opened = 0;
+let sealedManyBytes = 0;
 
 function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -91,6 +103,42 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
           blob.sealed.buffer as ArrayBuffer,
         ],
       );
+    } else if (request.kind === "hashMany") {
+      const ids = new Uint8Array(32 * request.lengths.length);
+      let at = 0;
+      request.lengths.forEach((n, i) => {
+        ids.set(keys!.id.hash(request.bytes.subarray(at, at += n)), 32 * i);
+      });
+      reply({ kind: "hashedMany", job: request.job, ids, bytes: request.bytes }, [
+        ids.buffer,
+        request.bytes.buffer as ArrayBuffer,
+      ]);
+    } else if (request.kind === "sealMany") {
+      // As for single seals: collect about every 16 chunks' worth of 1 MiB.
+      sealedManyBytes += request.bytes.length;
+      if (sealedManyBytes >= 16 * 1024 * 1024) {
+        collectGarbage();
+        sealedManyBytes = 0;
+      }
+      let at = 0;
+      const blobs = request.lengths.map((n, i) => {
+        const part = request.bytes.subarray(at, at += n);
+        const id = request.ids.subarray(32 * i, 32 * i + 32);
+        return sealBlob(request.type, part, keys!, { level, id }).sealed;
+      });
+      request.bytes.fill(0);
+      const sealedBytes = new Uint8Array(blobs.reduce((n, b) => n + b.length, 0));
+      let out = 0;
+      for (const blob of blobs) {
+        sealedBytes.set(blob, out);
+        out += blob.length;
+      }
+      reply({
+        kind: "sealedMany",
+        job: request.job,
+        sealed: sealedBytes,
+        lengths: blobs.map((b) => b.length),
+      }, [sealedBytes.buffer]);
     } else if (request.kind === "open") {
       if (++opened % 16 === 0) collectGarbage();
       const plaintext = openBlob(

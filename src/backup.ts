@@ -82,6 +82,10 @@ export interface BackupContext {
 }
 
 const READ_BUFFER_BYTES = 1024 * 1024;
+/** Chunks up to this size (database pages: FORMAT.md §7.4) travel in batches... */
+const SMALL_CHUNK_BYTES = 64 * 1024;
+/** ...of about this many bytes: one message each way per batch instead of per chunk. */
+const BATCH_BYTES = 256 * 1024;
 
 /** Runs one backup. */
 export async function backup(
@@ -174,20 +178,66 @@ export async function backup(
     }
   }
 
+  /**
+   * Small chunks (database pages, FORMAT.md §7.4) through the same stages as
+   * one job each way: per-chunk messages would cost more than the work.
+   */
+  async function storeBatch(parts: Uint8Array[]): Promise<string[]> {
+    try {
+      const lengths = parts.map((p) => p.length);
+      const hashed = await crypto.hashMany(parts);
+      const hexes = hashed.ids.map(toHex);
+      const fresh = hexes.flatMap((hex, i) => writer.reserve(hex) ? [i] : []);
+      if (fresh.length > 0) {
+        const sealed = await crypto.sealMany(
+          "data",
+          fresh.map((i) => hashed.parts[i]!),
+          fresh.map((i) => hashed.ids[i]!),
+        );
+        for (const [k, i] of fresh.entries()) {
+          await writer.addSealed("data", hashed.ids[i]!, sealed[k]!, lengths[i]!);
+        }
+      }
+      hexes.forEach(reference);
+      return hexes;
+    } finally {
+      window.release();
+    }
+  }
+
   async function readFile(
     path: string,
     cutter: Pick<StreamingChunker, "push" | "finish"> = chunker,
   ): Promise<{ content: string[]; size: number }> {
     const file = await Deno.open(path, { read: true });
-    const content: Promise<string>[] = [];
+    const content: Promise<string[]>[] = [];
     let size = 0;
+    const start = async (job: () => Promise<string[]>) => {
+      await window.acquire();
+      const running = job();
+      running.catch(() => {}); // awaited below; this only keeps it from being "unhandled" meanwhile
+      content.push(running);
+    };
     const take = async (chunks: { bytes: Uint8Array }[]) => {
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      const flush = async () => {
+        const parts = batch;
+        batch = [];
+        batchBytes = 0;
+        if (parts.length > 0) await start(() => storeBatch(parts));
+      };
       for (const chunk of chunks) {
-        await window.acquire();
-        const job = storeChunk(chunk.bytes);
-        job.catch(() => {}); // awaited below; this only keeps it from being "unhandled" meanwhile
-        content.push(job);
+        if (chunk.bytes.length > SMALL_CHUNK_BYTES) {
+          await flush();
+          await start(async () => [await storeChunk(chunk.bytes)]);
+          continue;
+        }
+        batch.push(chunk.bytes);
+        batchBytes += chunk.bytes.length;
+        if (batchBytes >= BATCH_BYTES) await flush();
       }
+      await flush();
     };
     try {
       for (;;) {
@@ -206,7 +256,7 @@ export async function backup(
     } finally {
       file.close();
     }
-    return { content: await Promise.all(content), size };
+    return { content: (await Promise.all(content)).flat(), size };
   }
 
   /** One node for `path`, or null when it was skipped (failed or a special file). */
