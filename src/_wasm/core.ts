@@ -31,6 +31,7 @@ export interface CoreExports {
   gcm_open_update(ctx: number, ptr: number, len: number): number;
   gcm_open_finish(ctx: number, tag: number): number;
   gcm_decrypt_update(ctx: number, ptr: number, len: number): number;
+  self_test(): number;
 }
 
 /** ABI.md §2: status codes shared with assembly/status.ts. */
@@ -39,7 +40,7 @@ export const STATUS_BAD_ARGUMENT = -1;
 export const STATUS_AUTH_FAILED = -2;
 
 /** The ABI version this host code speaks (ABI.md §1). */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 const WASM_URL = new URL("../../build/cofre.wasm", import.meta.url);
 
