@@ -25,14 +25,18 @@ const { values, positionals } = parseArgs({
   },
 });
 if (positionals.length !== 1 || !values.key || !values.nonce) {
-  console.error("usage: chunk_and_seal.mjs FILE --key HEX64 --nonce HEX24 [--min N --avg N --max N --seed N]");
+  console.error(
+    "usage: chunk_and_seal.mjs FILE --key HEX64 --nonce HEX24 [--min N --avg N --max N --seed N]",
+  );
   process.exit(2);
 }
 
 const fromHex = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
 const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
-const core = await instantiateCore(await readFile(new URL("../../build/cofre.wasm", import.meta.url)));
+const core = await instantiateCore(
+  await readFile(new URL("../../build/cofre.wasm", import.meta.url)),
+);
 const data = new Uint8Array(await readFile(positionals[0]));
 const key = fromHex(values.key);
 const nonce = fromHex(values.nonce);

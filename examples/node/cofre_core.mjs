@@ -16,10 +16,14 @@ export async function instantiateCore(wasmBytes) {
   const { instance } = await WebAssembly.instantiate(wasmBytes, {}); // no imports (ABI.md §1)
   const w = instance.exports;
   if (w.abi_version() !== ABI_VERSION) {
-    throw new Error(`Cannot use cofre.wasm: ABI version ${w.abi_version()}, expected ${ABI_VERSION}`);
+    throw new Error(
+      `Cannot use cofre.wasm: ABI version ${w.abi_version()}, expected ${ABI_VERSION}`,
+    );
   }
   const failed = w.self_test();
-  if (failed !== 0) throw new Error(`Cannot use cofre.wasm: its self-test failed with code ${failed}`);
+  if (failed !== 0) {
+    throw new Error(`Cannot use cofre.wasm: its self-test failed with code ${failed}`);
+  }
   return new CofreCore(w);
 }
 
@@ -147,8 +151,12 @@ export class CofreCore {
 
   #start(key, nonce, aad) {
     const w = this.#w;
-    if (key.length !== 32) throw new RangeError("Cannot use AES-256-GCM: the key must have 32 bytes");
-    if (nonce.length === 0 || nonce.length > IO_BYTES) throw new RangeError("Cannot use AES-256-GCM: bad nonce length");
+    if (key.length !== 32) {
+      throw new RangeError("Cannot use AES-256-GCM: the key must have 32 bytes");
+    }
+    if (nonce.length === 0 || nonce.length > IO_BYTES) {
+      throw new RangeError("Cannot use AES-256-GCM: bad nonce length");
+    }
     this.#memory().set(key, this.#io);
     check(w.gcm_init(this.#gcm, this.#io), "set the key");
     w.wipe(this.#io, 32);
@@ -180,5 +188,7 @@ export class CofreCore {
 }
 
 function check(status, action) {
-  if (status !== STATUS_OK) throw new Error(`Cannot ${action}: the module returned status ${status}`);
+  if (status !== STATUS_OK) {
+    throw new Error(`Cannot ${action}: the module returned status ${status}`);
+  }
 }

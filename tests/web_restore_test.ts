@@ -1,0 +1,161 @@
+// The browser restore page (examples/web/) end to end in headless Chromium:
+// a repository made by Cofre is picked as a folder, opened with the typed
+// password and account, and its snapshot restored in the page; the files the
+// page offers are byte for byte the source. A wrong password or account gets
+// the clear message and no files.
+
+import { assertEquals, assertTrue } from "./_assert.ts";
+import { pseudoRandomBytes } from "./_data.ts";
+import { openHeadlessPage } from "./_chromium.ts";
+import { serveLoopback } from "./_loopback.ts";
+import { LocalStorage, Repository } from "../mod.ts";
+import { TEST_ONLY_FAST_ARGON2ID } from "../src/kdf.ts";
+import { toHex } from "../src/_bytes.ts";
+
+const PASSWORD = "correct horse battery staple";
+
+// The page's DOM, as far as the checks below read it: the tests are
+// type-checked without lib.dom. Callbacks run in the page, so each one casts
+// `globalThis` itself.
+interface PageDocument {
+  getElementById(id: string): { textContent: string | null };
+  querySelectorAll(selector: string): Iterable<{ href: string; dataset: { path?: string } }>;
+}
+const ACCOUNT = "+44 20 7946 0958";
+
+/** Builds the page's bundle the way `deno task web` does, into `dir`. */
+async function bundle(dir: string): Promise<Uint8Array<ArrayBuffer>> {
+  const root = new URL("../", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    cwd: root,
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "browser",
+      "--import-map",
+      "examples/web/import_map.json",
+      "-o",
+      `${dir}/cofre_restore.js`,
+      "examples/web/restore_app.ts",
+    ],
+    env: { NO_COLOR: "1" },
+  }).output();
+  assertTrue(output.success, new TextDecoder().decode(output.stderr));
+  return await Deno.readFile(`${dir}/cofre_restore.js`);
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+Deno.test("the web page restores a snapshot in Chromium, and refuses a wrong password or account", async () => {
+  const dir = await Deno.makeTempDir();
+  const pageErrors: string[] = [];
+  const diagnostics: string[] = [];
+  try {
+    // Several chunks in one file, a file stored twice, nested folders, an empty file.
+    const sources: Record<string, Uint8Array<ArrayBuffer>> = {
+      "photos/large.bin": pseudoRandomBytes(700_000, 5),
+      "photos/copy.bin": pseudoRandomBytes(700_000, 5),
+      "notes/chat/history.txt": new TextEncoder().encode("olá · 你好 · hello\n".repeat(2000)),
+      "empty.txt": new Uint8Array(0),
+    };
+    for (const [path, bytes] of Object.entries(sources)) {
+      await Deno.mkdir(`${dir}/phone/${path.split("/").slice(0, -1).join("/")}`, {
+        recursive: true,
+      });
+      await Deno.writeFile(`${dir}/phone/${path}`, bytes);
+    }
+    const { repository } = await Repository.init(new LocalStorage(`${dir}/backup`), {
+      password: PASSWORD,
+      account: ACCOUNT,
+      argon2id: TEST_ONLY_FAST_ARGON2ID,
+      chunker: { minSize: 16384, avgSize: 65536, maxSize: 262144 },
+    });
+    await repository.backup({ paths: [`${dir}/phone`], workers: 0 });
+    await repository.close();
+
+    const built = await Deno.makeTempDir({ dir });
+    await using server = serveLoopback({
+      folders: ["examples/web/", "build/cofre.wasm"],
+      extra: { "build/web/cofre_restore.js": await bundle(built) },
+    });
+    await using browser = await openHeadlessPage();
+    const { page } = browser;
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    // Diagnostics for a failure. The console also shows, by design, the
+    // page's attempt to load node:v8 (src/_gc.ts: browsers do without).
+    page.on("console", (message) => {
+      if (message.type() === "error") diagnostics.push(message.text());
+    });
+    page.on("response", (response) => {
+      if (!response.ok()) diagnostics.push(`${response.status()} ${response.url()}`);
+    });
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${server.url}examples/web/index.html`);
+    await page.setInputFiles("#folder", `${dir}/backup`);
+
+    // Wrong password, then wrong account: the message, and nothing to restore.
+    for (
+      const [password, account] of [["not the password", ACCOUNT], [PASSWORD, "+1 202 555 0100"]]
+    ) {
+      await page.fill("#password", password!);
+      await page.fill("#account", account!);
+      await page.click("#open");
+      await page.waitForFunction(() =>
+        (globalThis as unknown as { document: PageDocument }).document.getElementById("error")
+          .textContent !== ""
+      );
+      assertEquals(
+        await page.textContent("#error"),
+        "Cannot open the repository: wrong password, recovery key or account",
+      );
+      assertTrue(await page.isDisabled("#restore"));
+    }
+
+    await page.fill("#password", PASSWORD);
+    await page.fill("#account", ACCOUNT);
+    await page.click("#open");
+    await page.waitForFunction(() =>
+      [...(globalThis as unknown as { document: PageDocument }).document.querySelectorAll(
+        "#snapshot option",
+      )].length > 0
+    );
+    assertEquals(await page.textContent("#error"), "");
+    assertEquals(await page.inputValue("#password"), ""); // not kept in the page
+    await page.click("#restore");
+    await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as { document: PageDocument };
+      return /^Restored/.test(document.getElementById("status").textContent ?? "") ||
+        document.getElementById("error").textContent !== "";
+    });
+    assertEquals(await page.textContent("#error"), "");
+
+    const restored = await page.evaluate(async () => {
+      const { document } = globalThis as unknown as { document: PageDocument };
+      const out: Record<string, { size: number; sha256: string }> = {};
+      for (const link of document.querySelectorAll("a[data-path]")) {
+        const bytes = await (await fetch(link.href)).arrayBuffer();
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+        out[link.dataset.path!] = {
+          size: bytes.byteLength,
+          sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+        };
+      }
+      return out;
+    });
+    const expected: typeof restored = {};
+    for (const [path, bytes] of Object.entries(sources)) {
+      expected[`phone/${path}`] = { size: bytes.length, sha256: await sha256(bytes) };
+    }
+    assertEquals(restored, expected);
+    assertEquals(pageErrors, []);
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}\npage: ${[...pageErrors, ...diagnostics].join("\n")}`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
