@@ -6,6 +6,8 @@
 // build/web/cofre_restore.js. Nothing leaves the page: no request is made
 // except for the page's own files.
 
+/// <reference lib="dom" />
+
 import { Repository } from "../../src/repository.ts";
 import { PickedFolderStorage } from "./picked_folder_storage.ts";
 import { type RestoredEntry, snapshotEntries } from "./restore_snapshot.ts";
