@@ -1,8 +1,9 @@
 // The browser restore page (examples/web/) end to end in headless Chromium:
 // a repository made by Cofre is picked as a folder, opened with the typed
 // password and account, and its snapshot restored in the page; the files the
-// page offers are byte for byte the source. A wrong password or account gets
-// the clear message and no files.
+// page offers as downloads, and those it streams into a folder, are byte for
+// byte the source. A wrong password or account gets the clear message and no
+// files.
 
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { pseudoRandomBytes } from "./_data.ts";
@@ -17,6 +18,16 @@ const PASSWORD = "correct horse battery staple";
 // The page's DOM, as far as the checks below read it: the tests are
 // type-checked without lib.dom. Callbacks run in the page, so each one casts
 // `globalThis` itself.
+type Digests = Record<string, { size: number; sha256: string }>;
+/** The origin-private file system's handles, as far as the folder-mode check uses them. */
+interface PageHandle {
+  kind: "file" | "directory";
+  name: string;
+  values(): AsyncIterable<PageHandle>;
+  getFile(): Promise<Blob>;
+  getDirectoryHandle(name: string, options?: { create: true }): Promise<PageHandle>;
+}
+type PageStorage = { navigator: { storage: { getDirectory(): Promise<PageHandle> } } };
 interface PageDocument {
   getElementById(id: string): { textContent: string | null };
   querySelectorAll(selector: string): Iterable<{ href: string; dataset: { path?: string } }>;
@@ -80,6 +91,16 @@ Deno.test("the web page restores a snapshot in Chromium, and refuses a wrong pas
       if (!response.ok()) diagnostics.push(`${response.status()} ${response.url()}`);
     });
     page.setDefaultTimeout(20_000);
+    // The folder picker is a dialog headless Chromium cannot show: it gives
+    // a folder of the origin-private file system instead, which has the same
+    // File System Access API the page streams into.
+    await page.addInitScript(() => {
+      const page = globalThis as unknown as PageStorage & { showDirectoryPicker: unknown };
+      page.showDirectoryPicker = async () =>
+        await (await page.navigator.storage.getDirectory()).getDirectoryHandle("restored", {
+          create: true,
+        });
+    });
     await page.goto(`${server.url}examples/web/index.html`);
     await page.setInputFiles("#folder", `${dir}/backup`);
 
@@ -121,7 +142,7 @@ Deno.test("the web page restores a snapshot in Chromium, and refuses a wrong pas
 
     const restored = await page.evaluate(async () => {
       const { document } = globalThis as unknown as { document: PageDocument };
-      const out: Record<string, { size: number; sha256: string }> = {};
+      const out: Digests = {};
       for (const link of document.querySelectorAll("a[data-path]")) {
         const bytes = await (await fetch(link.href)).arrayBuffer();
         const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
@@ -132,11 +153,41 @@ Deno.test("the web page restores a snapshot in Chromium, and refuses a wrong pas
       }
       return out;
     });
-    const expected: typeof restored = {};
+    const expected: Digests = {};
     for (const [path, bytes] of Object.entries(sources)) {
       expected[`phone/${path}`] = { size: bytes.length, sha256: await sha256(bytes) };
     }
     assertEquals(restored, expected);
+
+    // Folder mode: every chunk written to disk as it is verified.
+    await page.click("#restore-to-folder");
+    await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as { document: PageDocument };
+      return /into the folder/.test(document.getElementById("status").textContent ?? "") ||
+        document.getElementById("error").textContent !== "";
+    });
+    assertEquals(await page.textContent("#error"), "");
+    const written = await page.evaluate(async () => {
+      const { navigator } = globalThis as unknown as PageStorage;
+      const out: Digests = {};
+      async function walk(dir: PageHandle, prefix: string): Promise<void> {
+        for await (const handle of dir.values()) {
+          const path = prefix + handle.name;
+          if (handle.kind === "directory") await walk(handle, `${path}/`);
+          else {
+            const bytes = await (await handle.getFile()).arrayBuffer();
+            const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+            out[path] = {
+              size: bytes.byteLength,
+              sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+            };
+          }
+        }
+      }
+      await walk(await (await navigator.storage.getDirectory()).getDirectoryHandle("restored"), "");
+      return out;
+    });
+    assertEquals(written, expected);
     assertEquals(pageErrors, []);
   } catch (error) {
     throw new Error(
