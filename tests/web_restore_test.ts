@@ -66,8 +66,9 @@ Deno.test("the web page restores a snapshot in Chromium, and refuses a wrong pas
       });
       await Deno.writeFile(`${dir}/phone/${path}`, bytes);
     }
-    const { repository } = await Repository.init(new LocalStorage(`${dir}/backup`), {
+    const { repository, recoveryKey } = await Repository.init(new LocalStorage(`${dir}/backup`), {
       password: PASSWORD,
+      recoveryKey: true,
       account: ACCOUNT,
       argon2id: TEST_ONLY_FAST_ARGON2ID,
       chunker: { minSize: 16384, avgSize: 65536, maxSize: 262144 },
@@ -188,6 +189,17 @@ Deno.test("the web page restores a snapshot in Chromium, and refuses a wrong pas
       return out;
     });
     assertEquals(written, expected);
+
+    // The recovery key opens it too (no password typed).
+    await page.fill("#recovery-key", recoveryKey!);
+    await page.click("#open");
+    await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as { document: PageDocument };
+      return /^Opened/.test(document.getElementById("status").textContent ?? "") ||
+        document.getElementById("error").textContent !== "";
+    });
+    assertEquals(await page.textContent("#error"), "");
+    assertEquals(await page.inputValue("#recovery-key"), "");
     assertEquals(pageErrors, []);
   } catch (error) {
     throw new Error(

@@ -31,6 +31,7 @@ function element<T extends HTMLElement>(id: string): T {
 
 const folder = element<HTMLInputElement>("folder");
 const password = element<HTMLInputElement>("password");
+const recoveryKey = element<HTMLInputElement>("recovery-key");
 const account = element<HTMLInputElement>("account");
 const openButton = element<HTMLButtonElement>("open");
 const snapshotSelect = element<HTMLSelectElement>("snapshot");
@@ -59,6 +60,7 @@ function fail(error: unknown): void {
 
 async function busy(action: () => Promise<void>): Promise<void> {
   problem.textContent = "";
+  say("");
   for (const button of [openButton, restoreButton, restoreToFolderButton]) button.disabled = true;
   try {
     await action();
@@ -79,12 +81,16 @@ openButton.addEventListener("click", () =>
       throw new Error("Cannot open the repository: pick its folder first");
     }
     const storage = new PickedFolderStorage(folder.files);
-    say("Deriving the key from the password (this takes a few seconds)…");
-    repository = await Repository.open(storage, {
-      password: password.value,
-      account: account.value.trim(),
-    });
-    password.value = "";
+    const key = recoveryKey.value.trim();
+    if (key === "") say("Deriving the key from the password (this takes a few seconds)…");
+    const secret = key !== "" ? { recoveryKey: key } : { password: password.value };
+    try {
+      repository = await Repository.open(storage, { ...secret, account: account.value.trim() });
+    } finally {
+      // Not kept in the page longer than needed.
+      password.value = "";
+      recoveryKey.value = "";
+    }
     const snapshots = await repository.snapshots();
     if (snapshots.length === 0) throw new Error("Cannot restore: the repository has no snapshot");
     for (const stored of snapshots.toReversed()) {
