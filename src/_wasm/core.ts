@@ -67,6 +67,15 @@ async function instantiate(): Promise<CoreExports> {
       `Cannot load ${WASM_URL.href}: ABI version ${version}, expected ${ABI_VERSION} (rebuild with 'deno task build')`,
     );
   }
+  // The module's known answers (ABI.md §6), before any data goes through it:
+  // a runtime that executes it wrongly must not seal or restore anything.
+  const failed = exports.self_test();
+  if (failed !== 0) {
+    throw new Error(
+      `Cannot load ${WASM_URL.href}: its self-test failed with code ${failed} (see ABI.md §6); ` +
+        "this JavaScript runtime does not run it correctly",
+    );
+  }
   return exports;
 }
 
