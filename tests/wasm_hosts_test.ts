@@ -1,7 +1,8 @@
 // The same module gives the same bytes in every host: chunk boundaries and
 // sealed chunks from Cofre's own Deno code (src/chunker.ts, src/aead.ts),
 // from plain Node running examples/node/chunk_and_seal.mjs, and from headless
-// Chromium running examples/node/cofre_core.mjs.
+// Chromium running both examples/node/cofre_core.mjs and Cofre's own src/
+// bundled for the browser (as the restore page is).
 
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { pseudoRandomBytes } from "./_data.ts";
@@ -74,26 +75,81 @@ async function nodeResult(): Promise<Result> {
   }
 }
 
-async function chromiumResult(): Promise<Result> {
+/** Bundles Cofre's own chunker and AEAD (src/) for the browser, as the restore page is bundled. */
+async function browserBundle(): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = new URL("../src/", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/entry.ts`,
+      `export { cutPoints } from "${src}chunker.ts";\nexport { AesGcm } from "${src}aead.ts";\n`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "browser",
+        "-o",
+        `${dir}/out.js`,
+        `${dir}/entry.ts`,
+      ],
+      env: { NO_COLOR: "1" },
+    }).output();
+    assertTrue(output.success, new TextDecoder().decode(output.stderr));
+    return await Deno.readFile(`${dir}/out.js`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** In Chromium: the example host (cofre_core.mjs), and Cofre's src/ bundled. */
+async function chromiumResults(): Promise<{ example: Result; bundled: Result }> {
   await using server = serveLoopback({
-    folders: ["examples/node/", "build/"],
-    extra: { "input.bin": data, "blank.html": new TextEncoder().encode("<!doctype html>") },
+    folders: ["examples/node/", "build/cofre.wasm"],
+    extra: {
+      "input.bin": data,
+      "blank.html": new TextEncoder().encode("<!doctype html>"),
+      // There, src/_wasm/core.ts finds ../../build/cofre.wasm relative to itself.
+      "build/web/hosts_check.js": await browserBundle(),
+    },
   });
   await using browser = await openHeadlessPage();
   await browser.page.goto(`${server.url}blank.html`);
   return await browser.page.evaluate(async (args) => {
-    const { instantiateCore } = await import("/examples/node/cofre_core.mjs");
     const fetched = async (path: string) => new Uint8Array(await (await fetch(path)).arrayBuffer());
     const hex = (bytes: Uint8Array) =>
       Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
     const unhex = (text: string) => Uint8Array.from(text.match(/../g)!, (b) => parseInt(b, 16));
+    const input = await fetched("/input.bin");
+    const chunker = { ...args.chunker, seed: BigInt(args.seed) };
+
+    const { instantiateCore } = await import("/examples/node/cofre_core.mjs");
     const core = await instantiateCore(await fetched("/build/cofre.wasm"));
-    const { ends, sealed } = core.chunkAndSeal(await fetched("/input.bin"), {
+    const example = core.chunkAndSeal(input, {
       key: unhex(args.key),
       nonce: unhex(args.nonce),
-      chunker: { ...args.chunker, seed: BigInt(args.seed) },
+      chunker,
     });
-    return { ends, sealed: (sealed as Uint8Array[]).map(hex) };
+
+    const cofre = await import("/build/web/hosts_check.js");
+    const ends: number[] = cofre.cutPoints(input, chunker);
+    const aead = new cofre.AesGcm(unhex(args.key));
+    const sealed: string[] = [];
+    let start = 0;
+    for (const [i, end] of ends.entries()) {
+      const chunkNonce = unhex(args.nonce);
+      const view = new DataView(chunkNonce.buffer);
+      view.setUint32(8, (view.getUint32(8) + i) >>> 0);
+      const aad = new Uint8Array(4);
+      new DataView(aad.buffer).setUint32(0, i);
+      sealed.push(hex(aead.seal(chunkNonce, input.subarray(start, end), aad)));
+      start = end;
+    }
+    return {
+      example: { ends: example.ends, sealed: (example.sealed as Uint8Array[]).map(hex) },
+      bundled: { ends, sealed },
+    };
   }, { key, nonce, chunker, seed });
 }
 
@@ -101,17 +157,15 @@ Deno.test("Deno, Node and Chromium give byte-identical chunk boundaries and seal
   const deno = denoResult();
   assertTrue(deno.ends.length > 4, `only ${deno.ends.length} chunks`);
   assertEquals(deno.ends.at(-1), data.length);
-  const [node, chromium] = await Promise.all([nodeResult(), chromiumResult()]);
-  assertEquals(node.ends, deno.ends);
-  assertEquals(chromium.ends, deno.ends);
-  // Compared whole: one differing byte anywhere fails.
-  assertTrue(node.sealed.every((hex, i) => hex === deno.sealed[i]), "Node sealed other bytes");
-  assertTrue(
-    chromium.sealed.every((hex, i) => hex === deno.sealed[i]),
-    "Chromium sealed other bytes",
-  );
-  assertEquals([node.sealed.length, chromium.sealed.length], [
-    deno.sealed.length,
-    deno.sealed.length,
-  ]);
+  const [node, chromium] = await Promise.all([nodeResult(), chromiumResults()]);
+  const hosts = { node, chromium: chromium.example, "chromium, src/ bundled": chromium.bundled };
+  for (const [host, result] of Object.entries(hosts)) {
+    assertEquals(result.ends, deno.ends, host);
+    assertEquals(result.sealed.length, deno.sealed.length, host);
+    // Compared whole: one differing byte anywhere fails.
+    assertTrue(
+      result.sealed.every((hex, i) => hex === deno.sealed[i]),
+      `${host} sealed other bytes`,
+    );
+  }
 });
