@@ -31,6 +31,7 @@ export interface CoreExports {
   gcm_open_update(ctx: number, ptr: number, len: number): number;
   gcm_open_finish(ctx: number, tag: number): number;
   gcm_decrypt_update(ctx: number, ptr: number, len: number): number;
+  self_test(): number;
 }
 
 /** ABI.md §2: status codes shared with assembly/status.ts. */
@@ -39,7 +40,7 @@ export const STATUS_BAD_ARGUMENT = -1;
 export const STATUS_AUTH_FAILED = -2;
 
 /** The ABI version this host code speaks (ABI.md §1). */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 const WASM_URL = new URL("../../build/cofre.wasm", import.meta.url);
 
@@ -64,6 +65,15 @@ async function instantiate(): Promise<CoreExports> {
   if (version !== ABI_VERSION) {
     throw new Error(
       `Cannot load ${WASM_URL.href}: ABI version ${version}, expected ${ABI_VERSION} (rebuild with 'deno task build')`,
+    );
+  }
+  // The module's known answers (ABI.md §6), before any data goes through it:
+  // a runtime that executes it wrongly must not seal or restore anything.
+  const failed = exports.self_test();
+  if (failed !== 0) {
+    throw new Error(
+      `Cannot load ${WASM_URL.href}: its self-test failed with code ${failed} (see ABI.md §6); ` +
+        "this JavaScript runtime does not run it correctly",
     );
   }
   return exports;
