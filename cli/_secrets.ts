@@ -129,6 +129,12 @@ export async function withRepository<T>(
   const global = command.optsWithGlobals() as RepositoryOptions;
   const storage = openStorage(global, io);
   const repository = await Repository.open(storage, await openingCredentials(global, io));
+  const warned = new Set<string>();
+  repository.onWarning = (message) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    io.stderr(`cofre: warning: ${message}\n`);
+  };
   try {
     return await body(repository);
   } finally {

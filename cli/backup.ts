@@ -2,6 +2,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, globToRegExp } from "../mod.ts";
+import { advanceAfter, guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
@@ -41,8 +42,10 @@ export function backupCommand({ io, done }: CliContext) {
       if (io.isTerminal && !options.json) {
         sizeOf(paths, options.exclude).then((bytes) => total = bytes, () => {});
       }
-      const result = await withRepository(command, io, (repository) =>
-        repository.backup({
+      const result = await withRepository(command, io, async (repository) => {
+        // FORMAT.md §12.4: warn before adding to a repository older than this device saw it.
+        const pin = await guardPin(io, repository.storage, repository.config);
+        const result = await repository.backup({
           paths,
           tags: options.tag,
           excludes: options.exclude,
@@ -57,7 +60,10 @@ export function backupCommand({ io, done }: CliContext) {
               return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ` +
                 `${formatRate(p.bytes, ms)}${eta}, new ${formatBytes(p.newBytes)}  ${p.path}`;
             }),
-        }));
+        });
+        await advanceAfter(io, pin, repository.storage, repository.config);
+        return result;
+      });
       progress.done();
       const { snapshot, snapshotId } = result;
       const s = snapshot.stats;

@@ -26,6 +26,7 @@ import {
   WorkerBlobCrypto,
 } from "./workers.ts";
 import { findSnapshot, listSnapshots, type SnapshotKeys, type StoredSnapshot } from "./snapshot.ts";
+import { type CheckOptions, type CheckReport, checkRepository } from "./check.ts";
 import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } from "./chunker.ts";
 import {
   AuthenticationError,
@@ -134,6 +135,11 @@ export class Repository {
   #openedSlotId: string;
   #closed = false;
   #session: Session | null = null;
+  /**
+   * Hears about damage that does not stop the work (a damaged envelope or
+   * index file, skipped or worked around); the CLI prints it as a warning.
+   */
+  onWarning: (message: string) => void = () => {};
 
   private constructor(
     storage: Storage,
@@ -418,12 +424,17 @@ export class Repository {
     await this.storage.delete(`${KEYS_PREFIX}${slot.id}`);
   }
 
-  /** The keys and index that backup and restore work with; built once. */
-  async #open(): Promise<Session> {
-    this.#assertOpen();
-    if (this.#session) return this.#session;
+  #keys: Promise<BlobKeys & SnapshotKeys> | null = null;
+
+  /** The blob and snapshot keys; built once. */
+  #blobKeys(): Promise<BlobKeys & SnapshotKeys> {
+    this.#keys ??= this.#makeKeys();
+    return this.#keys;
+  }
+
+  async #makeKeys(): Promise<BlobKeys & SnapshotKeys> {
     await Promise.all([loadCompressor(), loadGarbageCollector()]);
-    const keys: BlobKeys & SnapshotKeys = {
+    return {
       data: new AesGcm(this.#subkeys.data),
       meta: new AesGcm(this.#subkeys.meta),
       id: await KeyedHasher.create(this.#subkeys.id),
@@ -432,7 +443,14 @@ export class Repository {
       publicKey: this.config.publicKey,
       repositoryId: this.config.repositoryId,
     };
-    const index = await loadIndex(this.storage, keys.meta);
+  }
+
+  /** The keys and index that backup and restore work with; built once. */
+  async #open(): Promise<Session> {
+    this.#assertOpen();
+    if (this.#session) return this.#session;
+    const keys = await this.#blobKeys();
+    const index = await loadIndex(this.storage, keys.meta, { onWarning: this.onWarning });
     const inline = new InlineBlobCrypto(keys, { level: this.config.zstdLevel });
     this.#session = {
       keys,
@@ -466,7 +484,9 @@ export class Repository {
   /** Every snapshot, oldest first (FORMAT.md §12.3 order: sequence, then time). */
   async snapshots(): Promise<StoredSnapshot[]> {
     const { keys } = await this.#open();
-    return await listSnapshots(this.storage, keys);
+    return await listSnapshots(this.storage, keys, {
+      onDamaged: (name, error) => this.onWarning(`${name} skipped: ${error.message}`),
+    });
   }
 
   /**
@@ -552,6 +572,16 @@ export class Repository {
     yield* diffTrees(store, x.snapshot.tree, y.snapshot.tree);
   }
 
+  /**
+   * Verifies the repository with this session's keys (src/check.ts): never
+   * throws for damage, which the report lists.
+   */
+  async check(options: CheckOptions = {}): Promise<CheckReport> {
+    this.#assertOpen();
+    const keys = await this.#blobKeys();
+    return await checkRepository(this.storage, { ...options, keys, config: this.config });
+  }
+
   /** Sizes and counts for `cofre stats` (FORMAT.md §4 objects, by kind). */
   async stats(): Promise<RepositoryStats> {
     const { index } = await this.#open();
@@ -627,11 +657,15 @@ export class Repository {
     wipeSubkeys(this.#subkeys);
     if (this.#session) {
       for (const pool of this.#session.pools) await pool.close();
-      this.#session.keys.data[Symbol.dispose]();
-      this.#session.keys.meta[Symbol.dispose]();
-      this.#session.keys.id.dispose();
-      this.#session.keys.nonce.dispose();
       this.#session = null;
+    }
+    if (this.#keys) {
+      const keys = await this.#keys;
+      this.#keys = null;
+      keys.data[Symbol.dispose]();
+      keys.meta[Symbol.dispose]();
+      keys.id.dispose();
+      keys.nonce.dispose();
     }
   }
 
