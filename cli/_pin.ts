@@ -42,18 +42,18 @@ export async function comparePinned(
   repositoryId: string,
   publicKey: string,
   chain: Pick<Chain, "links" | "head" | "breaks">,
+  options: { gaps?: boolean } = {},
 ): Promise<PinCheck> {
   const store = pinStore(io);
   const pin = store ? await store.load(repositoryId) : null;
-  const warnings = comparePin(pin, { publicKey, chain });
-  for (const warning of warnings) {
-    io.stderr(
-      `cofre: warning: ${warning}. If this is expected, delete ${
-        store!.where(repositoryId)
-      } to accept it.\n`,
-    );
+  const findings = comparePin(pin, { publicKey, chain }, options);
+  for (const { message, pinned } of findings) {
+    const accept = pinned && store
+      ? ` If this is expected, delete ${store.where(repositoryId)} to accept it.`
+      : "";
+    io.stderr(`cofre: warning: ${message}.${accept}\n`);
   }
-  return { store, pin, warnings };
+  return { store, pin, warnings: findings.map((f) => f.message) };
 }
 
 /** Reads the chain (no password needed) and compares it with the pin. */

@@ -98,7 +98,10 @@ export function checkCommand({ io, done }: CliContext) {
       progress.done();
       let pin: PinCheck | null = null;
       if (report.chain && report.repositoryId && report.publicKey) {
-        pin = await comparePinned(io, report.repositoryId, report.publicKey, report.chain);
+        // Gaps are already damage lines; the pin adds what only this device can know.
+        pin = await comparePinned(io, report.repositoryId, report.publicKey, report.chain, {
+          gaps: false,
+        });
       }
       const rollback = pin?.warnings ?? [];
       const ok = report.damage.length === 0 && rollback.length === 0;

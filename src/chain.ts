@@ -96,7 +96,17 @@ export async function readChain(
       continue;
     }
     if (await sha256Hex(bytes) !== id) {
-      damaged.push({ object: info.name, message: "its bytes do not match its name (SHA-256)" });
+      // Its clear fields, unverified, still tell the person which snapshot this was.
+      let where = {};
+      try {
+        const e = decodeEnvelope(bytes);
+        where = { sequence: e.sequence, timeMs: e.timeMs };
+      } catch { /* nothing more to say than the hash mismatch */ }
+      damaged.push({
+        object: info.name,
+        message: "its bytes do not match its name (SHA-256)",
+        ...where,
+      });
       continue;
     }
     let envelope;

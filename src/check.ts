@@ -223,9 +223,8 @@ class CheckRun {
     this.report.chain = chain;
     for (const d of chain.damaged) {
       this.#damage(d.object, d.message);
-      if (d.sequence !== undefined) {
-        this.#affect({ id: d.object.slice(SNAPSHOTS_PREFIX.length), ...d });
-      }
+      const id = d.object.slice(SNAPSHOTS_PREFIX.length);
+      if (/^[0-9a-f]{64}$/.test(id)) this.#affect({ ...d, id });
     }
     for (const b of chain.breaks) this.#damage(b.object, b.message);
     this.report.notes.push(...chain.forks);

@@ -137,14 +137,15 @@ export class MemoryPinStore implements PinStore {
 /**
  * Compares what the repository shows now with the pin (FORMAT.md §12.4).
  * Throws `PinMismatchError` when the public key differs; returns one
- * warning per finding: the head is older than the pin, the pinned envelope
- * is gone without a tombstone, or the chain has a gap.
+ * finding per problem: the head is older than the pin, the pinned envelope
+ * is gone without a tombstone, or (unless `gaps` is false) the chain has a gap.
  */
 export function comparePin(
   pin: Pin | null,
   view: { publicKey: string; chain: Pick<Chain, "links" | "head" | "breaks"> },
-): string[] {
-  const warnings: string[] = [];
+  options: { gaps?: boolean } = {},
+): PinFinding[] {
+  const warnings: PinFinding[] = [];
   if (pin && pin.publicKey !== view.publicKey) {
     throw new PinMismatchError(
       `Cannot trust the repository ${pin.repositoryId}: its config's public key is not the one ` +
@@ -154,26 +155,38 @@ export function comparePin(
   const { head, links } = view.chain;
   if (pin) {
     if (!head || head.sequence < pin.sequence) {
-      warnings.push(
-        `the repository's newest snapshot is sequence ${head?.sequence ?? "none"}, but this ` +
-          `device saw sequence ${pin.sequence}: snapshots were deleted or an older copy of the ` +
-          "repository was put back (rollback)",
-      );
+      warnings.push({
+        pinned: true,
+        message:
+          `the repository's newest snapshot is sequence ${
+            head?.sequence ?? "none"
+          }, but this device saw sequence ${pin.sequence}: snapshots were deleted or an older ` +
+          "copy of the repository was put back (rollback)",
+      });
     } else if (!links.some((l) => l.id === pin.id || l.forgotten === pin.id)) {
-      warnings.push(
-        `the snapshot this device last saw (sequence ${pin.sequence}, ${
+      warnings.push({
+        pinned: true,
+        message: `the snapshot this device last saw (sequence ${pin.sequence}, ${
           pin.id.slice(0, 8)
         }) is missing without a tombstone: it was deleted or the repository was replaced`,
-      );
+      });
     }
   }
-  if (view.chain.breaks.length > 0) {
-    warnings.push(
-      `the snapshot chain has ${view.chain.breaks.length} gap(s) or broken link(s): ` +
+  if ((options.gaps ?? true) && view.chain.breaks.length > 0) {
+    warnings.push({
+      pinned: false,
+      message: `the snapshot chain has ${view.chain.breaks.length} gap(s) or broken link(s): ` +
         "snapshots were deleted (run 'cofre check')",
-    );
+    });
   }
   return warnings;
+}
+
+/** One thing `comparePin` found. */
+export interface PinFinding {
+  message: string;
+  /** True when it comes from the pin (deleting the pin accepts the new state). */
+  pinned: boolean;
 }
 
 /** The pin after seeing `head`: it only ever moves forward (highest sequence, then hash). */
