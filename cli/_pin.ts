@@ -79,11 +79,10 @@ export async function advanceAfter(
   config: Pick<Config, "publicKey" | "repositoryId">,
 ): Promise<void> {
   if (!check.store) return;
-  const { head } = await readChain(storage, config);
   await advancePinned(io, check, {
     repositoryId: hex(config.repositoryId),
     publicKey: hex(config.publicKey),
-    head,
+    chain: await readChain(storage, config),
   });
 }
 
@@ -91,7 +90,7 @@ export async function advanceAfter(
 export async function advancePinned(
   io: Io,
   check: PinCheck,
-  seen: { repositoryId: string; publicKey: string; head: { sequence: bigint; id: string } | null },
+  seen: Parameters<typeof advancePin>[1],
 ): Promise<void> {
   if (!check.store) return;
   const next = advancePin(check.pin, seen);

@@ -111,7 +111,7 @@ export function checkCommand({ io, done }: CliContext) {
         await advancePinned(io, pin, {
           repositoryId: report.repositoryId!,
           publicKey: report.publicKey!,
-          head: report.chain.head,
+          chain: report.chain,
         });
       }
       done(ok ? EXIT_OK : EXIT_FATAL);

@@ -189,18 +189,27 @@ export interface PinFinding {
   pinned: boolean;
 }
 
-/** The pin after seeing `head`: it only ever moves forward (highest sequence, then hash). */
+/**
+ * The pin after seeing a chain: it only ever moves forward (highest
+ * sequence, then hash), and not at all while the pinned envelope is missing
+ * without a tombstone, so that the evidence of a rollback or deletion stays
+ * until the person deletes the pin.
+ */
 export function advancePin(
   pin: Pin | null,
-  seen: { repositoryId: string; publicKey: string; head: { sequence: bigint; id: string } | null },
+  seen: {
+    repositoryId: string;
+    publicKey: string;
+    chain: Pick<Chain, "head" | "links">;
+  },
 ): Pin | null {
-  const head = seen.head;
+  const head = seen.chain.head;
   if (!head) return pin;
-  if (
-    pin &&
-    (pin.sequence > head.sequence || (pin.sequence === head.sequence && pin.id >= head.id))
-  ) {
-    return pin;
+  if (pin) {
+    const behind = pin.sequence > head.sequence ||
+      (pin.sequence === head.sequence && pin.id >= head.id);
+    const missing = !seen.chain.links.some((l) => l.id === pin.id || l.forgotten === pin.id);
+    if (behind || missing) return pin;
   }
   return {
     repositoryId: seen.repositoryId,

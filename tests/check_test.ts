@@ -259,3 +259,133 @@ Deno.test("a deleted pack fails check --public, without the password, naming the
       ["app/a/one.bin", "app/a/two.txt", "app/b/"].map((path) => ({ snapshot: second, path })),
     );
   }));
+
+Deno.test("--read-data-subset slices cover every pack exactly once (property)", () => {
+  const hexId = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) =>
+    Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")
+  );
+  fc.assert(
+    fc.property(fc.array(hexId, { maxLength: 50 }), fc.integer({ min: 1, max: 40 }), (ids, m) => {
+      for (const id of ids) {
+        let hits = 0;
+        for (let n = 1; n <= m; n++) if (inSubset(id, { slice: n, of: m })) hits++;
+        if (hits !== 1) return false;
+      }
+      return true;
+    }),
+  );
+  assertEquals(parseSubset("2/5"), { slice: 2, of: 5 });
+  assertEquals(parseSubset("12.5%"), { percent: 12.5 });
+  for (const bad of ["0/3", "4/3", "1/0", "0%", "101%", "half", "1/2/3"]) {
+    let threw = false;
+    try {
+      parseSubset(bad);
+    } catch (error) {
+      threw = error instanceof RangeError;
+    }
+    assertTrue(threw, bad);
+  }
+});
+
+Deno.test("check --read-data-subset n/m over n = 1..m reads each pack once", () =>
+  withDir(async (dir) => {
+    const { env } = await setUp(dir);
+    for (let i = 0; i < 3; i++) {
+      await Deno.writeFile(`${dir}/src/app/extra-${i}.bin`, pseudoRandomBytes(5000, 10 + i));
+      assertEquals((await cofre(["backup", `${dir}/src/app`], { env })).code, 0);
+    }
+    const packs = (await objects(`${dir}/repo`, "data/")).length;
+    assertEquals(packs, 4);
+    let read = 0;
+    for (let n = 1; n <= 3; n++) {
+      const slice = await check([`--read-data-subset`, `${n}/3`], env);
+      assertEquals(slice.code, 0, slice.stdout);
+      read += slice.report.counts.packs_read;
+    }
+    assertEquals(read, packs);
+    const all = await check(["--read-data-subset", "100%"], env);
+    assertEquals(all.report.counts.packs_read, packs);
+    const usage = await cofre(["check", "--read-data-subset", "4/3"], { env });
+    assertEquals(usage.code, 2, usage.stderr);
+  }));
+
+Deno.test("a deleted newest snapshot is detected against the pin: backup and restore warn, check fails", () =>
+  withDir(async (dir) => {
+    const { env } = await setUp(dir);
+    await Deno.writeTextFile(`${dir}/src/app/a/new.txt`, "added later\n");
+    const second = JSON.parse(
+      (await cofre(["backup", `${dir}/src/app`, "--json"], { env })).stdout,
+    ).snapshot_id;
+    const pins = await Array.fromAsync(Deno.readDir(`${dir}/state`));
+    assertEquals(pins.length, 1);
+    assertTrue(pins[0]!.name.endsWith(".pin.json"));
+    await Deno.remove(`${dir}/repo/snapshots/${second}`);
+    // Without the pin, the chain itself is whole: only this device can tell.
+    const fresh = await check([], { ...env, COFRE_STATE_DIR: `${dir}/other-device` });
+    assertEquals(fresh.code, 0);
+    const restore = await restoreWorks(env, `${dir}/out`, []);
+    assertTrue(restore.stderr.includes("rollback"), restore.stderr);
+    assertEquals(restore.stderr.trim().split("\n").length, 1, restore.stderr);
+    const checked = await check([], env);
+    assertEquals(checked.code, 1);
+    assertTrue(checked.report.rollback[0].includes("this device saw sequence 1"), checked.stdout);
+    const backup = await cofre(["backup", `${dir}/src/app`], { env });
+    assertEquals(backup.code, 0, backup.stderr);
+    assertTrue(backup.stderr.includes("rollback"), backup.stderr);
+    // The pin never moves back: the deleted snapshot stays missing.
+    const again = await check([], env);
+    assertEquals(again.code, 1);
+    assertTrue(again.report.rollback[0].includes("missing without a tombstone"), again.stdout);
+  }));
+
+Deno.test("an older copy of the repository put back is detected; a replaced public key is an error", () =>
+  withDir(async (dir) => {
+    const { env } = await setUp(dir);
+    const copy = new Deno.Command("cp", { args: ["-a", `${dir}/repo`, `${dir}/old-repo`] });
+    assertEquals((await copy.output()).code, 0);
+    await Deno.writeTextFile(`${dir}/src/app/a/new.txt`, "added later\n");
+    assertEquals((await cofre(["backup", `${dir}/src/app`], { env })).code, 0);
+    const older: Record<string, string> = { ...env, COFRE_REPOSITORY: `${dir}/old-repo` };
+    const checked = await check([], older);
+    assertEquals(checked.code, 1);
+    assertTrue(checked.report.rollback.length === 1, checked.stdout);
+    const { COFRE_PASSWORD: _, ...noPassword } = older;
+    assertEquals((await check(["--public"], noPassword)).code, 1);
+    const restore = await restoreWorks(older, `${dir}/out`, []);
+    assertTrue(restore.stderr.includes("rollback"), restore.stderr);
+
+    const [pin] = await Array.fromAsync(Deno.readDir(`${dir}/state`));
+    const path = `${dir}/state/${pin!.name}`;
+    const saved = JSON.parse(await Deno.readTextFile(path));
+    await Deno.writeTextFile(path, JSON.stringify({ ...saved, public_key: "ab".repeat(32) }));
+    const replaced = await cofre(["check"], { env });
+    assertEquals(replaced.code, 1);
+    assertTrue(replaced.stderr.includes("public key"), replaced.stderr);
+    const backup = await cofre(["backup", `${dir}/src/app`], { env });
+    assertEquals(backup.code, 1);
+    assertTrue(backup.stderr.includes("public key"), backup.stderr);
+  }));
+
+Deno.test("a snapshot deleted from the middle of the chain is a gap: check fails on any device", () =>
+  withDir(async (dir) => {
+    const { env } = await setUp(dir);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await Deno.writeTextFile(`${dir}/src/app/n${i}.txt`, `file ${i}\n`);
+      const out = await cofre(["backup", `${dir}/src/app`, "--json"], { env });
+      ids.push(JSON.parse(out.stdout).snapshot_id);
+    }
+    await Deno.remove(`${dir}/repo/snapshots/${ids[0]}`);
+    const other = { ...env, COFRE_STATE_DIR: `${dir}/other-device` };
+    const checked = await check([], other);
+    assertEquals(checked.code, 1);
+    assertTrue(
+      checked.report.damage.some((d: { object: string; message: string }) =>
+        d.object === `snapshots/${ids[1]}` && d.message.includes("gap")
+      ),
+      checked.stdout,
+    );
+    const backup = await cofre(["backup", `${dir}/src/app`], { env: other });
+    assertEquals(backup.code, 0);
+    assertTrue(backup.stderr.includes("gap"), backup.stderr);
+  }));
