@@ -20,14 +20,18 @@ import { type Chain, type ChainLink, type ObjectProblem, readChain } from "./cha
 import { FormatError, RepositoryNotFoundError } from "./errors.ts";
 import {
   type Config,
+  CONFIG_BYTES,
   CONFIG_SIGNATURE_LABEL,
   decodeConfig,
   decodeKeySlot,
   decodeTree,
   encodeConfigBody,
   type IndexEntry,
+  KEY_SLOT_BYTES,
+  SEALED_BLOB_OVERHEAD_BYTES,
   type TreeNode,
 } from "./format.ts";
+import { MAX_BLOB_BYTES } from "./compress.ts";
 import { verifySignature } from "./keys.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import {
@@ -109,6 +113,7 @@ const KEYS_PREFIX = "keys/";
 const DATA_PREFIX = "data/";
 /** Packs are read in windows of about this size, so memory stays bounded whatever their size. */
 const READ_WINDOW_BYTES = 8 * 1024 * 1024;
+const MAX_SEALED_BLOB_BYTES = MAX_BLOB_BYTES + SEALED_BLOB_OVERHEAD_BYTES;
 /** An index file is a few MiB at most; a larger object under index/ is not read whole. */
 const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
 
@@ -262,6 +267,8 @@ class CheckRun {
     }
     let config: Config;
     try {
+      const size = (await this.#storage.stat(CONFIG_NAME))?.size ?? 0;
+      if (size !== CONFIG_BYTES) throw new FormatError(`${size} bytes, expected ${CONFIG_BYTES}`);
       config = decodeConfig(await this.#storage.get(CONFIG_NAME));
     } catch (error) {
       this.#damage(CONFIG_NAME, (error as Error).message);
@@ -285,6 +292,9 @@ class CheckRun {
     for await (const info of this.#storage.list(KEYS_PREFIX)) {
       this.report.counts.keySlots++;
       try {
+        if (info.size !== KEY_SLOT_BYTES) {
+          throw new FormatError(`${info.size} bytes, expected ${KEY_SLOT_BYTES}`);
+        }
         const slot = decodeKeySlot(await this.#storage.get(info.name));
         if (info.name !== KEYS_PREFIX + toHex(slot.slotId)) {
           this.#damage(info.name, "its slot id does not match its name");
@@ -484,7 +494,10 @@ class CheckRun {
     let badBlobs = 0;
     const blobs = entries
       .filter((e) => {
-        if (e.offset + e.sealedLength <= size) return true;
+        // An entry from a damaged index may claim any range: never read more than a blob can be.
+        if (e.offset + e.sealedLength <= size && e.sealedLength <= MAX_SEALED_BLOB_BYTES) {
+          return true;
+        }
         this.#badBlobs.add(toHex(e.id));
         badBlobs++;
         return false;
@@ -513,8 +526,8 @@ class CheckRun {
               entry.plaintextLength,
               this.#keys!,
             );
-          } catch (error) {
-            if (!(error instanceof FormatError)) throw error;
+          } catch {
+            // Whatever the decoder says (authentication, frame, length, id), the blob is damaged.
             this.#badBlobs.add(blobId);
             badBlobs++;
           }
@@ -579,8 +592,7 @@ class CheckRun {
       try {
         nodes = decodeTree(await store.read("tree", treeId));
       } catch (error) {
-        if (!(error instanceof FormatError)) throw error;
-        this.#damage(`tree blob ${treeId}`, error.message);
+        this.#damage(`tree blob ${treeId}`, (error as Error).message);
         this.#badBlobs.add(treeId);
         damaged.push("");
         return damaged;

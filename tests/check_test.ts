@@ -388,3 +388,41 @@ Deno.test("a snapshot deleted from the middle of the chain is a gap: check fails
     assertEquals(backup.code, 0);
     assertTrue(backup.stderr.includes("gap"), backup.stderr);
   }));
+
+Deno.test("random flips and truncations of any object never crash check: each is reported", () =>
+  withDir(async (dir) => {
+    const { env } = await setUp(dir);
+    const names = [
+      "config",
+      ...(await objects(`${dir}/repo`, "")).map((o) => o.name).filter((n) => n !== "config"),
+    ];
+    const random = pseudoRandomBytes(64, 99);
+    for (let i = 0; i < 16; i++) {
+      const copy = `${dir}/copy-${i}`;
+      assertEquals(
+        (await new Deno.Command("cp", { args: ["-a", `${dir}/repo`, copy] }).output()).code,
+        0,
+      );
+      const name = names[random[i]! % names.length]!;
+      const path = `${copy}/${name}`;
+      const bytes = await Deno.readFile(path);
+      const at = (random[16 + i]! * 65537 + random[32 + i]! * 257) % bytes.length;
+      await Deno.chmod(path, 0o644);
+      if (i % 4 === 3) await Deno.writeFile(path, bytes.subarray(0, at));
+      else await flipByte(path, at);
+      const result = await check(["--read-data"], {
+        ...env,
+        COFRE_REPOSITORY: copy,
+        COFRE_STATE_DIR: `${dir}/state-${i}`,
+      });
+      const what = `${i % 4 === 3 ? "truncated" : "flipped"} ${name} at ${at}: ${result.stderr}`;
+      // A key slot's sealed key opens only with its password: damage there looks like a wrong one.
+      if (result.code === 12) assertTrue(name.startsWith("keys/"), what);
+      else {
+        assertEquals(result.code, 1, what + result.stdout);
+        assertTrue(result.report.damage.length > 0, what);
+      }
+      assertTrue(!result.stderr.includes("    at "), what);
+      await Deno.remove(copy, { recursive: true });
+    }
+  }));
