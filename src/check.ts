@@ -563,6 +563,7 @@ class CheckRun {
     );
     const memo = new Map<string, string[]>();
     const reportedBlobs = new Set<string>();
+    const unindexed: string[] = [];
     const blobProblem = (type: "data" | "tree", id: string): string | null => {
       const location = index.get(id);
       let problem: string | null = null;
@@ -574,8 +575,9 @@ class CheckRun {
       }
       if (problem && !reportedBlobs.has(id)) {
         reportedBlobs.add(id);
-        // Blobs in a damaged pack are covered by the pack's own line.
-        if (!location || location.type !== type) this.#damage(`${type} blob ${id}`, problem);
+        // Blobs in a damaged pack are covered by the pack's own line; blobs in no index by one line.
+        if (!location) unindexed.push(`${type} ${id.slice(0, 16)}`);
+        else if (location.type !== type) this.#damage(`${type} blob ${id}`, problem);
       }
       return problem;
     };
@@ -616,6 +618,14 @@ class CheckRun {
       for (const path of paths) {
         this.report.affectedFiles.push({ snapshot: s.id, path: path === "" ? "/" : path });
       }
+    }
+    if (unindexed.length > 0) {
+      this.#damage(
+        INDEX_PREFIX,
+        `${unindexed.length} blob(s) the snapshots need are in no index (e.g. ${
+          unindexed.slice(0, 3).join(", ")
+        })`,
+      );
     }
     // Envelope times are clear text; the snapshot's own time is the one people know.
     for (const s of snapshots) {
