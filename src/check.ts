@@ -13,7 +13,7 @@
 
 import { createHash } from "node:crypto";
 import { toHex } from "./_bytes.ts";
-import { type BlobKeys, openBlob } from "./blob.ts";
+import type { BlobKeys } from "./blob.ts";
 import { BlobIndex, INDEX_PREFIX, openIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { type Chain, type ChainLink, type ObjectProblem, readChain } from "./chain.ts";
@@ -41,7 +41,7 @@ import {
   type StoredSnapshot,
 } from "./snapshot.ts";
 import type { Storage } from "./storage/storage.ts";
-import { InlineBlobCrypto } from "./workers.ts";
+import { type BlobCrypto, InlineBlobCrypto } from "./workers.ts";
 
 /** Which packs `readData` reads. */
 export type ReadDataSubset =
@@ -108,6 +108,14 @@ export interface CheckReport {
   };
 }
 
+/** Without keys no blob is opened; this stands in for the crypto stage. */
+const NO_CRYPTO: BlobCrypto = {
+  parallelism: 1,
+  hash: () => Promise.reject(new TypeError("Cannot hash without keys")),
+  seal: () => Promise.reject(new TypeError("Cannot seal without keys")),
+  open: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
+  close: () => Promise.resolve(),
+};
 const CONFIG_NAME = "config";
 const KEYS_PREFIX = "keys/";
 const DATA_PREFIX = "data/";
@@ -151,7 +159,7 @@ export function parseSubset(text: string): ReadDataSubset {
  */
 export async function checkRepository(
   storage: Storage,
-  options: CheckOptions & { keys?: CheckKeys; config?: Config },
+  options: CheckOptions & { keys?: CheckKeys; config?: Config; crypto?: BlobCrypto },
 ): Promise<CheckReport> {
   const run = new CheckRun(storage, options);
   return await run.run();
@@ -161,6 +169,7 @@ class CheckRun {
   readonly #storage: Storage;
   readonly #options: CheckOptions;
   readonly #keys: CheckKeys | undefined;
+  readonly #crypto: BlobCrypto;
   readonly report: CheckReport;
   /** Pack names as listed, with their sizes. */
   readonly #packs = new Map<string, number>();
@@ -174,10 +183,15 @@ class CheckRun {
   readonly #affected = new Map<string, AffectedSnapshot>();
   #config: Config | null;
 
-  constructor(storage: Storage, options: CheckOptions & { keys?: CheckKeys; config?: Config }) {
+  constructor(
+    storage: Storage,
+    options: CheckOptions & { keys?: CheckKeys; config?: Config; crypto?: BlobCrypto },
+  ) {
     this.#storage = storage;
     this.#options = options;
     this.#keys = options.keys;
+    this.#crypto = options.crypto ??
+      (options.keys ? new InlineBlobCrypto(options.keys, { level: 3 }) : NO_CRYPTO);
     this.#config = options.config ?? null;
     this.report = {
       repositoryId: null,
@@ -504,6 +518,7 @@ class CheckRun {
       })
       .sort((a, b) => a.offset - b.offset);
     let next = 0;
+    let opened: Promise<unknown> = Promise.resolve();
     try {
       for (let at = 0; at < size;) {
         let end = Math.min(size, at + READ_WINDOW_BYTES);
@@ -513,27 +528,30 @@ class CheckRun {
           last++;
         }
         const bytes = await this.#storage.get(name, { offset: at, length: end - at });
+        // The previous window's blobs opened while this one was read.
+        await opened;
         hash.update(bytes);
         this.report.counts.bytesRead += bytes.length;
+        const opening: Promise<void>[] = [];
         for (; next < last; next++) {
           const entry = blobs[next]!;
-          const blobId = toHex(entry.id);
-          try {
-            openBlob(
-              entry.type,
-              entry.id,
-              bytes.subarray(entry.offset - at, entry.offset - at + entry.sealedLength),
-              entry.plaintextLength,
-              this.#keys!,
-            );
-          } catch {
-            // Whatever the decoder says (authentication, frame, length, id), the blob is damaged.
-            this.#badBlobs.add(blobId);
-            badBlobs++;
-          }
+          const sealed = bytes.subarray(entry.offset - at, entry.offset - at + entry.sealedLength);
+          opening.push(
+            this.#crypto.open(entry.type, entry.id, sealed, entry.plaintextLength).then(
+              () => {},
+              () => {
+                // Whatever the decoder says (authentication, frame, length, id), it is damaged.
+                this.#badBlobs.add(toHex(entry.id));
+                badBlobs++;
+              },
+            ),
+          );
         }
+        // A window's blobs open in parallel (on the worker pool when there is one).
+        opened = Promise.all(opening);
         at = end;
       }
+      await opened;
     } catch (error) {
       this.#badPacks.add(id);
       this.#damage(name, `cannot be read: ${(error as Error).message}`);

@@ -576,10 +576,12 @@ export class Repository {
    * Verifies the repository with this session's keys (src/check.ts): never
    * throws for damage, which the report lists.
    */
-  async check(options: CheckOptions = {}): Promise<CheckReport> {
+  async check(options: CheckOptions & { workers?: number } = {}): Promise<CheckReport> {
     this.#assertOpen();
     const keys = await this.#blobKeys();
-    return await checkRepository(this.storage, { ...options, keys, config: this.config });
+    // Reading data opens every blob: on the worker pool, as restore does.
+    const crypto = options.readData ? this.#crypto(await this.#open(), options.workers) : undefined;
+    return await checkRepository(this.storage, { ...options, keys, config: this.config, crypto });
   }
 
   /** Sizes and counts for `cofre stats` (FORMAT.md §4 objects, by kind). */

@@ -426,3 +426,25 @@ Deno.test("random flips and truncations of any object never crash check: each is
       await Deno.remove(copy, { recursive: true });
     }
   }));
+
+Deno.test("a pack in no index (an interrupted backup's) is a warning, not damage", () =>
+  withDir(async (dir) => {
+    const { env } = await setUp(dir);
+    // A backup into a copy writes a pack the original's index never names.
+    const copy = new Deno.Command("cp", { args: ["-a", `${dir}/repo`, `${dir}/copy`] });
+    assertEquals((await copy.output()).code, 0);
+    await Deno.writeFile(`${dir}/src/app/late.bin`, pseudoRandomBytes(50_000, 77));
+    const other = { ...env, COFRE_REPOSITORY: `${dir}/copy`, COFRE_STATE_DIR: `${dir}/state2` };
+    assertEquals((await cofre(["backup", `${dir}/src/app`], { env: other })).code, 0);
+    const known = new Set((await objects(`${dir}/repo`, "data/")).map((o) => o.name));
+    const leftover = (await objects(`${dir}/copy`, "data/")).find((o) => !known.has(o.name))!;
+    await Deno.mkdir(`${dir}/repo/${leftover.name.slice(0, 8)}`, { recursive: true });
+    await Deno.copyFile(`${dir}/copy/${leftover.name}`, `${dir}/repo/${leftover.name}`);
+    const checked = await check(["--read-data"], env);
+    assertEquals(checked.code, 0, checked.stdout);
+    assertEquals(checked.report.warnings, [{
+      object: leftover.name,
+      message: "in no index (left by an interrupted backup; prune removes it)",
+    }]);
+    assertEquals(checked.report.counts.packs_read, 2);
+  }));
