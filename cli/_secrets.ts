@@ -167,6 +167,12 @@ export async function withRepository<T>(
   const storage = await openStorage(global, io);
   try {
     const repository = await Repository.open(storage, credentials);
+    const warned = new Set<string>();
+    repository.onWarning = (message) => {
+      if (warned.has(message)) return;
+      warned.add(message);
+      io.stderr(`cofre: warning: ${message}\n`);
+    };
     try {
       return await body(repository);
     } finally {

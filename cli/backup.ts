@@ -2,6 +2,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, globToRegExp } from "../mod.ts";
+import { advanceAfter, guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { describeDue } from "./schedule.ts";
@@ -48,12 +49,14 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
       }
       const uploads = connectionsOption(command.optsWithGlobals() as RepositoryOptions, io);
       const result = await withRepository(command, io, async (repository) => {
+        // FORMAT.md §12.4: warn before adding to a repository older than this device saw it.
+        const pin = await guardPin(io, repository.storage, repository.config);
         if (options.ifDue) {
           const nowMs = testOnly?.now?.() ?? Date.now();
           const status = await repository.dueStatus({ paths, host: options.host, nowMs });
           if (!status.due) return status;
         }
-        return await repository.backup({
+        const result = await repository.backup({
           paths,
           tags: options.tag,
           excludes: options.exclude,
@@ -71,6 +74,8 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
                 `up ${formatRate(p.storedBytes, ms)}  ${p.path}`;
             }),
         });
+        await advanceAfter(io, pin, repository.storage, repository.config);
+        return result;
       });
       progress.done();
       if ("due" in result) {

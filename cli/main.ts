@@ -15,6 +15,7 @@ import {
 import { backupCommand } from "./backup.ts";
 import { benchCommand } from "./bench.ts";
 import { forgetCommand } from "./forget.ts";
+import { checkCommand } from "./check.ts";
 import { initCommand } from "./init.ts";
 import { catCommand, diffCommand, statsCommand } from "./inspect.ts";
 import { keyCommand } from "./key.ts";
@@ -70,6 +71,7 @@ export async function main(
     .addCommand(restoreCommand(context))
     .addCommand(diffCommand(context))
     .addCommand(statsCommand(context))
+    .addCommand(checkCommand(context))
     .addCommand(catCommand(context))
     .addCommand(forgetCommand(context))
     .addCommand(pruneCommand(context))
@@ -81,7 +83,10 @@ export async function main(
     .addHelpText(
       "after",
       "\nExit codes: 0 ok, 1 error, 2 usage, 3 partial backup, 10 no repository,\n" +
-        "11 locked, 12 wrong password, recovery key or account.",
+        "11 locked, 12 wrong password, recovery key or account.\n\n" +
+        "Environment: COFRE_REPOSITORY, COFRE_PASSWORD, COFRE_RECOVERY_KEY, COFRE_ACCOUNT, and\n" +
+        "COFRE_STATE_DIR: where this device pins the newest snapshot it saw of each repository\n" +
+        "(default $XDG_STATE_HOME/cofre or ~/.local/state/cofre), to detect rollbacks.",
     );
   const configure = (command: typeof program.commands[number]) => {
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })

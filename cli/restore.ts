@@ -1,6 +1,7 @@
 // `cofre restore SNAPSHOT --target DIR`.
 
 import { Command } from "@commander-js/extra-typings";
+import { guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger } from "./_ui.ts";
@@ -35,8 +36,10 @@ export function restoreCommand({ io, done }: CliContext) {
       const progress = new ProgressLine(io, { enabled: !options.json });
       const started = performance.now();
       const connections = connectionsOption(command.optsWithGlobals() as RepositoryOptions, io);
-      const result = await withRepository(command, io, (repository) =>
-        repository.restore(ref, {
+      const result = await withRepository(command, io, async (repository) => {
+        // FORMAT.md §12.4: a rollback or deleted snapshots are worth a warning before restoring.
+        await guardPin(io, repository.storage, repository.config);
+        return await repository.restore(ref, {
           target: options.target,
           include: options.include,
           overwrite: options.overwrite,
@@ -49,7 +52,8 @@ export function restoreCommand({ io, done }: CliContext) {
                 formatRate(p.bytes, ms)
               }  ${p.path}`;
             }),
-        }));
+        });
+      });
       progress.done();
       const ms = performance.now() - started;
       if (options.json) {

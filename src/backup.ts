@@ -79,6 +79,11 @@ export interface BackupContext {
   index: BlobIndex;
   /** Every snapshot in the repository, oldest first. */
   snapshots: StoredSnapshot[];
+  /**
+   * The envelope the new snapshot follows (FORMAT.md §12.3: the newest,
+   * tombstones included), by the hash chain links name; null for the first.
+   */
+  previous: { id: string; sequence: bigint } | null;
 }
 
 const READ_BUFFER_BYTES = 1024 * 1024;
@@ -404,14 +409,7 @@ export async function backup(
       durationMs: Date.now() - started,
     },
   };
-  const head = context.snapshots.at(-1);
-  const snapshotId = await writeSnapshot(
-    storage,
-    keys,
-    snapshot,
-    packs,
-    head ? { id: head.id, sequence: head.sequence } : null,
-  );
+  const snapshotId = await writeSnapshot(storage, keys, snapshot, packs, context.previous);
   return {
     snapshotId,
     snapshot,

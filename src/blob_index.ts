@@ -9,10 +9,12 @@ import { ascii, concatBytes, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, decodeIndex, encodeIndex, type IndexEntry, NONCE_BYTES } from "./format.ts";
+import { packName, readPackHeader } from "./pack.ts";
 import type { Storage } from "./storage/storage.ts";
 
 const INDEX_AAD = ascii("cofre v1 index");
 export const INDEX_PREFIX = "index/";
+const PACKS_PREFIX = "data/";
 
 /** Where a blob is. */
 export interface BlobLocation {
@@ -105,16 +107,50 @@ export async function writeIndex(
   return name;
 }
 
-/** Loads every index file into one BlobIndex, with the packs of deletion plans withdrawn. */
+/**
+ * Loads every index file into one BlobIndex, with the packs of deletion plans
+ * withdrawn (FORMAT.md §14). A damaged index file does not stop restores: the
+ * packs no readable index names are found from their own sealed headers
+ * instead (FORMAT.md §9), and `onWarning` hears about it.
+ */
 export async function loadIndex(
   storage: Storage,
   meta: AesGcm,
-  options: { withdrawn?: Iterable<string> } = {},
+  options: { withdrawn?: Iterable<string>; onWarning?: (message: string) => void } = {},
 ): Promise<BlobIndex> {
   const index = new BlobIndex();
   index.withdraw(options.withdrawn ?? []);
+  const damaged: string[] = [];
+  const indexed = new Set<string>();
   for await (const info of storage.list(INDEX_PREFIX)) {
-    for (const entry of openIndex(info.name, await storage.get(info.name), meta)) index.add(entry);
+    let entries: IndexEntry[];
+    try {
+      entries = openIndex(info.name, await storage.get(info.name), meta);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      damaged.push(info.name);
+      continue;
+    }
+    for (const entry of entries) {
+      index.add(entry);
+      indexed.add(toHex(entry.pack));
+    }
   }
+  if (damaged.length === 0) return index;
+  let recovered = 0;
+  for await (const info of storage.list(PACKS_PREFIX)) {
+    const id = info.name.slice(info.name.lastIndexOf("/") + 1);
+    if (indexed.has(id) || info.name !== packName(id)) continue;
+    try {
+      for (const entry of await readPackHeader(storage, id, info.size, meta)) index.add(entry);
+      recovered++;
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+    }
+  }
+  options.onWarning?.(
+    `${damaged.length} index file(s) are damaged (${damaged.join(", ")}); the blobs of ` +
+      `${recovered} pack(s) were found from the packs' headers instead (run 'cofre check')`,
+  );
   return index;
 }

@@ -42,6 +42,8 @@ import {
   type StoredSnapshot,
   writeTombstone,
 } from "./snapshot.ts";
+import { type CheckOptions, type CheckReport, checkRepository } from "./check.ts";
+import { readChain } from "./chain.ts";
 import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } from "./chunker.ts";
 import {
   AuthenticationError,
@@ -152,6 +154,11 @@ export class Repository {
   #openedSlotId: string;
   #closed = false;
   #session: Session | null = null;
+  /**
+   * Hears about damage that does not stop the work (a damaged envelope or
+   * index file, skipped or worked around); the CLI prints it as a warning.
+   */
+  onWarning: (message: string) => void = () => {};
 
   private constructor(
     storage: Storage,
@@ -436,12 +443,17 @@ export class Repository {
     await this.storage.delete(`${KEYS_PREFIX}${slot.id}`);
   }
 
-  /** The keys and index that backup and restore work with; built once. */
-  async #open(): Promise<Session> {
-    this.#assertOpen();
-    if (this.#session) return this.#session;
+  #keys: Promise<BlobKeys & SnapshotKeys> | null = null;
+
+  /** The blob and snapshot keys; built once. */
+  #blobKeys(): Promise<BlobKeys & SnapshotKeys> {
+    this.#keys ??= this.#makeKeys();
+    return this.#keys;
+  }
+
+  async #makeKeys(): Promise<BlobKeys & SnapshotKeys> {
     await Promise.all([loadCompressor(), loadGarbageCollector()]);
-    const keys: BlobKeys & SnapshotKeys = {
+    return {
       data: new AesGcm(this.#subkeys.data),
       meta: new AesGcm(this.#subkeys.meta),
       id: await KeyedHasher.create(this.#subkeys.id),
@@ -450,10 +462,18 @@ export class Repository {
       publicKey: this.config.publicKey,
       repositoryId: this.config.repositoryId,
     };
+  }
+
+  /** The keys and index that backup and restore work with; built once. */
+  async #open(): Promise<Session> {
+    this.#assertOpen();
+    if (this.#session) return this.#session;
+    const keys = await this.#blobKeys();
     // FORMAT.md §14.2: backups never deduplicate against packs a deletion plan names.
     const plans = await readPlans(this.storage, keys.meta);
     const index = await loadIndex(this.storage, keys.meta, {
       withdrawn: plans.flatMap((plan) => plan.packs),
+      onWarning: this.onWarning,
     });
     const inline = new InlineBlobCrypto(keys, { level: this.config.zstdLevel });
     this.#session = {
@@ -488,7 +508,9 @@ export class Repository {
   /** Every snapshot, oldest first (FORMAT.md §12.3 order: sequence, then time). */
   async snapshots(): Promise<StoredSnapshot[]> {
     const { keys } = await this.#open();
-    return await listSnapshots(this.storage, keys);
+    return await listSnapshots(this.storage, keys, {
+      onDamaged: (name, error) => this.onWarning(`${name} skipped: ${error.message}`),
+    });
   }
 
   /**
@@ -497,6 +519,8 @@ export class Repository {
    */
   async backup(options: BackupOptions & { workers?: number }): Promise<BackupResult> {
     const session = await this.#open();
+    // FORMAT.md §12.3: follow the newest verified envelope, tombstones included.
+    const { head } = await readChain(this.storage, this.config);
     return await backup({
       storage: this.storage,
       config: this.config,
@@ -505,6 +529,7 @@ export class Repository {
       cdcSeed: this.#subkeys.cdcSeed,
       index: session.index,
       snapshots: await this.snapshots(),
+      previous: head ? { id: head.position, sequence: head.sequence } : null,
     }, options);
   }
 
@@ -610,6 +635,18 @@ export class Repository {
     const snapshots = await this.snapshots();
     const [x, y] = [findSnapshot(snapshots, a), findSnapshot(snapshots, b)];
     yield* diffTrees(store, x.snapshot.tree, y.snapshot.tree);
+  }
+
+  /**
+   * Verifies the repository with this session's keys (src/check.ts): never
+   * throws for damage, which the report lists.
+   */
+  async check(options: CheckOptions & { workers?: number } = {}): Promise<CheckReport> {
+    this.#assertOpen();
+    const keys = await this.#blobKeys();
+    // Reading data opens every blob: on the worker pool, as restore does.
+    const crypto = options.readData ? this.#crypto(await this.#open(), options.workers) : undefined;
+    return await checkRepository(this.storage, { ...options, keys, config: this.config, crypto });
   }
 
   /** Sizes and counts for `cofre stats` (FORMAT.md §4 objects, by kind). */
@@ -740,11 +777,15 @@ export class Repository {
     wipeSubkeys(this.#subkeys);
     if (this.#session) {
       for (const pool of this.#session.pools) await pool.close();
-      this.#session.keys.data[Symbol.dispose]();
-      this.#session.keys.meta[Symbol.dispose]();
-      this.#session.keys.id.dispose();
-      this.#session.keys.nonce.dispose();
       this.#session = null;
+    }
+    if (this.#keys) {
+      const keys = await this.#keys;
+      this.#keys = null;
+      keys.data[Symbol.dispose]();
+      keys.meta[Symbol.dispose]();
+      keys.id.dispose();
+      keys.nonce.dispose();
     }
     // Remote backends hold a helper process (rclone): it stops with the repository.
     await this.storage.close?.();

@@ -323,14 +323,26 @@ async function verifyEnvelope(
   }
 }
 
-/** Every snapshot (not tombstones), oldest first by sequence, then time. */
+/**
+ * Every snapshot (not tombstones), oldest first by sequence, then time. With
+ * `onDamaged`, a damaged or forged envelope is reported there and skipped, so
+ * the others stay usable; without, it throws.
+ */
 export async function listSnapshots(
   storage: Storage,
   keys: Pick<SnapshotKeys, "meta" | "publicKey" | "repositoryId">,
+  options: { onDamaged?: (name: string, error: FormatError) => void } = {},
 ): Promise<StoredSnapshot[]> {
   const out: StoredSnapshot[] = [];
   for await (const info of storage.list(SNAPSHOTS_PREFIX)) {
-    const stored = await readSnapshot(storage, info.name, keys);
+    let stored: StoredSnapshot | StoredTombstone;
+    try {
+      stored = await readSnapshot(storage, info.name, keys);
+    } catch (error) {
+      if (!(error instanceof FormatError) || !options.onDamaged) throw error;
+      options.onDamaged(info.name, error);
+      continue;
+    }
     if ("snapshot" in stored) out.push(stored);
   }
   return out.sort((a, b) =>

@@ -99,3 +99,55 @@ Deno.test("prune exits 11 while another process holds the lock; unlock --remove-
     }
     assertEquals((await cofre(["forget", "abcd1234"], { env })).code, 2);
   }));
+
+Deno.test("after forget and prune the chain stays whole: no gap, no fork, the pin agrees", () =>
+  withDir(async (dir) => {
+    // FORMAT.md §12.3: tombstones and prune's replacement envelopes stand in for the
+    // envelopes they replace, and the next backup follows the newest envelope of all.
+    const env = {
+      COFRE_PASSWORD: PASSWORD,
+      COFRE_REPOSITORY: `${dir}/repo`,
+      COFRE_STATE_DIR: `${dir}/state`,
+    };
+    const script = { env, pruneGraceMs: 0 };
+    const ok = async (args: string[]) => {
+      const run = await cofre(args, script);
+      assertEquals(run.code, 0, `${args.join(" ")}: ${run.stderr}`);
+      assertTrue(!run.stderr.includes("warning"), `${args.join(" ")}: ${run.stderr}`);
+      return run;
+    };
+    await ok(["init"]);
+    await Deno.mkdir(`${dir}/src`);
+    // The first pack holds a file every snapshot keeps and one only the first has: once
+    // the first is forgotten, prune repacks the kept file and replaces the envelopes
+    // that listed the old pack.
+    await Deno.writeFile(`${dir}/src/big.bin`, pseudoRandomBytes(1_500_000, 29));
+    for (let i = 0; i < 3; i++) {
+      await Deno.writeFile(`${dir}/src/f${i}.bin`, pseudoRandomBytes(400_000, 30 + i));
+      await ok(["backup", `${dir}/src`, "--workers", "0"]);
+      await Deno.remove(`${dir}/src/big.bin`).catch(() => {});
+    }
+    const ids = JSON.parse((await ok(["snapshots", "--json"])).stdout).map((s: { id: string }) =>
+      s.id
+    );
+    // Forget the newest: the head is now a tombstone, and the next backup follows it.
+    await ok(["forget", ids.at(-1).slice(0, 8)]);
+    await ok(["backup", `${dir}/src`, "--workers", "0"]);
+    // Prune twice (plan, then carry out): the oldest snapshot's data moves, so its envelope
+    // is replaced; the next backup and the pin must accept the replacement.
+    await ok(["forget", ids[0].slice(0, 8)]);
+    const planned = JSON.parse((await ok(["prune", "--json"])).stdout);
+    assertEquals(planned.repacked_packs, 1, JSON.stringify(planned));
+    const carried = JSON.parse((await ok(["prune", "--json"])).stdout);
+    assertTrue(carried.replaced_snapshots >= 1, JSON.stringify(carried));
+    await ok(["backup", `${dir}/src`, "--workers", "0"]);
+    const check = await ok(["check", "--read-data", "--json"]);
+    const report = JSON.parse(check.stdout);
+    assertEquals(report.ok, true, check.stdout);
+    assertTrue(!check.stdout.includes("fork"), check.stdout);
+    await ok(["restore", "latest", "--target", `${dir}/restored`]);
+    assertEquals(
+      await describeTree(`${dir}/restored/src`, ""),
+      await describeTree(`${dir}/src`, ""),
+    );
+  }));
