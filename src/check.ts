@@ -33,6 +33,7 @@ import {
 } from "./format.ts";
 import { MAX_BLOB_BYTES } from "./compress.ts";
 import { verifySignature } from "./keys.ts";
+import { readSettings } from "./settings.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import {
   readSnapshot,
@@ -259,6 +260,10 @@ class CheckRun {
       return this.#finish();
     }
     const snapshots = await this.#openSnapshots(live);
+    // FORMAT.md §13: a damaged settings record is ignored by every command; report it here.
+    for (const d of (await readSettings(this.#storage, this.#keys)).damaged) {
+      this.#damage(d.name, d.reason);
+    }
     const index = await this.#checkIndex();
     await this.#checkPackHeaders(index);
     if (this.#options.readData) await this.#readData(index.byPack);

@@ -77,6 +77,18 @@ export const ROUND_TRIP: Step[] = [
     args: (d) => ["restore", "latest", "--target", `${d}/restored-after-prune`],
     after: (d) => sameTree(`${d}/src`, `${d}/restored-after-prune/src`),
   },
+  {
+    name: "check --read-data",
+    args: () => ["check", "--read-data", "--json"],
+    after: async (_, stdout) => {
+      assertEquals(JSON.parse(stdout).ok, true, stdout);
+      await Promise.resolve();
+    },
+  },
+  {
+    name: "check --public (no password needed)",
+    args: () => ["check", "--public", "--read-data"],
+  },
 ];
 
 async function roundTrip(location: string, env: Record<string, string>): Promise<void> {

@@ -290,3 +290,24 @@ Deno.test("timer lines quote what the shell and systemd would otherwise split or
   assertTrue(line.includes(`'/home/a b/100\\% it'\\''s $HOME'`), line);
   assertEquals(updateCrontab(updateCrontab("", spec), spec), line + "\n");
 });
+
+Deno.test("check reports a damaged settings record", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cofre-settings-check-" });
+  const env = { COFRE_REPOSITORY: `${dir}/repo`, COFRE_PASSWORD: PASSWORD };
+  try {
+    await cofre(["init"], { env });
+    await cofre(["schedule", "set", "weekly"], { env });
+    assertEquals((await cofre(["check"], { env })).code, 0);
+    const [record] = [...Deno.readDirSync(`${dir}/repo/settings`)].map((e) => e.name);
+    const path = `${dir}/repo/settings/${record}`;
+    const bytes = await Deno.readFile(path);
+    bytes[50]! ^= 1;
+    await Deno.chmod(path, 0o600);
+    await Deno.writeFile(path, bytes);
+    const check = await cofre(["check"], { env });
+    assertEquals(check.code, 1, check.stdout);
+    assertTrue(check.stdout.includes(`settings/${record}`), check.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
