@@ -21,6 +21,15 @@ export type WorkerRequest =
   | { kind: "seal"; job: number; type: BlobType; bytes: Uint8Array; id: Uint8Array }
   | { kind: "hashMany"; job: number; bytes: Uint8Array; lengths: number[] }
   | {
+    kind: "openMany";
+    job: number;
+    type: BlobType;
+    ids: Uint8Array;
+    sealed: Uint8Array;
+    lengths: number[];
+    plaintextLengths: number[];
+  }
+  | {
     kind: "sealMany";
     job: number;
     type: BlobType;
@@ -45,6 +54,7 @@ export type WorkerResponse =
   | { kind: "hashed"; job: number; id: Uint8Array; bytes: Uint8Array }
   | { kind: "sealed"; job: number; sealed: Uint8Array; compressed: boolean }
   | { kind: "hashedMany"; job: number; ids: Uint8Array; bytes: Uint8Array }
+  | { kind: "openedMany"; job: number; plaintext: Uint8Array }
   | { kind: "sealedMany"; job: number; sealed: Uint8Array; lengths: number[] }
   | { kind: "opened"; job: number; plaintext: Uint8Array }
   | { kind: "failed"; job: number; name: string; message: string };
@@ -54,6 +64,7 @@ let level = 3;
 let sealed = 0;
 let opened = 0;
 let sealedManyBytes = 0;
+let openedManyBytes = 0;
 
 function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -139,6 +150,27 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         sealed: sealedBytes,
         lengths: blobs.map((b) => b.length),
       }, [sealedBytes.buffer]);
+    } else if (request.kind === "openMany") {
+      openedManyBytes += request.sealed.length;
+      if (openedManyBytes >= 16 * 1024 * 1024) {
+        collectGarbage();
+        openedManyBytes = 0;
+      }
+      const plaintext = new Uint8Array(request.plaintextLengths.reduce((n, l) => n + l, 0));
+      let at = 0;
+      let out = 0;
+      request.lengths.forEach((n, i) => {
+        const opened = openBlob(
+          request.type,
+          request.ids.subarray(32 * i, 32 * i + 32),
+          request.sealed.subarray(at, at += n),
+          request.plaintextLengths[i]!,
+          keys!,
+        );
+        plaintext.set(opened, out);
+        out += opened.length;
+      });
+      reply({ kind: "openedMany", job: request.job, plaintext }, [plaintext.buffer]);
     } else if (request.kind === "open") {
       if (++opened % 16 === 0) collectGarbage();
       const plaintext = openBlob(

@@ -115,6 +115,35 @@ export async function restore(
       `.cofre-restore-${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
     );
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+    if (store.isScattered(node.content)) {
+      // A database's pages (FORMAT.md §7.4): read pack by pack, written where they belong.
+      try {
+        await chunkSlots.acquire();
+        try {
+          await store.readScattered(node.content, async (offset, bytes) => {
+            await file.seek(offset, Deno.SeekMode.Start);
+            for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+            progress.bytes += bytes.length;
+            sinceCollect += bytes.length;
+            if (sinceCollect >= 16 * 1024 * 1024) {
+              collectGarbage();
+              sinceCollect = 0;
+            }
+            report();
+          });
+        } finally {
+          chunkSlots.release();
+        }
+        await file.syncData();
+      } catch (error) {
+        file.close();
+        await Deno.remove(temp).catch(() => {});
+        throw error;
+      }
+      file.close();
+      await finishFile(temp, path, node);
+      return;
+    }
     // Read and open chunks ahead, in parallel (bounded across all files); write them in order.
     const ahead: Promise<Uint8Array>[] = [];
     let next = 0;
@@ -157,6 +186,10 @@ export async function restore(
       throw error;
     }
     file.close();
+    await finishFile(temp, path, node);
+  }
+
+  async function finishFile(temp: string, path: string, node: TreeNode): Promise<void> {
     await Deno.chmod(temp, node.mode & 0o7777);
     await setTime(temp, node);
     await Deno.rename(temp, path);

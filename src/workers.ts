@@ -29,6 +29,16 @@ export interface BlobCrypto {
   hashMany(parts: Uint8Array[]): Promise<{ ids: Uint8Array[]; parts: Uint8Array[] }>;
   /** Seals many small blobs of one type as one job; `parts` are consumed. */
   sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * Opens and verifies many small blobs of one type as one job (FormatError
+   * on any damage): the plaintexts in order.
+   */
+  openMany(
+    type: BlobType,
+    ids: Uint8Array[],
+    sealed: Uint8Array[],
+    plaintextLengths: number[],
+  ): Promise<Uint8Array[]>;
   /** Opens and verifies a blob (FormatError on any damage). */
   open(
     type: BlobType,
@@ -72,6 +82,16 @@ export class InlineBlobCrypto implements BlobCrypto {
         sealBlob(type, part, this.#keys, { level: this.#level, id: ids[i]! }).sealed
       ),
     );
+  }
+
+  openMany(type: BlobType, ids: Uint8Array[], sealed: Uint8Array[], plaintextLengths: number[]) {
+    try {
+      return Promise.resolve(
+        sealed.map((s, i) => openBlob(type, ids[i]!, s, plaintextLengths[i]!, this.#keys)),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
@@ -230,6 +250,26 @@ export class WorkerBlobCrypto implements BlobCrypto {
     return split(r.sealed, r.lengths);
   }
 
+  async openMany(
+    type: BlobType,
+    ids: Uint8Array[],
+    sealed: Uint8Array[],
+    plaintextLengths: number[],
+  ) {
+    const bytes = concat(sealed);
+    const r = await this.#send({
+      kind: "openMany",
+      job: this.#next++,
+      type,
+      ids: concat(ids),
+      sealed: bytes,
+      lengths: sealed.map((s) => s.length),
+      plaintextLengths,
+    }, [bytes.buffer as ArrayBuffer]);
+    if (r.kind !== "openedMany") throw new Error("Cannot open: unexpected worker reply");
+    return split(r.plaintext, plaintextLengths);
+  }
+
   async open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
     const own = ownBuffer(sealed);
     const r = await this.#send(
@@ -349,6 +389,11 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
 
   open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
     return this.#route(plaintextLength).open(type, id, sealed, plaintextLength);
+  }
+
+  openMany(type: BlobType, ids: Uint8Array[], sealed: Uint8Array[], plaintextLengths: number[]) {
+    return this.#route(plaintextLengths.reduce((n, l) => n + l, 0))
+      .openMany(type, ids, sealed, plaintextLengths);
   }
 
   async close(): Promise<void> {

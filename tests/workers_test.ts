@@ -1,0 +1,70 @@
+// The worker pool gives the same bytes as the inline stage, job by job and in
+// batches (database pages travel in batches: src/backup.ts, src/blob_store.ts).
+
+import { assertEquals, assertRejects } from "./_assert.ts";
+import { pseudoRandomBytes } from "./_data.ts";
+import {
+  AesGcm,
+  FormatError,
+  InlineBlobCrypto,
+  KeyedHasher,
+  loadCompressor,
+  WorkerBlobCrypto,
+} from "../mod.ts";
+
+Deno.test("the worker pool hashes, seals and opens batches exactly as the inline stage does", async () => {
+  await loadCompressor();
+  const raw = {
+    data: crypto.getRandomValues(new Uint8Array(32)),
+    meta: crypto.getRandomValues(new Uint8Array(32)),
+    id: crypto.getRandomValues(new Uint8Array(32)),
+    nonce: crypto.getRandomValues(new Uint8Array(32)),
+  };
+  const inline = new InlineBlobCrypto({
+    data: new AesGcm(raw.data),
+    meta: new AesGcm(raw.meta),
+    id: await KeyedHasher.create(raw.id.slice()),
+    nonce: await KeyedHasher.create(raw.nonce.slice()),
+  }, { level: 3 });
+  const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 2 });
+  try {
+    // Pages: compressible text, random bytes, zeros, an empty one, a repeat.
+    const text = new TextEncoder().encode("msg: see you at noon, bring the photos\n".repeat(110));
+    const parts = [
+      text.subarray(0, 4096),
+      pseudoRandomBytes(4096, 1),
+      new Uint8Array(4096),
+      new Uint8Array(0),
+      text.subarray(0, 4096),
+      pseudoRandomBytes(1000, 2),
+    ];
+    const copies = () => parts.map((p) => p.slice());
+    const expected = await inline.hashMany(copies());
+    const hashed = await pool.hashMany(copies());
+    assertEquals(hashed.ids, expected.ids);
+    assertEquals(hashed.parts, parts);
+    // Single jobs agree with batches.
+    assertEquals((await pool.hash(parts[1]!.slice())).id, expected.ids[1]);
+
+    const sealedInline = await inline.sealMany("data", copies(), expected.ids);
+    const sealed = await pool.sealMany("data", copies(), expected.ids);
+    assertEquals(sealed, sealedInline, "sealing is deterministic: same bytes in workers");
+    assertEquals(
+      (await pool.seal("data", parts[0]!.slice(), expected.ids[0]!)).sealed,
+      sealedInline[0],
+    );
+
+    const lengths = parts.map((p) => p.length);
+    assertEquals(await pool.openMany("data", expected.ids, sealed, lengths), parts);
+    assertEquals(await inline.openMany("data", expected.ids, sealed, lengths), parts);
+
+    // One flipped byte anywhere in a batch fails the batch with a FormatError.
+    const damaged = sealed.map((s) => s.slice());
+    damaged[2]![damaged[2]!.length - 1]! ^= 1;
+    await assertRejects(() => pool.openMany("data", expected.ids, damaged, lengths), FormatError);
+    await assertRejects(() => inline.openMany("data", expected.ids, damaged, lengths), FormatError);
+  } finally {
+    await pool.close();
+    await inline.close();
+  }
+});
