@@ -10,6 +10,7 @@
 
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
+import { collectGarbage } from "./_gc.ts";
 import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
 import type { BlobIndex } from "./blob_index.ts";
@@ -91,6 +92,8 @@ const READ_BUFFER_BYTES = 1024 * 1024;
 const SMALL_CHUNK_BYTES = 64 * 1024;
 /** ...of about this many bytes: one message each way per batch instead of per chunk. */
 const BATCH_BYTES = 256 * 1024;
+/** Bytes read between garbage collections (src/_gc.ts). */
+const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
 
 /** Runs one backup. */
 export async function backup(
@@ -149,6 +152,7 @@ export async function backup(
   const parentRoot = parent ? await readTree(reader, parent.snapshot.tree) : null;
   const chunker = new StreamingChunker({ ...config.chunker, seed: context.cdcSeed });
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  let sinceCollect = 0;
   // FORMAT.md §7.4: databases are read from consistent copies; their companions are skipped.
   const databases = new DatabaseCapturer();
   const capturedDatabases = new Set<string>();
@@ -250,6 +254,13 @@ export async function backup(
         if (n === null) break;
         size += n;
         progress.bytes += n;
+        // Chunks that deduplicate never reach a pack, whose flush collects garbage:
+        // collect here too, or an unchanged database's pages pile up (src/_gc.ts).
+        sinceCollect += n;
+        if (sinceCollect >= COLLECT_EVERY_BYTES) {
+          collectGarbage();
+          sinceCollect = 0;
+        }
         await take(cutter.push(buffer.subarray(0, n)));
         report();
       }
