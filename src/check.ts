@@ -34,6 +34,7 @@ import {
 import { MAX_BLOB_BYTES } from "./compress.ts";
 import { verifySignature } from "./keys.ts";
 import { readSettings } from "./settings.ts";
+import { collectGarbage } from "./_gc.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import {
   readSnapshot,
@@ -125,6 +126,8 @@ const KEYS_PREFIX = "keys/";
 const DATA_PREFIX = "data/";
 /** Packs are read in windows of about this size, so memory stays bounded whatever their size. */
 const READ_WINDOW_BYTES = 8 * 1024 * 1024;
+/** Small blobs are opened in batches of about this many sealed bytes. */
+const OPEN_BATCH_BYTES = 256 * 1024;
 const MAX_SEALED_BLOB_BYTES = MAX_BLOB_BYTES + SEALED_BLOB_OVERHEAD_BYTES;
 /** An index file is a few MiB at most; a larger object under index/ is not read whole. */
 const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
@@ -173,6 +176,7 @@ class CheckRun {
   readonly #storage: Storage;
   readonly #options: CheckOptions;
   readonly #keys: CheckKeys | undefined;
+  #sinceCollect = 0;
   readonly #crypto: BlobCrypto;
   readonly report: CheckReport;
   /** Pack names as listed, with their sizes. */
@@ -541,20 +545,51 @@ class CheckRun {
         hash.update(bytes);
         this.report.counts.bytesRead += bytes.length;
         const opening: Promise<void>[] = [];
-        for (; next < last; next++) {
-          const entry = blobs[next]!;
-          const sealed = bytes.subarray(entry.offset - at, entry.offset - at + entry.sealedLength);
+        const sealedOf = (entry: IndexEntry) =>
+          bytes.subarray(entry.offset - at, entry.offset - at + entry.sealedLength);
+        const openOne = (entry: IndexEntry) =>
+          this.#crypto.open(entry.type, entry.id, sealedOf(entry), entry.plaintextLength).then(
+            () => {},
+            () => {
+              // Whatever the decoder says (authentication, frame, length, id), it is damaged.
+              this.#badBlobs.add(toHex(entry.id));
+              badBlobs++;
+            },
+          );
+        // Small blobs (database pages) open in batches: one message each, not one per blob.
+        let batch: IndexEntry[] = [];
+        let batchBytes = 0;
+        const flush = () => {
+          const entries = batch;
+          batch = [];
+          batchBytes = 0;
+          if (entries.length === 0) return;
+          if (entries.length === 1) return void opening.push(openOne(entries[0]!));
           opening.push(
-            this.#crypto.open(entry.type, entry.id, sealed, entry.plaintextLength).then(
+            this.#crypto.openMany(
+              entries[0]!.type,
+              entries.map((e) => e.id),
+              entries.map(sealedOf),
+              entries.map((e) => e.plaintextLength),
+            ).then(
               () => {},
-              () => {
-                // Whatever the decoder says (authentication, frame, length, id), it is damaged.
-                this.#badBlobs.add(toHex(entry.id));
-                badBlobs++;
-              },
+              // A batch fails as a whole: open its blobs one by one to name the damaged ones.
+              () => Promise.all(entries.map(openOne)).then(() => {}),
             ),
           );
+        };
+        for (; next < last; next++) {
+          const entry = blobs[next]!;
+          if (entry.sealedLength > OPEN_BATCH_BYTES) {
+            opening.push(openOne(entry));
+            continue;
+          }
+          if (batch.length > 0 && batch[0]!.type !== entry.type) flush();
+          batch.push(entry);
+          batchBytes += entry.sealedLength;
+          if (batchBytes >= OPEN_BATCH_BYTES) flush();
         }
+        flush();
         // A window's blobs open in parallel (on the worker pool when there is one).
         opened = Promise.all(opening);
         at = end;
@@ -566,6 +601,13 @@ class CheckRun {
       return;
     }
     this.report.counts.packsRead++;
+    // Opened blobs are garbage at once; without this, V8 lets them pile up to
+    // 400+ MB (src/_gc.ts). Every 16 MiB: measured 425 -> 290 MB peak RSS.
+    this.#sinceCollect += size;
+    if (this.#sinceCollect >= 16 * 1024 * 1024) {
+      collectGarbage();
+      this.#sinceCollect = 0;
+    }
     if (hash.digest("hex") !== id) {
       // With keys, each blob was verified on its own: only those that failed are lost.
       if (!this.#keys) this.#badPacks.add(id);
