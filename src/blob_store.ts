@@ -8,7 +8,7 @@
  * @module
  */
 
-import { fromHex, toHex } from "./_bytes.ts";
+import { concatBytes, fromHex, toHex } from "./_bytes.ts";
 import { collectGarbage } from "./_gc.ts";
 import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
@@ -134,7 +134,9 @@ export class BlobStore {
         let j = i + 1;
         let end = pieces[i]!.offset + pieces[i]!.bytes.length;
         while (j < pieces.length && pieces[j]!.offset === end) end += pieces[j++]!.bytes.length;
-        const run = j - i === 1 ? pieces[i]!.bytes : concatPieces(pieces.slice(i, j));
+        const run = j - i === 1
+          ? pieces[i]!.bytes
+          : concatBytes(...pieces.slice(i, j).map((p) => p.bytes));
         await write(pieces[i]!.offset, run);
         i = j;
       }
@@ -212,16 +214,6 @@ export class BlobStore {
       batch.map((blob, k) => ({ blob, plaintext: opened[i]![k]! }))
     );
   }
-}
-
-function concatPieces(pieces: { bytes: Uint8Array }[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.bytes.length, 0));
-  let at = 0;
-  for (const { bytes } of pieces) {
-    out.set(bytes, at);
-    at += bytes.length;
-  }
-  return out;
 }
 
 /** A pack's blobs, by offset, in ranges worth one request each. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { concatBytes } from "./_bytes.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { FormatError } from "./errors.ts";
 import { type BlobType, CHUNK_ID_BYTES } from "./format.ts";
@@ -221,7 +222,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
 
   async hashMany(parts: Uint8Array[]) {
     // One message for the lot: a page costs less to hash than a message costs to send.
-    const bytes = concat(parts);
+    const bytes = concatBytes(...parts);
     const r = await this.#send({
       kind: "hashMany",
       job: this.#next++,
@@ -236,7 +237,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
   }
 
   async sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]) {
-    const bytes = concat(parts);
+    const bytes = concatBytes(...parts);
     for (const part of parts) part.fill(0); // the plaintext travels in `bytes` only
     const r = await this.#send({
       kind: "sealMany",
@@ -244,7 +245,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
       type,
       bytes,
       lengths: parts.map((p) => p.length),
-      ids: concat(ids),
+      ids: concatBytes(...ids),
     }, [bytes.buffer as ArrayBuffer]);
     if (r.kind !== "sealedMany") throw new Error("Cannot seal: unexpected worker reply");
     return split(r.sealed, r.lengths);
@@ -256,12 +257,12 @@ export class WorkerBlobCrypto implements BlobCrypto {
     sealed: Uint8Array[],
     plaintextLengths: number[],
   ) {
-    const bytes = concat(sealed);
+    const bytes = concatBytes(...sealed);
     const r = await this.#send({
       kind: "openMany",
       job: this.#next++,
       type,
-      ids: concat(ids),
+      ids: concatBytes(...ids),
       sealed: bytes,
       lengths: sealed.map((s) => s.length),
       plaintextLengths,
@@ -290,17 +291,6 @@ export class WorkerBlobCrypto implements BlobCrypto {
       worker.terminate();
     }));
   }
-}
-
-/** Parts laid end to end in one new buffer (one transfer instead of many). */
-function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** Views of consecutive `lengths` bytes of `bytes`. */

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { type ByteRange, checkRange, type ObjectInfo, ObjectNotFoundError } from "./storage.ts";
+
 /** What `retrying` needs to know. */
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -126,4 +128,43 @@ export async function readBody(response: Response, expected?: number): Promise<U
     throw new TruncatedResponseError(length, bytes.length);
   }
   return bytes;
+}
+
+/**
+ * An object GET's answer as bytes (both remote backends): 404 is
+ * ObjectNotFoundError, 416 a RangeError naming the object's real size, and
+ * a server that ignored the Range header has the range cut out of the whole
+ * object.
+ */
+export async function objectFromResponse(
+  response: Response,
+  o: {
+    location: string;
+    name: string;
+    range: ByteRange | undefined;
+    stat: () => Promise<ObjectInfo | null>;
+  },
+): Promise<Uint8Array> {
+  const { name, range } = o;
+  if (response.status === 404) {
+    await response.body?.cancel();
+    throw new ObjectNotFoundError(o.location, name);
+  }
+  if (response.status === 416) {
+    await response.body?.cancel();
+    const info = await o.stat();
+    checkRange(name, info?.size ?? 0, range!);
+    throw new RangeError(`Cannot read ${name}: the server refused the range`);
+  }
+  if (range && response.status === 200) {
+    // The server ignored the Range header: cut the range out of the whole object.
+    const whole = await readBody(response);
+    checkRange(name, whole.length, range);
+    return whole.slice(range.offset, range.offset + range.length);
+  }
+  if (range) {
+    const total = /\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1];
+    if (total !== undefined) checkRange(name, Number(total), range);
+  }
+  return await readBody(response, range?.length);
 }

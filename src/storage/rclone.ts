@@ -19,6 +19,7 @@ import { concatBytes, toHex } from "../_bytes.ts";
 import {
   DEFAULT_RETRY_POLICY,
   HttpStatusError,
+  objectFromResponse,
   readBody,
   retrying,
   type RetryPolicy,
@@ -239,28 +240,13 @@ export class RcloneStorage implements Storage {
     return await this.#request(
       `read ${name} in ${this.location}`,
       { method: "GET", path: name, headers, accept: [404, 416] },
-      async (response) => {
-        if (response.status === 404) {
-          await response.body?.cancel();
-          throw new ObjectNotFoundError(this.location, name);
-        }
-        if (response.status === 416) {
-          await response.body?.cancel();
-          const info = await this.stat(name);
-          checkRange(name, info?.size ?? 0, range!);
-          throw new RangeError(`Cannot read ${name}: the server refused the range`);
-        }
-        if (range && response.status === 200) {
-          const whole = await readBody(response);
-          checkRange(name, whole.length, range);
-          return whole.slice(range.offset, range.offset + range.length);
-        }
-        if (range) {
-          const total = /\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1];
-          if (total !== undefined) checkRange(name, Number(total), range);
-        }
-        return await readBody(response, range?.length);
-      },
+      (response) =>
+        objectFromResponse(response, {
+          location: this.location,
+          name,
+          range,
+          stat: () => this.stat(name),
+        }),
     );
   }
 
