@@ -245,7 +245,8 @@ function subBytes(st: usize): void {
 /**
  * Encrypts the 8 blocks at `st` (128 bytes, 16-aligned) in place with the
  * bitsliced round keys at `rk` (AES_ROUND_KEYS_BYTES from `aes256_expand`).
- * The planes stay in locals q0..q7 for all 14 rounds. A round is SubBytes
+ * The planes stay in locals q0..q7 for all 14 rounds (the last, without
+ * MixColumns, stores them). A round is SubBytes
  * (the circuit of `subBytes`, on locals; plane j is s(7 - j)), then
  * ShiftRows, MixColumns and AddRoundKey as the linear-layer comment above describes, with
  * u = ShiftRows(a) ⊕ r the "t" of that description.
@@ -285,8 +286,8 @@ function encrypt8(
   let q5 = v128.xor(v128.load(st, 80), v128.load(rk, 80));
   let q6 = v128.xor(v128.load(st, 96), v128.load(rk, 96));
   let q7 = v128.xor(v128.load(st, 112), v128.load(rk, 112));
-  for (let round: usize = 1; round < ROUNDS; round++) {
-    const k = rk + (round << 7); // round < 14: inside the 15 round keys
+  for (let round: usize = 1; ; round++) {
+    const k = rk + (round << 7); // round ≤ 14: inside the 15 round keys
     if (stitch && round <= 8) {
       // Block round - 1 of the group at c, times H^(9 - round); public control flow.
       ghash_step(table, acc, c + ((round - 1) << 4), 9 - round, yHi, yLo);
@@ -429,6 +430,19 @@ function encrypt8(
     const x5 = v128.xor(L19, L28); // S2
     const x6 = v128.xor(L16, L26); // S1
     const x7 = v128.xor(L6, L24); // S0
+    if (round == ROUNDS) {
+      // The last round has no MixColumns (FIPS 197 §5.1): ShiftRows and the last
+      // round key, back to memory. The round number is public: no secret branch.
+      v128.store(st, v128.xor(i8x16.swizzle(x0, mSR), v128.load(k, 0)), 0);
+      v128.store(st, v128.xor(i8x16.swizzle(x1, mSR), v128.load(k, 16)), 16);
+      v128.store(st, v128.xor(i8x16.swizzle(x2, mSR), v128.load(k, 32)), 32);
+      v128.store(st, v128.xor(i8x16.swizzle(x3, mSR), v128.load(k, 48)), 48);
+      v128.store(st, v128.xor(i8x16.swizzle(x4, mSR), v128.load(k, 64)), 64);
+      v128.store(st, v128.xor(i8x16.swizzle(x5, mSR), v128.load(k, 80)), 80);
+      v128.store(st, v128.xor(i8x16.swizzle(x6, mSR), v128.load(k, 96)), 96);
+      v128.store(st, v128.xor(i8x16.swizzle(x7, mSR), v128.load(k, 112)), 112);
+      break;
+    }
     const r0 = i8x16.swizzle(x0, mR1);
     const r1 = i8x16.swizzle(x1, mR1);
     const r2 = i8x16.swizzle(x2, mR1);
@@ -453,153 +467,6 @@ function encrypt8(
     q5 = v128.xor(v128.xor(t4, i8x16.swizzle(t5, mR2)), v128.xor(r5, v128.load(k, 80)));
     q6 = v128.xor(v128.xor(t5, i8x16.swizzle(t6, mR2)), v128.xor(r6, v128.load(k, 96)));
     q7 = v128.xor(v128.xor(t6, i8x16.swizzle(t7, mR2)), v128.xor(r7, v128.load(k, 112)));
-  }
-  {
-    const k = rk + (ROUNDS << 7);
-    const U7 = q0;
-    const U6 = q1;
-    const U5 = q2;
-    const U4 = q3;
-    const U3 = q4;
-    const U2 = q5;
-    const U1 = q6;
-    const U0 = q7;
-    const T1 = v128.xor(U0, U3);
-    const T2 = v128.xor(U0, U5);
-    const T3 = v128.xor(U0, U6);
-    const T4 = v128.xor(U3, U5);
-    const T5 = v128.xor(U4, U6);
-    const T6 = v128.xor(T1, T5);
-    const T7 = v128.xor(U1, U2);
-    const T8 = v128.xor(U7, T6);
-    const T9 = v128.xor(U7, T7);
-    const T10 = v128.xor(T6, T7);
-    const T11 = v128.xor(U1, U5);
-    const T12 = v128.xor(U2, U5);
-    const T13 = v128.xor(T3, T4);
-    const T14 = v128.xor(T6, T11);
-    const T15 = v128.xor(T5, T11);
-    const T16 = v128.xor(T5, T12);
-    const T17 = v128.xor(T9, T16);
-    const T18 = v128.xor(U3, U7);
-    const T19 = v128.xor(T7, T18);
-    const T20 = v128.xor(T1, T19);
-    const T21 = v128.xor(U6, U7);
-    const T22 = v128.xor(T7, T21);
-    const T23 = v128.xor(T2, T22);
-    const T24 = v128.xor(T2, T10);
-    const T25 = v128.xor(T20, T17);
-    const T26 = v128.xor(T3, T16);
-    const T27 = v128.xor(T1, T12);
-    const M1 = v128.and(T13, T6);
-    const M2 = v128.and(T23, T8);
-    const M3 = v128.xor(T14, M1);
-    const M4 = v128.and(T19, U7);
-    const M5 = v128.xor(M4, M1);
-    const M6 = v128.and(T3, T16);
-    const M7 = v128.and(T22, T9);
-    const M8 = v128.xor(T26, M6);
-    const M9 = v128.and(T20, T17);
-    const M10 = v128.xor(M9, M6);
-    const M11 = v128.and(T1, T15);
-    const M12 = v128.and(T4, T27);
-    const M13 = v128.xor(M12, M11);
-    const M14 = v128.and(T2, T10);
-    const M15 = v128.xor(M14, M11);
-    const M16 = v128.xor(M3, M2);
-    const M17 = v128.xor(M5, T24);
-    const M18 = v128.xor(M8, M7);
-    const M19 = v128.xor(M10, M15);
-    const M20 = v128.xor(M16, M13);
-    const M21 = v128.xor(M17, M15);
-    const M22 = v128.xor(M18, M13);
-    const M23 = v128.xor(M19, T25);
-    const M24 = v128.xor(M22, M23);
-    const M25 = v128.and(M22, M20);
-    const M26 = v128.xor(M21, M25);
-    const M27 = v128.xor(M20, M21);
-    const M28 = v128.xor(M23, M25);
-    const M29 = v128.and(M28, M27);
-    const M30 = v128.and(M26, M24);
-    const M31 = v128.and(M20, M23);
-    const M32 = v128.and(M27, M31);
-    const M33 = v128.xor(M27, M25);
-    const M34 = v128.and(M21, M22);
-    const M35 = v128.and(M24, M34);
-    const M36 = v128.xor(M24, M25);
-    const M37 = v128.xor(M21, M29);
-    const M38 = v128.xor(M32, M33);
-    const M39 = v128.xor(M23, M30);
-    const M40 = v128.xor(M35, M36);
-    const M41 = v128.xor(M38, M40);
-    const M42 = v128.xor(M37, M39);
-    const M43 = v128.xor(M37, M38);
-    const M44 = v128.xor(M39, M40);
-    const M45 = v128.xor(M42, M41);
-    const M46 = v128.and(M44, T6);
-    const M47 = v128.and(M40, T8);
-    const M48 = v128.and(M39, U7);
-    const M49 = v128.and(M43, T16);
-    const M50 = v128.and(M38, T9);
-    const M51 = v128.and(M37, T17);
-    const M52 = v128.and(M42, T15);
-    const M53 = v128.and(M45, T27);
-    const M54 = v128.and(M41, T10);
-    const M55 = v128.and(M44, T13);
-    const M56 = v128.and(M40, T23);
-    const M57 = v128.and(M39, T19);
-    const M58 = v128.and(M43, T3);
-    const M59 = v128.and(M38, T22);
-    const M60 = v128.and(M37, T20);
-    const M61 = v128.and(M42, T1);
-    const M62 = v128.and(M45, T4);
-    const M63 = v128.and(M41, T2);
-    const L0 = v128.xor(M61, M62);
-    const L1 = v128.xor(M50, M56);
-    const L2 = v128.xor(M46, M48);
-    const L3 = v128.xor(M47, M55);
-    const L4 = v128.xor(M54, M58);
-    const L5 = v128.xor(M49, M61);
-    const L6 = v128.xor(M62, L5);
-    const L7 = v128.xor(M46, L3);
-    const L8 = v128.xor(M51, M59);
-    const L9 = v128.xor(M52, M53);
-    const L10 = v128.xor(M53, L4);
-    const L11 = v128.xor(M60, L2);
-    const L12 = v128.xor(M48, M51);
-    const L13 = v128.xor(M50, L0);
-    const L14 = v128.xor(M52, M61);
-    const L15 = v128.xor(M55, L1);
-    const L16 = v128.xor(M56, L0);
-    const L17 = v128.xor(M57, L1);
-    const L18 = v128.xor(M58, L8);
-    const L19 = v128.xor(M63, L4);
-    const L20 = v128.xor(L0, L1);
-    const L21 = v128.xor(L1, L7);
-    const L22 = v128.xor(L3, L12);
-    const L23 = v128.xor(L18, L2);
-    const L24 = v128.xor(L15, L9);
-    const L25 = v128.xor(L6, L10);
-    const L26 = v128.xor(L7, L9);
-    const L27 = v128.xor(L8, L10);
-    const L28 = v128.xor(L11, L14);
-    const L29 = v128.xor(L11, L17);
-    const x0 = v128.xor(L6, L23); // S7
-    const x1 = v128.xor(L13, L27); // S6
-    const x2 = v128.xor(L25, L29); // S5
-    const x3 = v128.xor(L20, L22); // S4
-    const x4 = v128.xor(L6, L21); // S3
-    const x5 = v128.xor(L19, L28); // S2
-    const x6 = v128.xor(L16, L26); // S1
-    const x7 = v128.xor(L6, L24); // S0
-    v128.store(st, v128.xor(i8x16.swizzle(x0, mSR), v128.load(k, 0)), 0);
-    v128.store(st, v128.xor(i8x16.swizzle(x1, mSR), v128.load(k, 16)), 16);
-    v128.store(st, v128.xor(i8x16.swizzle(x2, mSR), v128.load(k, 32)), 32);
-    v128.store(st, v128.xor(i8x16.swizzle(x3, mSR), v128.load(k, 48)), 48);
-    v128.store(st, v128.xor(i8x16.swizzle(x4, mSR), v128.load(k, 64)), 64);
-    v128.store(st, v128.xor(i8x16.swizzle(x5, mSR), v128.load(k, 80)), 80);
-    v128.store(st, v128.xor(i8x16.swizzle(x6, mSR), v128.load(k, 96)), 96);
-    v128.store(st, v128.xor(i8x16.swizzle(x7, mSR), v128.load(k, 112)), 112);
   }
   ortho(st);
 }
