@@ -142,6 +142,16 @@ export class ByteReader {
 const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
 const ASCII_DECODER = new TextDecoder();
 
+/** SHA-256 of `bytes` (WebCrypto). */
+export async function sha256(bytes: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+}
+
+/** SHA-256 of `bytes` in lowercase hex: the name of a content-addressed object (FORMAT.md §4). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return toHex(await sha256(bytes));
+}
+
 /** Lowercase hexadecimal. */
 export function toHex(bytes: Uint8Array): string {
   // Decoded in one go, the string is flat. Built with +=, V8 keeps it as a rope

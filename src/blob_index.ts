@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ascii, concatBytes, toHex } from "./_bytes.ts";
+import { ascii, concatBytes, sha256Hex, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, decodeIndex, encodeIndex, type IndexEntry, NONCE_BYTES } from "./format.ts";
@@ -101,8 +101,7 @@ export async function writeIndex(
   meta: AesGcm,
 ): Promise<string> {
   const bytes = sealIndex(entries, meta);
-  const name = INDEX_PREFIX +
-    toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)));
+  const name = INDEX_PREFIX + await sha256Hex(bytes);
   await storage.put(name, bytes);
   return name;
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { equalBytes, toHex } from "./_bytes.ts";
+import { equalBytes, sha256Hex, toHex } from "./_bytes.ts";
 import { FormatError } from "./errors.ts";
 import {
   type Config,
@@ -63,12 +63,6 @@ export interface Chain {
    * envelope's own, or for a tombstone or replacement the one it stands in for.
    */
   head: { sequence: bigint; id: string; position: string } | null;
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return toHex(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)),
-  );
 }
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { fromHex, toHex } from "./_bytes.ts";
+import { fromHex, sha256Hex, toHex } from "./_bytes.ts";
 import { openJson, sealJson } from "./_sealed_json.ts";
 import type { AesGcm } from "./aead.ts";
 import { BlobIndex, INDEX_PREFIX, openIndex, writeIndex } from "./blob_index.ts";
@@ -340,10 +340,7 @@ async function run(
     packs: [...planned],
     indexes: [...indexFiles.keys()].map((name) => name.slice(INDEX_PREFIX.length)),
   });
-  const hash = new Uint8Array(
-    await globalThis.crypto.subtle.digest("SHA-256", plan as Uint8Array<ArrayBuffer>),
-  );
-  await storage.put(PLANS_PREFIX + toHex(hash), plan);
+  await storage.put(PLANS_PREFIX + await sha256Hex(plan), plan);
   return result;
 }
 

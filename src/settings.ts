@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ascii, ByteReader, ByteWriter, concatBytes, equalBytes, toHex } from "./_bytes.ts";
+import { ascii, ByteReader, ByteWriter, concatBytes, equalBytes, sha256Hex } from "./_bytes.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { AES_GCM_TAG_BYTES } from "./aead.ts";
 import { NONCE_BYTES, REPOSITORY_ID_BYTES, SIGNATURE_BYTES } from "./format.ts";
@@ -71,10 +71,6 @@ function decodeSettingsJson(bytes: Uint8Array, id: string): Settings {
   return { schedule: schedule as Schedule };
 }
 
-async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-}
-
 /** Seals, signs and stores a record that supersedes `previousSequence`; returns its name. */
 export async function writeSettings(
   storage: Storage,
@@ -97,7 +93,7 @@ export async function writeSettings(
   const signed = new ByteWriter().bytes(header).u32(sealed.length).bytes(sealed).finish();
   const signature = await sign(keys.signingKey, SETTINGS_LABEL, signed);
   const bytes = concatBytes(signed, signature);
-  const name = SETTINGS_PREFIX + toHex(await sha256(bytes));
+  const name = SETTINGS_PREFIX + await sha256Hex(bytes);
   await storage.put(name, bytes);
   return name;
 }
@@ -110,7 +106,7 @@ export async function readSettingsRecord(
 ): Promise<{ settings: Settings; sequence: bigint; timeMs: number }> {
   const id = name.slice(SETTINGS_PREFIX.length);
   const bytes = await storage.get(name);
-  if (toHex(await sha256(bytes)) !== id) {
+  if (await sha256Hex(bytes) !== id) {
     throw new FormatError(`Cannot read settings ${id}: its bytes do not match its name`);
   }
   const r = new ByteReader(bytes, "settings record");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ascii, concatBytes, equalBytes, toHex } from "./_bytes.ts";
+import { ascii, concatBytes, equalBytes, fromHex, sha256, sha256Hex, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { compress, decompress } from "./compress.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
@@ -158,10 +158,6 @@ export interface SnapshotKeys {
   repositoryId: Uint8Array;
 }
 
-async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-}
-
 /**
  * Seals, signs and stores a snapshot after `previous` (FORMAT.md §12.1,
  * §12.3); returns its id (the hex SHA-256 of the envelope).
@@ -175,7 +171,7 @@ export async function writeSnapshot(
 ): Promise<string> {
   return await writeEnvelope(storage, keys, snapshot, packs, {
     sequence: previous ? previous.sequence + 1n : 0n,
-    previous: previous ? fromHex32(previous.id) : new Uint8Array(32),
+    previous: previous ? fromHex(previous.id) : new Uint8Array(32),
     forgotten: new Uint8Array(32),
   });
 }
@@ -193,9 +189,9 @@ export async function writeReplacement(
 ): Promise<string> {
   return await writeEnvelope(storage, keys, stored.snapshot, packs, {
     sequence: stored.sequence,
-    previous: fromHex32(stored.previous),
+    previous: fromHex(stored.previous),
     // The hash chain links name: the original envelope's, when this replaces a replacement.
-    forgotten: fromHex32(stored.replaces ?? stored.id),
+    forgotten: fromHex(stored.replaces ?? stored.id),
   });
 }
 
@@ -213,20 +209,13 @@ export async function writeTombstone(
     kind: "tombstone" as const,
     repositoryId: keys.repositoryId,
     sequence: stored.sequence,
-    previous: fromHex32(stored.previous),
+    previous: fromHex(stored.previous),
     timeMs,
-    forgotten: fromHex32(stored.replaces ?? stored.id),
+    forgotten: fromHex(stored.replaces ?? stored.id),
     packs: [],
     sealedSnapshot: new Uint8Array(0),
   };
-  const signature = await sign(
-    keys.signingKey,
-    ENVELOPE_SIGNATURE_LABEL,
-    encodeEnvelopeSigned(unsigned),
-  );
-  const bytes = encodeEnvelope({ ...unsigned, signature });
-  const id = toHex(await sha256(bytes));
-  await storage.put(SNAPSHOTS_PREFIX + id, bytes);
+  const id = await signAndStore(storage, keys, unsigned);
   await storage.delete(SNAPSHOTS_PREFIX + stored.id);
   return id;
 }
@@ -253,20 +242,24 @@ async function writeEnvelope(
     nonce,
     keys.meta.seal(nonce, compress(encodeSnapshot(snapshot)), aad),
   );
-  const unsigned = { ...header, sealedSnapshot };
+  return await signAndStore(storage, keys, { ...header, sealedSnapshot });
+}
+
+/** Signs an envelope (FORMAT.md §12.1) and stores it under its hash; returns the id. */
+async function signAndStore(
+  storage: Storage,
+  keys: SnapshotKeys,
+  unsigned: Omit<Envelope, "signature">,
+): Promise<string> {
   const signature = await sign(
     keys.signingKey,
     ENVELOPE_SIGNATURE_LABEL,
     encodeEnvelopeSigned(unsigned),
   );
   const bytes = encodeEnvelope({ ...unsigned, signature });
-  const id = toHex(await sha256(bytes));
+  const id = await sha256Hex(bytes);
   await storage.put(SNAPSHOTS_PREFIX + id, bytes);
   return id;
-}
-
-function fromHex32(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
 }
 
 /**
@@ -281,7 +274,7 @@ export async function readSnapshot(
 ): Promise<StoredSnapshot | StoredTombstone> {
   const id = name.slice(SNAPSHOTS_PREFIX.length);
   const bytes = await storage.get(name);
-  if (toHex(await sha256(bytes)) !== id) {
+  if (await sha256Hex(bytes) !== id) {
     throw new FormatError(`Cannot read snapshot ${id}: its bytes do not match its name`);
   }
   const envelope = decodeEnvelope(bytes);
