@@ -9,8 +9,8 @@
 
 import { dirname, join } from "node:path";
 import { collectGarbage } from "./_gc.ts";
+import { writeAll, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
-import { toHex } from "./_bytes.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { TreeNode } from "./format.ts";
@@ -110,41 +110,47 @@ export async function restore(
       return;
     }
     if (node.type !== "file") return;
-    const temp = join(
+    const temp = await writeTempFile(
       dirname(path),
-      `.cofre-restore-${toHex(crypto.getRandomValues(new Uint8Array(6)))}`,
+      ".cofre-restore-",
+      (file) =>
+        store.isScattered(node.content) ? writeScattered(file, node) : writeInOrder(file, node),
     );
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-    if (store.isScattered(node.content)) {
-      // A database's pages (FORMAT.md §7.4): read pack by pack, written where they belong.
-      try {
-        await chunkSlots.acquire();
-        try {
-          await store.readScattered(node.content, async (offset, bytes) => {
-            await file.seek(offset, Deno.SeekMode.Start);
-            for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-            progress.bytes += bytes.length;
-            sinceCollect += bytes.length;
-            if (sinceCollect >= 16 * 1024 * 1024) {
-              collectGarbage();
-              sinceCollect = 0;
-            }
-            report();
-          });
-        } finally {
-          chunkSlots.release();
-        }
-        await file.syncData();
-      } catch (error) {
-        file.close();
-        await Deno.remove(temp).catch(() => {});
-        throw error;
-      }
-      file.close();
-      await finishFile(temp, path, node);
-      return;
+    await Deno.chmod(temp, node.mode & 0o7777);
+    await setTime(temp, node);
+    await Deno.rename(temp, path);
+    progress.files++;
+    report();
+  }
+
+  /** Writes restored bytes at the file's position, with progress; collects every 16 MiB. */
+  async function written(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+    await writeAll(file, bytes);
+    progress.bytes += bytes.length;
+    // src/_gc.ts: written chunks are garbage at once.
+    sinceCollect += bytes.length;
+    if (sinceCollect >= 16 * 1024 * 1024) {
+      collectGarbage();
+      sinceCollect = 0;
     }
-    // Read and open chunks ahead, in parallel (bounded across all files); write them in order.
+    report();
+  }
+
+  /** A database's pages (FORMAT.md §7.4): read pack by pack, written where they belong. */
+  async function writeScattered(file: Deno.FsFile, node: TreeNode & { type: "file" }) {
+    await chunkSlots.acquire();
+    try {
+      await store.readScattered(node.content, async (offset, bytes) => {
+        await file.seek(offset, Deno.SeekMode.Start);
+        await written(file, bytes);
+      });
+    } finally {
+      chunkSlots.release();
+    }
+  }
+
+  /** Reads and opens chunks ahead, in parallel (bounded across all files); writes them in order. */
+  async function writeInOrder(file: Deno.FsFile, node: TreeNode & { type: "file" }) {
     const ahead: Promise<Uint8Array>[] = [];
     let next = 0;
     let held = 0; // chunk slots this file holds
@@ -163,38 +169,16 @@ export async function restore(
     try {
       await fill();
       while (ahead.length > 0) {
-        const bytes = await ahead.shift()!;
-        for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+        await written(file, await ahead.shift()!);
         chunkSlots.release();
         held--;
-        progress.bytes += bytes.length;
-        // src/_gc.ts: written chunks are garbage; collect every 16 MiB.
-        sinceCollect += bytes.length;
-        if (sinceCollect >= 16 * 1024 * 1024) {
-          collectGarbage();
-          sinceCollect = 0;
-        }
-        report();
         await fill();
       }
-      await file.syncData();
     } catch (error) {
       await Promise.allSettled(ahead);
       for (; held > 0; held--) chunkSlots.release();
-      file.close();
-      await Deno.remove(temp).catch(() => {});
       throw error;
     }
-    file.close();
-    await finishFile(temp, path, node);
-  }
-
-  async function finishFile(temp: string, path: string, node: TreeNode): Promise<void> {
-    await Deno.chmod(temp, node.mode & 0o7777);
-    await setTime(temp, node);
-    await Deno.rename(temp, path);
-    progress.files++;
-    report();
   }
 
   // Check every --include path before writing anything.

@@ -18,7 +18,7 @@ import {
   partsEqual,
   type Storage,
 } from "./storage.ts";
-import { toHex } from "../_bytes.ts";
+import { writeAll, writeTempFile } from "../_temp_file.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
@@ -79,19 +79,9 @@ export class LocalStorage implements Storage {
     const path = this.#path(name);
     const dir = dirname(path);
     await Deno.mkdir(dir, { recursive: true });
-    const temp = join(dir, TEMP_PREFIX + toHex(crypto.getRandomValues(new Uint8Array(8))));
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-    try {
-      for (const part of parts) {
-        for (let at = 0; at < part.length;) at += await file.write(part.subarray(at));
-      }
-      await file.syncData();
-    } catch (error) {
-      file.close();
-      await Deno.remove(temp).catch(() => {});
-      throw error;
-    }
-    file.close();
+    const temp = await writeTempFile(dir, TEMP_PREFIX, async (file) => {
+      for (const part of parts) await writeAll(file, part);
+    });
     try {
       // A hard link creates the name only if it is absent, atomically:
       // an existing object is never replaced (FORMAT.md §4).

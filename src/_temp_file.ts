@@ -1,0 +1,35 @@
+// Files written whole or not at all (FORMAT.md §4 for objects, restore for
+// files): written under a temporary name, synced, then renamed or linked
+// into place by the caller. Shared by LocalStorage and restore.
+
+import { join } from "node:path";
+import { toHex } from "./_bytes.ts";
+
+/** Writes all of `bytes` at the file's position (a write may take only part). */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+}
+
+/**
+ * Creates a new file `prefix` + random hex in `dir` (mode 0600), lets `body`
+ * write it, and syncs its data. On any failure the file is closed and
+ * removed, so nothing half-written stays behind. Returns the temporary path.
+ */
+export async function writeTempFile(
+  dir: string,
+  prefix: string,
+  body: (file: Deno.FsFile) => Promise<void>,
+): Promise<string> {
+  const temp = join(dir, prefix + toHex(crypto.getRandomValues(new Uint8Array(8))));
+  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+  try {
+    await body(file);
+    await file.syncData();
+  } catch (error) {
+    file.close();
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  file.close();
+  return temp;
+}
