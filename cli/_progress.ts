@@ -34,6 +34,18 @@ export class ProgressLine {
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /** 1536 → "1.5 KiB". */
+/**
+ * A time for people, in local time as restic prints it (forget's days and
+ * weeks are local too): `2026-11-24 10:00:05`, or without seconds.
+ */
+export function formatTime(ms: number, options: { seconds?: boolean } = {}): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const text = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
+    `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return options.seconds === false ? text : `${text}:${two(d.getSeconds())}`;
+}
+
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;

@@ -12,11 +12,10 @@ import {
   Repository,
 } from "../mod.ts";
 import { advancePinned, comparePinned, type PinCheck } from "./_pin.ts";
-import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import { formatBytes, formatDuration, formatRate, formatTime, ProgressLine } from "./_progress.ts";
 import { openingCredentials, openStorage, type RepositoryOptions } from "./_secrets.ts";
 import { type CliContext, EXIT_FATAL, EXIT_OK } from "./_ui.ts";
 
-const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 /** Lines of affected files shown per snapshot in text output (--json lists all). */
 const FILES_SHOWN = 20;
 
@@ -180,7 +179,7 @@ function printReport(
   if (report.affectedSnapshots.length > 0) {
     io.stdout("Affected snapshots:\n");
     for (const s of report.affectedSnapshots) {
-      const when = s.timeMs ? `${time(s.timeMs)} UTC` : "time unknown";
+      const when = s.timeMs ? formatTime(s.timeMs) : "time unknown";
       const seq = s.sequence >= 0n ? `, sequence ${s.sequence}` : "";
       io.stdout(`  ${s.id.slice(0, 8)}  ${when}${seq}\n`);
     }

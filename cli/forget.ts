@@ -10,19 +10,12 @@ import {
   type RetentionGroup,
   type RetentionPolicy,
 } from "../mod.ts";
+import { formatTime } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger, UsageError } from "./_ui.ts";
 import { printPruneResult, pruneJson } from "./prune.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-const time = (ms: number) => {
-  // Local time: the periods are local days and weeks, as in restic.
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${
-    pad(d.getMinutes())
-  }:${pad(d.getSeconds())}`;
-};
 
 function groupBy(value: string): GroupField[] {
   const fields = value.split(",").map((f) => f.trim()).filter((f) => f !== "");
@@ -163,7 +156,7 @@ export function forgetCommand({ io, done, testOnly }: CliContext) {
           for (const d of group.decisions) {
             const reasons = d.reasons.map((r) => r === "tag" ? "tag" : `${r} snapshot`).join(", ");
             io.stdout(
-              `${d.snapshot.id.slice(0, 8).padEnd(10)}${time(d.snapshot.timeMs).padEnd(21)}${
+              `${d.snapshot.id.slice(0, 8).padEnd(10)}${formatTime(d.snapshot.timeMs).padEnd(21)}${
                 (d.keep ? "keep" : "remove").padEnd(8)
               }${reasons}\n`,
             );

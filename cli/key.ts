@@ -3,6 +3,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import type { Repository } from "../mod.ts";
+import { formatTime } from "./_progress.ts";
 import { newPassword, withRepository as withOpenRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, UsageError } from "./_ui.ts";
 
@@ -63,7 +64,7 @@ export function keyCommand(context: CliContext) {
             s.argon2id.memoryKib / 1024
           } MiB, t=${s.argon2id.iterations}, p=${s.argon2id.parallelism}`
           : "HKDF (256-bit key)";
-        const created = new Date(s.createdMs).toISOString().slice(0, 19).replace("T", " ");
+        const created = formatTime(s.createdMs);
         io.stdout(
           `${s.current ? "* " : "  "}${s.id.slice(0, 8).padEnd(10)}${s.kind.padEnd(10)}${
             created.padEnd(22)

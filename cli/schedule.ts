@@ -17,24 +17,18 @@ import {
   type TimerSpec,
   updateCrontab,
 } from "../mod.ts";
+import { formatTime } from "./_progress.ts";
 import { type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, type Io, UsageError } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+const formatLocal = (ms: number) => formatTime(ms, { seconds: false });
 
 function scheduleArgument(value: string): Schedule {
   if (!SCHEDULES.includes(value as Schedule)) {
     throw new InvalidArgumentError(`expected one of ${SCHEDULES.join(", ")}`);
   }
   return value as Schedule;
-}
-
-/** A local time for people: `2026-11-24 10:00`. */
-export function formatLocalTime(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
-    `${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
 /** One line saying whether a backup is due and when the next one will be. */
@@ -47,7 +41,7 @@ export function describeDue(status: DueStatus, nowMs: number): string {
   return status.due
     ? `Due: the last backup of these paths was ${ago} ago (${status.schedule}).`
     : `Not due: the last backup of these paths was ${ago} ago; the next ${status.schedule} ` +
-      `backup is due after ${formatLocalTime(status.nextMs!)}.`;
+      `backup is due after ${formatLocal(status.nextMs!)}.`;
 }
 
 function formatAge(ms: number): string {
@@ -120,16 +114,16 @@ export function scheduleCommand(context: CliContext) {
           }) + "\n",
         );
       } else {
-        const since = stored.timeMs === null ? "" : ` (set ${formatLocalTime(stored.timeMs)})`;
+        const since = stored.timeMs === null ? "" : ` (set ${formatLocal(stored.timeMs)})`;
         io.stdout(`Schedule: ${value}${since}\n`);
         for (const d of due) {
           const next = d.status.nextMs === null
             ? ""
             : d.status.due
             ? ", due now"
-            : `, next after ${formatLocalTime(d.status.nextMs)}`;
+            : `, next after ${formatLocal(d.status.nextMs)}`;
           io.stdout(
-            `  ${d.host} ${d.paths.join(" ")}: last ${formatLocalTime(d.status.lastMs!)}${next}\n`,
+            `  ${d.host} ${d.paths.join(" ")}: last ${formatLocal(d.status.lastMs!)}${next}\n`,
           );
         }
         if (due.length === 0) io.stdout("  no backups yet\n");

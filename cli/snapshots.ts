@@ -1,11 +1,9 @@
 // `cofre snapshots` and `cofre ls`.
 
 import { Command } from "@commander-js/extra-typings";
-import { formatBytes } from "./_progress.ts";
+import { formatBytes, formatTime } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK } from "./_ui.ts";
-
-const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 
 export function snapshotsCommand({ io, done }: CliContext) {
   return new Command("snapshots")
@@ -39,7 +37,7 @@ export function snapshotsCommand({ io, done }: CliContext) {
       for (const s of list) {
         const tags = s.snapshot.tags.length ? `  [${s.snapshot.tags.join(", ")}]` : "";
         io.stdout(
-          `${s.id.slice(0, 8).padEnd(10)}${time(s.snapshot.timeMs).padEnd(21)}${
+          `${s.id.slice(0, 8).padEnd(10)}${formatTime(s.snapshot.timeMs).padEnd(21)}${
             s.snapshot.host.slice(0, 15).padEnd(16)
           }` +
             `${formatBytes(s.snapshot.stats.bytes).padStart(11)}  ${
@@ -51,8 +49,8 @@ export function snapshotsCommand({ io, done }: CliContext) {
       const newest = list.at(-1)!;
       io.stdout(
         `\nNewest: sequence ${newest.sequence}, ${
-          time(newest.snapshot.timeMs)
-        } UTC. ${list.length} snapshot(s).\n`,
+          formatTime(newest.snapshot.timeMs)
+        }. ${list.length} snapshot(s).\n`,
       );
       done(EXIT_OK);
     });
@@ -85,7 +83,7 @@ export function lsCommand({ io, done }: CliContext) {
             const link = node.type === "symlink" ? ` -> ${node.target}` : "";
             io.stdout(
               `${kind}${(node.mode & 0o777).toString(8).padStart(4, "0")} ${size.padStart(12)} ${
-                time(node.mtimeMs)
+                formatTime(node.mtimeMs)
               } ${p}${link}\n`,
             );
           } else {
