@@ -168,3 +168,36 @@ export async function objectFromResponse(
   }
   return await readBody(response, range?.length);
 }
+
+/** An object's size and time from the answer to a HEAD request; null for 404. */
+export async function infoFromHead(response: Response, name: string): Promise<ObjectInfo | null> {
+  await response.body?.cancel();
+  if (response.status === 404) return null;
+  return {
+    name,
+    size: Number(response.headers.get("content-length") ?? 0),
+    modifiedMs: Date.parse(response.headers.get("last-modified") ?? "") || 0,
+  };
+}
+
+/**
+ * The headers of a GET for `range` of object `name`, after checking the
+ * range. An empty range cannot be asked for in HTTP: then this checks that
+ * the object exists and is long enough, and returns null (no request needed).
+ */
+export async function rangeHeaders(
+  location: string,
+  name: string,
+  range: ByteRange | undefined,
+  stat: () => Promise<ObjectInfo | null>,
+): Promise<Record<string, string> | null> {
+  if (!range) return {};
+  checkRange(name, Number.MAX_SAFE_INTEGER, range);
+  if (range.length === 0) {
+    const info = await stat();
+    if (!info) throw new ObjectNotFoundError(location, name);
+    checkRange(name, info.size, range);
+    return null;
+  }
+  return { range: `bytes=${range.offset}-${range.offset + range.length - 1}` };
+}

@@ -23,7 +23,9 @@ import { type AwsEnvironment, processAwsEnvironment, resolveAwsConfig } from "./
 import {
   DEFAULT_RETRY_POLICY,
   HttpStatusError,
+  infoFromHead,
   objectFromResponse,
+  rangeHeaders,
   readBody,
   RemoteUnavailableError,
   retrying,
@@ -32,10 +34,8 @@ import {
 import {
   type ByteRange,
   checkObjectName,
-  checkRange,
   ObjectExistsError,
   type ObjectInfo,
-  ObjectNotFoundError,
   objectParts,
   partsEqual,
   type Storage,
@@ -292,32 +292,15 @@ export class S3Storage implements Storage {
     return await this.#request(
       `read ${name} in ${this.location}`,
       { method: "HEAD", url: this.#url(key), accept: [404] },
-      async (response) => {
-        await response.body?.cancel();
-        if (response.status === 404) return null;
-        return {
-          name,
-          size: Number(response.headers.get("content-length") ?? 0),
-          modifiedMs: Date.parse(response.headers.get("last-modified") ?? "") || 0,
-        };
-      },
+      (response) => infoFromHead(response, name),
     );
   }
 
   async get(name: string, range?: ByteRange): Promise<Uint8Array> {
     const key = this.#key(name);
     await this.#checkBucket();
-    if (range) checkRange(name, Number.MAX_SAFE_INTEGER, range);
-    if (range?.length === 0) {
-      // An empty range cannot be asked for: check the object exists and is long enough.
-      const info = await this.stat(name);
-      if (!info) throw new ObjectNotFoundError(this.location, name);
-      checkRange(name, info.size, range);
-      return new Uint8Array(0);
-    }
-    const headers: Record<string, string> = range
-      ? { range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
-      : {};
+    const headers = await rangeHeaders(this.location, name, range, () => this.stat(name));
+    if (headers === null) return new Uint8Array(0);
     return await this.#request(
       `read ${name} in ${this.location}`,
       { method: "GET", url: this.#url(key), headers, accept: [404, 416] },
