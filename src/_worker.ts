@@ -61,10 +61,18 @@ export type WorkerResponse =
 
 let keys: BlobKeys | null = null;
 let level = 3;
-let sealed = 0;
-let opened = 0;
-let sealedManyBytes = 0;
-let openedManyBytes = 0;
+// src/_gc.ts: what a job leaves behind here (compression samples and frames,
+// zstd-codec's handles, batches' copies) piles up unless collected; chunks
+// sealed or opened in place leave little, so collect by bytes processed.
+const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
+let sinceCollect = 0;
+function processed(bytes: number): void {
+  sinceCollect += bytes;
+  if (sinceCollect >= COLLECT_EVERY_BYTES) {
+    collectGarbage();
+    sinceCollect = 0;
+  }
+}
 
 function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -105,9 +113,15 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         request.bytes.buffer as ArrayBuffer,
       ]);
     } else if (request.kind === "seal") {
-      if (++sealed % 16 === 0) collectGarbage(); // src/_gc.ts: chunk buffers die young
-      const blob = sealBlob(request.type, request.bytes, keys, { level, id: request.id });
-      request.bytes.fill(0); // plaintext leaves no copy here
+      // The chunk's buffer is ours (transferred): seal it where it lies (src/_buffer_pool.ts).
+      const blob = sealBlob(request.type, request.bytes, keys, {
+        level,
+        id: request.id,
+        inPlace: true,
+      });
+      processed(request.bytes.length);
+      // Not sealed in place: the plaintext leaves no copy here.
+      if (blob.sealed.buffer !== request.bytes.buffer) request.bytes.fill(0);
       reply(
         { kind: "sealed", job: request.job, sealed: blob.sealed, compressed: blob.compressed },
         [
@@ -125,12 +139,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         request.bytes.buffer as ArrayBuffer,
       ]);
     } else if (request.kind === "sealMany") {
-      // As for single seals: collect about every 16 chunks' worth of 1 MiB.
-      sealedManyBytes += request.bytes.length;
-      if (sealedManyBytes >= 16 * 1024 * 1024) {
-        collectGarbage();
-        sealedManyBytes = 0;
-      }
+      processed(request.bytes.length);
       let at = 0;
       const blobs = request.lengths.map((n, i) => {
         const part = request.bytes.subarray(at, at += n);
@@ -151,11 +160,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         lengths: blobs.map((b) => b.length),
       }, [sealedBytes.buffer]);
     } else if (request.kind === "openMany") {
-      openedManyBytes += request.sealed.length;
-      if (openedManyBytes >= 16 * 1024 * 1024) {
-        collectGarbage();
-        openedManyBytes = 0;
-      }
+      processed(request.sealed.length);
       const plaintext = new Uint8Array(request.plaintextLengths.reduce((n, l) => n + l, 0));
       let at = 0;
       let out = 0;
@@ -172,20 +177,17 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
       });
       reply({ kind: "openedMany", job: request.job, plaintext }, [plaintext.buffer]);
     } else if (request.kind === "open") {
-      if (++opened % 16 === 0) collectGarbage();
+      // Opened where it lies: a raw blob's plaintext goes back in the buffer it came in.
       const plaintext = openBlob(
         request.type,
         request.id,
         request.sealed,
         request.plaintextLength,
         keys,
+        { inPlace: true },
       );
-      // A subarray of a larger payload would transfer the whole buffer: copy when needed.
-      const owned =
-        plaintext.byteOffset === 0 && plaintext.byteLength === plaintext.buffer.byteLength
-          ? plaintext
-          : plaintext.slice();
-      reply({ kind: "opened", job: request.job, plaintext: owned }, [owned.buffer as ArrayBuffer]);
+      processed(request.sealed.length);
+      reply({ kind: "opened", job: request.job, plaintext }, [plaintext.buffer as ArrayBuffer]);
     }
   } catch (error) {
     const e = error as Error;

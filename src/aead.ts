@@ -112,6 +112,55 @@ export class AesGcm {
   }
 
   /**
+   * Verifies ciphertext ‖ tag and decrypts it into `out` at `offset`, without
+   * allocating; returns the plaintext's length. Throws `AuthenticationError`
+   * (having written nothing) when it does not verify, and `RangeError` when
+   * `out` lacks the room. `out` may be the very buffer `sealed` lies in, with
+   * the plaintext landing at or before its ciphertext: a pipeline opens a
+   * blob where it was read.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aead.ts";
+   * using aead = new AesGcm(new Uint8Array(32));
+   * const nonce = new Uint8Array(12);
+   * const buffer = aead.seal(nonce, new Uint8Array([1, 2, 3]));
+   * const n = aead.openInto(nonce, buffer, new Uint8Array(), buffer, 0);
+   * if (n !== 3 || buffer[2] !== 3) throw new Error("not opened in place");
+   * ```
+   */
+  openInto(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): number {
+    const action = "open";
+    const n = checkNonce(nonce, action);
+    const s = bytes(sealed, "the sealed data", action);
+    const a = bytes(aad, "the associated data", action);
+    const o = bytes(out, "the output", action);
+    if (s.length < TAG_BYTES) {
+      throw new RangeError(`Cannot open: ${s.length} bytes, expected at least ${TAG_BYTES}`);
+    }
+    if (s.length - TAG_BYTES > AES_GCM_MAX_PLAINTEXT_BYTES) throw new AuthenticationError();
+    if (!Number.isInteger(offset) || offset < 0 || o.length - offset < s.length - TAG_BYTES) {
+      throw new RangeError(
+        `Cannot open: ${s.length - TAG_BYTES} bytes do not fit at offset ${offset}`,
+      );
+    }
+    // As in open(): memory another thread can write must not change between verifying and decrypting.
+    if (!(s.buffer instanceof ArrayBuffer) || !(o.buffer instanceof ArrayBuffer)) {
+      const plaintext = this.open(n, s, a);
+      o.set(plaintext, offset);
+      return plaintext.length;
+    }
+    if (!this.#context.openInto(n, s, a, o, offset)) throw new AuthenticationError();
+    return s.length - TAG_BYTES;
+  }
+
+  /**
    * Seals the concatenation of `parts` into `out` at `offset` (ciphertext ‖
    * tag) without joining them; returns the bytes written (their total + 16).
    * Throws `RangeError` when `out` lacks the room.

@@ -10,6 +10,7 @@
 
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
+import { BufferPool, isPooled } from "./_buffer_pool.ts";
 import { collectGarbage } from "./_gc.ts";
 import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
@@ -92,8 +93,10 @@ const READ_BUFFER_BYTES = 1024 * 1024;
 const SMALL_CHUNK_BYTES = 64 * 1024;
 /** ...of about this many bytes: one message each way per batch instead of per chunk. */
 const BATCH_BYTES = 256 * 1024;
-/** Bytes read between garbage collections (src/_gc.ts). */
-const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
+/** Free chunk buffers kept for reuse (src/_buffer_pool.ts). */
+const POOL_BYTES = 16 * 1024 * 1024;
+/** Bytes of unpooled chunks between garbage collections (src/_gc.ts). */
+const COLLECT_EVERY_BYTES = 16 * 1024 * 1024;
 
 /** Runs one backup. */
 export async function backup(
@@ -114,7 +117,12 @@ export async function backup(
   const host = options.host ?? Deno.hostname();
   const username = options.username ?? (Deno.env.get("USER") ?? "");
   const { crypto } = context;
-  const writer = new BlobWriter(storage, index, crypto, keys.meta, { uploads: options.uploads });
+  // Chunks and their sealed blobs live in reused buffers (src/_buffer_pool.ts).
+  const buffers = new BufferPool({ maxBytes: POOL_BYTES });
+  const writer = new BlobWriter(storage, index, crypto, keys.meta, {
+    uploads: options.uploads,
+    buffers,
+  });
   const reader = new BlobStore(storage, index, crypto);
   // Chunks in flight, across all stages: this, not file size, bounds memory.
   const window = new Limiter(3 * crypto.parallelism + 1);
@@ -150,7 +158,11 @@ export async function backup(
       s.snapshot.host === host && sameList(s.snapshot.paths, paths)
     ) ?? null;
   const parentRoot = parent ? await readTree(reader, parent.snapshot.tree) : null;
-  const chunker = new StreamingChunker({ ...config.chunker, seed: context.cdcSeed });
+  const chunker = new StreamingChunker({ ...config.chunker, seed: context.cdcSeed }, {
+    // Small chunks travel in batches, copied together: a pooled buffer each would waste its room.
+    allocate: (length) =>
+      length > SMALL_CHUNK_BYTES ? buffers.take(length) : new Uint8Array(length),
+  });
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
   let sinceCollect = 0;
   // FORMAT.md §7.4: databases are read from consistent copies; their companions are skipped.
@@ -179,7 +191,7 @@ export async function backup(
       if (writer.reserve(hex)) {
         const { sealed } = await crypto.seal("data", hashed.bytes, hashed.id);
         await writer.addSealed("data", hashed.id, sealed, length);
-      }
+      } else buffers.give(hashed.bytes);
       reference(hex);
       return hex;
     } finally {
@@ -237,6 +249,7 @@ export async function backup(
         if (parts.length > 0) await start(() => storeBatch(parts));
       };
       for (const chunk of chunks) {
+        if (!isPooled(chunk.bytes)) sinceCollect += chunk.bytes.length;
         if (chunk.bytes.length > SMALL_CHUNK_BYTES) {
           await flush();
           await start(async () => [await storeChunk(chunk.bytes)]);
@@ -254,9 +267,8 @@ export async function backup(
         if (n === null) break;
         size += n;
         progress.bytes += n;
-        // Chunks that deduplicate never reach a pack, whose flush collects garbage:
-        // collect here too, or an unchanged database's pages pile up (src/_gc.ts).
-        sinceCollect += n;
+        // Pooled chunks leave no garbage; batched pages (copied into batches, sealed
+        // into new buffers) do, and V8 lets it pile up: collect (src/_gc.ts).
         if (sinceCollect >= COLLECT_EVERY_BYTES) {
           collectGarbage();
           sinceCollect = 0;

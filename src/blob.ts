@@ -55,12 +55,15 @@ function worthCompressing(plaintext: Uint8Array): boolean {
 /**
  * Seals a blob (FORMAT.md §8.2). `id` may be passed when the caller has it
  * already (dedup checks it first), saving a second hash of the chunk.
+ * `inPlace`: the caller owns the plaintext's whole buffer and gives it up;
+ * when the buffer has room around the plaintext (src/_buffer_pool.ts), the
+ * blob is sealed right there, overwriting it, and nothing is allocated.
  */
 export function sealBlob(
   type: BlobType,
   plaintext: Uint8Array,
   keys: BlobKeys,
-  options: { level: number; id?: Uint8Array },
+  options: { level: number; id?: Uint8Array; inPlace?: boolean },
 ): SealedBlob {
   const id = options.id ?? keys.id.hash(plaintext);
   // compressBlob applies the 3% rule; the sample spares media the attempt.
@@ -75,10 +78,21 @@ export function sealBlob(
     ? keys.nonce.hashParts([flag, chosen.bytes]).subarray(0, NONCE_BYTES)
     : id.subarray(0, NONCE_BYTES);
   const key = type === "data" ? keys.data : keys.meta;
-  // One allocation per blob: the payload is sealed straight behind its nonce.
-  const sealed = new Uint8Array(NONCE_BYTES + 1 + chosen.bytes.length + TAG_BYTES);
+  const length = NONCE_BYTES + 1 + chosen.bytes.length + TAG_BYTES;
+  const start = plaintext.byteOffset - NONCE_BYTES - 1;
+  const roomy = options.inPlace === true && plaintext.buffer instanceof ArrayBuffer &&
+    start >= 0 &&
+    plaintext.buffer.byteLength - plaintext.byteOffset - plaintext.length >= TAG_BYTES;
+  // In place, each payload byte's ciphertext lands where the byte was (the
+  // flag's in the spare byte before it), after being read (src/aead.ts);
+  // otherwise one allocation, the payload sealed straight behind its nonce.
+  const sealed = roomy
+    ? new Uint8Array(plaintext.buffer as ArrayBuffer, start, length)
+    : new Uint8Array(length);
   sealed.set(nonce);
   key.sealInto(nonce, [flag, chosen.bytes], sealed, NONCE_BYTES, aad(type, id));
+  // A compressed blob is shorter than its chunk: leave none of the chunk behind it.
+  if (roomy) plaintext.subarray(Math.max(0, start + length - plaintext.byteOffset)).fill(0);
   return { type, id, sealed, plaintextLength: plaintext.length, compressed };
 }
 
@@ -86,7 +100,9 @@ export function sealBlob(
  * Opens a blob and checks that it is the plaintext `id` names. Throws
  * FormatError (naming the blob) for any damage: a tag that does not verify,
  * a bad flag, a frame that does not decompress to `plaintextLength` bytes,
- * or a plaintext whose id differs.
+ * or a plaintext whose id differs. `inPlace`: the caller gives up `sealed`,
+ * which is decrypted where it lies; a raw blob's plaintext is then a view of
+ * it, with nothing allocated.
  */
 export function openBlob(
   type: BlobType,
@@ -94,6 +110,7 @@ export function openBlob(
   sealed: Uint8Array,
   plaintextLength: number,
   keys: BlobKeys,
+  options: { inPlace?: boolean } = {},
 ): Uint8Array {
   const name = `${type} blob ${
     Array.from(id.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("")
@@ -105,11 +122,17 @@ export function openBlob(
   const key = type === "data" ? keys.data : keys.meta;
   let payload: Uint8Array;
   try {
-    payload = key.open(
-      sealed.subarray(0, NONCE_BYTES),
-      sealed.subarray(NONCE_BYTES),
-      aad(type, id),
-    );
+    const nonce = sealed.subarray(0, NONCE_BYTES);
+    if (options.inPlace) {
+      const n = key.openInto(
+        nonce,
+        sealed.subarray(NONCE_BYTES),
+        aad(type, id),
+        sealed,
+        NONCE_BYTES,
+      );
+      payload = sealed.subarray(NONCE_BYTES, NONCE_BYTES + n);
+    } else payload = key.open(nonce, sealed.subarray(NONCE_BYTES), aad(type, id));
   } catch (error) {
     if (error instanceof AuthenticationError) {
       fail("authentication failed (damaged, or not this blob)");

@@ -9,13 +9,13 @@
  */
 
 import { concatBytes, fromHex, toHex } from "./_bytes.ts";
-import { collectGarbage } from "./_gc.ts";
+import type { BufferPool } from "./_buffer_pool.ts";
 import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
 import { FormatError } from "./errors.ts";
 import type { BlobType, IndexEntry } from "./format.ts";
-import { PACK_TARGET_BYTES, PackBuilder, packName } from "./pack.ts";
+import { PACK_ARENA_BYTES, PACK_TARGET_BYTES, PackBuilder, packName } from "./pack.ts";
 import type { Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
 
@@ -47,8 +47,16 @@ export class BlobStore {
     return Math.max(this.#crypto.parallelism, this.#reads);
   }
 
-  /** The plaintext of blob `id` (hex); FormatError when it is missing or damaged. */
-  async read(type: BlobType, id: string): Promise<Uint8Array> {
+  /**
+   * The plaintext of blob `id` (hex); FormatError when it is missing or
+   * damaged. `buffers`: a data blob is read and opened in one of the pool's
+   * buffers, which the caller gives back once done with the plaintext.
+   */
+  async read(
+    type: BlobType,
+    id: string,
+    options: { buffers?: BufferPool } = {},
+  ): Promise<Uint8Array> {
     if (type === "tree") {
       const cached = this.#trees.get(id);
       if (cached) return cached;
@@ -64,10 +72,12 @@ export class BlobStore {
     }
     let sealed: Uint8Array;
     try {
+      // A tree is cached, so never in a pool's buffer.
+      const into = type === "data" ? options.buffers?.take(location.sealedLength) : undefined;
       sealed = await this.#storage.get(packName(location.pack), {
         offset: location.offset,
         length: location.sealedLength,
-      });
+      }, { into });
     } catch (error) {
       throw new FormatError(
         `Cannot read ${type} blob ${id.slice(0, 16)} from pack ${location.pack.slice(0, 16)}: ${
@@ -280,7 +290,13 @@ export class BlobWriter {
   readonly #index: BlobIndex;
   readonly #crypto: BlobCrypto;
   readonly #meta: AesGcm;
-  readonly #builder = new PackBuilder();
+  /** Set while a full pack waits for an upload slot. */
+  #waiting: Promise<void> | undefined;
+  /** Pack arenas not in use: one fills while others upload, none is allocated twice. */
+  readonly #arenas: Uint8Array[] = [];
+  readonly #builder = new PackBuilder({
+    arena: () => this.#arenas.pop() ?? new Uint8Array(PACK_ARENA_BYTES),
+  });
   /** Ids reserved by `reserve` whose pack is not stored yet: dedup across in-flight work. */
   readonly #pending = new Set<string>();
   #unindexed: IndexEntry[] = [];
@@ -298,14 +314,21 @@ export class BlobWriter {
   readonly stats: WriteStats = { newBlobs: 0, newBytes: 0, storedBytes: 0, packs: 0 };
   static readonly INDEX_EVERY_PACKS = 64;
 
-  /** `uploads`: packs stored at once (default 1: one after another). */
+  /** Where stored blobs' buffers go back to (src/_buffer_pool.ts). */
+  readonly #buffers: BufferPool | undefined;
+
+  /**
+   * `uploads`: packs stored at once (default 1: one after another).
+   * `buffers`: the pool the sealed blobs' buffers return to once their pack is stored.
+   */
   constructor(
     storage: Storage,
     index: BlobIndex,
     crypto: BlobCrypto,
     meta: AesGcm,
-    options: { uploads?: number } = {},
+    options: { uploads?: number; buffers?: BufferPool } = {},
   ) {
+    this.#buffers = options.buffers;
     this.#storage = storage;
     this.#index = index;
     this.#crypto = crypto;
@@ -335,7 +358,10 @@ export class BlobWriter {
     sealed: Uint8Array,
     plaintextLength: number,
   ): Promise<void> {
-    this.#builder.add({ type, id, sealedLength: sealed.length, plaintextLength }, sealed);
+    while (this.#waiting) await this.#waiting;
+    if (this.#builder.add({ type, id, sealedLength: sealed.length, plaintextLength }, sealed)) {
+      this.#buffers?.give(sealed);
+    }
     this.stats.newBlobs++;
     this.stats.newBytes += plaintextLength;
     if (this.#builder.size >= PACK_TARGET_BYTES) await this.#flushPack();
@@ -356,12 +382,26 @@ export class BlobWriter {
   async #flushPack(): Promise<void> {
     this.#throwIfFailed();
     if (this.#builder.count === 0) return;
-    // Take the blobs now, so adds go on into a new pack while this one waits and uploads.
+    // One flush at a time, and adds wait for it (addSealed): a pack waiting
+    // for an upload slot must not let the next one fill and queue behind it,
+    // or memory would hold a pack per chunk in flight, not per upload.
+    if (this.#waiting) return await this.#waiting;
+    this.#waiting = this.#uploadSlots.acquire();
+    try {
+      await this.#waiting;
+    } finally {
+      this.#waiting = undefined;
+    }
     const pack = this.#builder.finish(this.#meta);
-    await this.#uploadSlots.acquire();
     const upload = (async () => {
       try {
-        await this.#storage.put(pack.name, pack.parts);
+        try {
+          await this.#storage.put(pack.name, pack.parts);
+        } finally {
+          // Settled, put reads the parts no more (src/storage/storage.ts).
+          if (pack.arena) this.#arenas.push(pack.arena);
+        }
+        if (this.#buffers) { for (const part of pack.parts) this.#buffers.give(part); }
         this.packSizes.set(toHex(pack.id), pack.size);
         this.stats.storedBytes += pack.size;
         this.stats.packs++;
@@ -370,8 +410,6 @@ export class BlobWriter {
           this.#pending.delete(toHex(entry.id));
         }
         this.#unindexed.push(...pack.entries);
-        // The pack's 16 MiB of sealed blobs are garbage now: return them at once (src/_gc.ts).
-        collectGarbage();
         if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
       } catch (error) {
         this.#failure ??= { error };

@@ -153,8 +153,18 @@ export class StreamingChunker {
   readonly #stream: CdcStream;
   #offset = 0;
 
-  constructor(options: ChunkerOptions) {
-    this.#stream = new CdcStream(validateChunkerOptions(options), { copy: true });
+  /**
+   * `allocate`: where each chunk's bytes are copied (`length` bytes, e.g. a
+   * buffer pool's); default a new buffer per chunk.
+   */
+  constructor(
+    options: ChunkerOptions,
+    buffers: { allocate?: (length: number) => Uint8Array } = {},
+  ) {
+    this.#stream = new CdcStream(validateChunkerOptions(options), {
+      copy: true,
+      allocate: buffers.allocate,
+    });
   }
 
   /** Adds bytes; returns the chunks they complete (possibly none). */

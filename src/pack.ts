@@ -43,22 +43,54 @@ export interface FinishedPack {
   size: number;
   /** Where each blob landed, for the index. */
   entries: IndexEntry[];
+  /** The arena the parts lie in, if any: free again once the pack is stored. */
+  arena?: Uint8Array;
 }
 
-/** Collects sealed blobs until the pack is full, then lays them out. */
+/**
+ * Bytes of a pack arena: a pack closes once it reaches PACK_TARGET_BYTES,
+ * so this holds any pack of blobs up to the default chunker's 4 MiB.
+ */
+export const PACK_ARENA_BYTES = PACK_TARGET_BYTES + 4 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Collects sealed blobs until the pack is full, then lays them out. With
+ * `arena`, blobs are copied into one reused buffer as they come (a blob
+ * that does not fit is kept as it is), so their own buffers are free at
+ * once and a pack allocates nothing.
+ */
 export class PackBuilder {
   #blobs: { entry: PackEntry; sealed: Uint8Array }[] = [];
   #bytes = 0;
+  readonly #newArena: (() => Uint8Array) | undefined;
+  #arena: Uint8Array | undefined;
+  #used = 0;
 
-  add(entry: PackEntry, sealed: Uint8Array): void {
+  /** `arena`: hands out a buffer (PACK_ARENA_BYTES) for the next pack's blobs. */
+  constructor(options: { arena?: () => Uint8Array } = {}) {
+    this.#newArena = options.arena;
+  }
+
+  /** Adds a blob; true when it was copied, and `sealed`'s buffer is free again. */
+  add(entry: PackEntry, sealed: Uint8Array): boolean {
     if (sealed.length !== entry.sealedLength) {
       throw new RangeError("Cannot add the blob to a pack: its length differs from its entry");
     }
     if (this.#bytes + sealed.length > MAX_PACK_BYTES - (1 << 26)) {
       throw new RangeError("Cannot add the blob to a pack: the pack would reach 4 GiB");
     }
-    this.#blobs.push({ entry, sealed });
+    let kept = sealed;
+    if (this.#newArena) {
+      this.#arena ??= this.#newArena();
+      if (this.#used + sealed.length <= this.#arena.length) {
+        kept = this.#arena.subarray(this.#used, this.#used + sealed.length);
+        kept.set(sealed);
+        this.#used += sealed.length;
+      }
+    }
+    this.#blobs.push({ entry, sealed: kept });
     this.#bytes += sealed.length;
+    return kept !== sealed;
   }
 
   /** Bytes of sealed blobs so far. */
@@ -78,8 +110,11 @@ export class PackBuilder {
   finish(meta: AesGcm): FinishedPack {
     if (this.#blobs.length === 0) throw new RangeError("Cannot finish an empty pack");
     const blobs = shuffle(this.#blobs);
+    const arena = this.#arena;
     this.#blobs = [];
     this.#bytes = 0;
+    this.#arena = undefined;
+    this.#used = 0;
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
     const sealedHeader = concatBytes(
       nonce,
@@ -102,7 +137,7 @@ export class PackBuilder {
       entries.push({ ...entry, pack: id, offset });
       offset += entry.sealedLength;
     }
-    return { id, name: packName(id), parts, size, entries };
+    return { id, name: packName(id), parts, size, entries, arena };
   }
 }
 

@@ -18,7 +18,7 @@ import { type Change, diffTrees } from "./diff.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { loadCompressor } from "./compress.ts";
-import { loadGarbageCollector } from "./_gc.ts";
+import { collectGarbage, loadGarbageCollector } from "./_gc.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
 import {
   listLocks,
@@ -453,6 +453,10 @@ export class Repository {
 
   async #makeKeys(): Promise<BlobKeys & SnapshotKeys> {
     await Promise.all([loadCompressor(), loadGarbageCollector()]);
+    // Opening the key slot left Argon2id's 64 MiB of wasm memory (src/kdf.ts)
+    // behind; only a collection returns it, and the pipeline may run long
+    // without one (src/_buffer_pool.ts).
+    collectGarbage();
     return {
       data: new AesGcm(this.#subkeys.data),
       meta: new AesGcm(this.#subkeys.meta),

@@ -8,6 +8,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { BufferPool, isPooled } from "./_buffer_pool.ts";
 import { collectGarbage } from "./_gc.ts";
 import { writeAll, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
@@ -54,6 +55,8 @@ export async function restore(
   const fileSlots = new Limiter(2 * store.parallelism + 1);
   const chunkSlots = new Limiter(2 * store.parallelism + 2);
   const depth = store.parallelism + 1;
+  // Chunks are read and opened in reused buffers (src/_buffer_pool.ts).
+  const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024 });
   const leaves: Promise<void>[] = [];
 
   /** True when `relative` is included, or lies on the way to an included path. */
@@ -127,8 +130,8 @@ export async function restore(
   async function written(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
     await writeAll(file, bytes);
     progress.bytes += bytes.length;
-    // src/_gc.ts: written chunks are garbage at once.
-    sinceCollect += bytes.length;
+    // src/_gc.ts: written chunks are garbage at once, unless they go back to the pool.
+    if (!isPooled(bytes)) sinceCollect += bytes.length;
     if (sinceCollect >= 16 * 1024 * 1024) {
       collectGarbage();
       sinceCollect = 0;
@@ -161,7 +164,7 @@ export async function restore(
         if (ahead.length === 0) await chunkSlots.acquire();
         else if (!chunkSlots.tryAcquire()) break;
         held++;
-        const job = store.read("data", node.content[next++]!);
+        const job = store.read("data", node.content[next++]!, { buffers });
         job.catch(() => {}); // awaited in order below
         ahead.push(job);
       }
@@ -169,7 +172,9 @@ export async function restore(
     try {
       await fill();
       while (ahead.length > 0) {
-        await written(file, await ahead.shift()!);
+        const bytes = await ahead.shift()!;
+        await written(file, bytes);
+        buffers.give(bytes);
         chunkSlots.release();
         held--;
         await fill();

@@ -8,6 +8,7 @@
  */
 
 import { concatBytes } from "./_bytes.ts";
+import { isPooled, markOwned, ownsBuffer } from "./_buffer_pool.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { FormatError } from "./errors.ts";
 import { type BlobType, CHUNK_ID_BYTES } from "./format.ts";
@@ -69,7 +70,11 @@ export class InlineBlobCrypto implements BlobCrypto {
   }
 
   seal(type: BlobType, bytes: Uint8Array, id: Uint8Array) {
-    const blob = sealBlob(type, bytes, this.#keys, { level: this.#level, id });
+    const blob = sealBlob(type, bytes, this.#keys, {
+      level: this.#level,
+      id,
+      inPlace: isPooled(bytes),
+    });
     return Promise.resolve({ sealed: blob.sealed, compressed: blob.compressed });
   }
 
@@ -97,7 +102,9 @@ export class InlineBlobCrypto implements BlobCrypto {
 
   open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
     try {
-      return Promise.resolve(openBlob(type, id, sealed, plaintextLength, this.#keys));
+      return Promise.resolve(
+        openBlob(type, id, sealed, plaintextLength, this.#keys, { inPlace: isPooled(sealed) }),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -208,7 +215,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
       own.buffer as ArrayBuffer,
     ]);
     if (r.kind !== "hashed") throw new Error("Cannot hash: unexpected worker reply");
-    return { id: r.id, bytes: r.bytes };
+    return { id: r.id, bytes: returned(r.bytes) };
   }
 
   async seal(type: BlobType, bytes: Uint8Array, id: Uint8Array) {
@@ -217,7 +224,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
       own.buffer as ArrayBuffer,
     ]);
     if (r.kind !== "sealed") throw new Error("Cannot seal: unexpected worker reply");
-    return { sealed: r.sealed, compressed: r.compressed };
+    return { sealed: returned(r.sealed), compressed: r.compressed };
   }
 
   async hashMany(parts: Uint8Array[]) {
@@ -278,7 +285,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
       [own.buffer as ArrayBuffer],
     );
     if (r.kind !== "opened") throw new Error("Cannot open: unexpected worker reply");
-    return r.plaintext;
+    return returned(r.plaintext);
   }
 
   async close(): Promise<void> {
@@ -299,12 +306,15 @@ function split(bytes: Uint8Array, lengths: number[]): Uint8Array[] {
   return lengths.map((n) => bytes.subarray(at, at += n));
 }
 
-/** A view that owns its whole buffer, so transferring it moves nothing else. */
+/** A view that owns its whole buffer, so transferring it moves nothing else (src/_buffer_pool.ts). */
 function ownBuffer(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
-      !(bytes.buffer instanceof SharedArrayBuffer)
-    ? bytes
-    : bytes.slice();
+  return ownsBuffer(bytes) ? bytes : bytes.slice();
+}
+
+/** A view back from a worker: its buffer is wholly its own again, as when it left. */
+function returned(bytes: Uint8Array): Uint8Array {
+  markOwned(bytes);
+  return bytes;
 }
 
 function expect(worker: Worker, kind: "ready" | "initialized" | "closed"): Promise<void> {

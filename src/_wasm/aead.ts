@@ -101,9 +101,29 @@ export class GcmContext {
     sealed: Uint8Array,
     aad: Uint8Array,
   ): Uint8Array<ArrayBuffer> | null {
+    const out = new Uint8Array(Math.max(0, sealed.length - TAG_BYTES));
+    return this.openInto(nonce, sealed, aad, out, 0) ? out : null;
+  }
+
+  /**
+   * Verifies ciphertext ‖ tag and decrypts it into `out` at `offset`; false
+   * (and nothing written) when the tag does not verify. `out` may be the
+   * buffer `sealed` lies in when the plaintext lands at or before its
+   * ciphertext: each segment is read before its plaintext is written.
+   */
+  openInto(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): boolean {
     const ctx = this.#live();
     const buffer = io();
     const length = sealed.length - TAG_BYTES;
+    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < length) {
+      throw new RangeError(`Cannot open: ${length} bytes do not fit at offset ${offset}`);
+    }
     try {
       this.#begin(ctx, buffer, nonce, aad);
       const mem = memoryBytes();
@@ -115,18 +135,17 @@ export class GcmContext {
       const tag = buffer.ptr + IO_BYTES;
       mem.set(sealed.subarray(length), tag);
       const status = core.gcm_open_finish(ctx, tag);
-      if (status === STATUS_AUTH_FAILED) return null;
+      if (status === STATUS_AUTH_FAILED) return false;
       check(status, "open");
-      const out = new Uint8Array(length);
       // A message that fits the region is still there: decrypt it in place.
       const resident = length <= IO_BYTES;
       for (let at = 0; at < length; at += IO_BYTES) {
         const n = Math.min(IO_BYTES, length - at);
         if (!resident) mem.set(sealed.subarray(at, at + n), buffer.ptr);
         check(core.gcm_decrypt_update(ctx, buffer.ptr, n), "open");
-        out.set(mem.subarray(buffer.ptr, buffer.ptr + n), at);
+        out.set(mem.subarray(buffer.ptr, buffer.ptr + n), offset + at);
       }
-      return out;
+      return true;
     } finally {
       wipeUsed(buffer, Math.max(nonce.length, aad.length, length));
     }

@@ -41,13 +41,19 @@ export class CdcStream {
   readonly #window: Region;
   readonly #max: number;
   readonly #copy: boolean;
+  readonly #allocate: (length: number) => Uint8Array;
   #start = 0;
   #end = 0;
   #released = false;
 
-  constructor(params: CdcParams, options: { copy: boolean }) {
+  /** `allocate`: where copies go (default a new buffer each). */
+  constructor(
+    params: CdcParams,
+    options: { copy: boolean; allocate?: (length: number) => Uint8Array },
+  ) {
     this.#max = params.maxSize;
     this.#copy = options.copy;
+    this.#allocate = options.allocate ?? ((length) => new Uint8Array(length));
     this.#context = acquireRegion(core.cdc_context_bytes());
     this.#window = acquireRegion(2 * params.maxSize);
     const seed = BigInt.asUintN(64, params.seed);
@@ -105,7 +111,10 @@ export class CdcStream {
     const length = core.cdc_cut(ctx, ptr, this.#end - this.#start);
     const hash = (BigInt(core.cdc_hash_hi(ctx) >>> 0) << 32n) | BigInt(core.cdc_hash_lo(ctx) >>> 0);
     const cut: Cut = { length, hash };
-    if (this.#copy) cut.bytes = memoryBytes().slice(ptr, ptr + length);
+    if (this.#copy) {
+      cut.bytes = this.#allocate(length);
+      cut.bytes.set(memoryBytes().subarray(ptr, ptr + length));
+    }
     cuts.push(cut);
     this.#start += length;
   }

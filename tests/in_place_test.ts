@@ -1,0 +1,310 @@
+// Chunks sealed and opened where they lie, in reused buffers
+// (src/_buffer_pool.ts), and packs laid out in a reused arena (src/pack.ts):
+// the bytes must be exactly those of the allocating paths.
+
+import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
+import fc from "fast-check";
+import { pseudoRandomBytes } from "./_data.ts";
+import {
+  AesGcm,
+  AuthenticationError,
+  FormatError,
+  InlineBlobCrypto,
+  KeyedHasher,
+  loadCompressor,
+  LocalStorage,
+  MemoryStorage,
+  PackBuilder,
+  readPackHeader,
+  WorkerBlobCrypto,
+} from "../mod.ts";
+import { concatBytes, toHex } from "../src/_bytes.ts";
+import { BufferPool, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
+import { type BlobKeys, openBlob, sealBlob } from "../src/blob.ts";
+import { PACK_ARENA_BYTES } from "../src/pack.ts";
+
+async function blobKeys(): Promise<{ keys: BlobKeys; raw: Record<string, Uint8Array> }> {
+  await loadCompressor();
+  const raw = {
+    data: crypto.getRandomValues(new Uint8Array(32)),
+    meta: crypto.getRandomValues(new Uint8Array(32)),
+    id: crypto.getRandomValues(new Uint8Array(32)),
+    nonce: crypto.getRandomValues(new Uint8Array(32)),
+  };
+  return {
+    raw,
+    keys: {
+      data: new AesGcm(raw.data),
+      meta: new AesGcm(raw.meta),
+      id: await KeyedHasher.create(raw.id.slice()),
+      nonce: await KeyedHasher.create(raw.nonce.slice()),
+    },
+  };
+}
+
+Deno.test("openInto() opens in place, at or before the ciphertext, as open() does", () => {
+  using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 200_000 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.nat({ max: 20 }),
+      fc.nat({ max: 20 }),
+      (plaintext, aad, before, shift) => {
+        const nonce = crypto.getRandomValues(new Uint8Array(12));
+        const sealed = aead.seal(nonce, plaintext, aad);
+        const at = before + shift;
+        const buffer = new Uint8Array(at + sealed.length);
+        buffer.set(sealed, at);
+        // The plaintext lands `shift` bytes before its ciphertext, in the same buffer.
+        const n = aead.openInto(nonce, buffer.subarray(at), aad, buffer, before);
+        assertEquals(n, plaintext.length);
+        assertEquals(buffer.subarray(before, before + n), plaintext);
+      },
+    ),
+    { numRuns: 120 },
+  );
+});
+
+Deno.test("openInto() writes nothing when the tag fails, and refuses an output without room", () => {
+  using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+  const nonce = new Uint8Array(12);
+  const plaintext = pseudoRandomBytes(100_000, 3); // longer than the kernel's I/O region
+  const sealed = aead.seal(nonce, plaintext);
+  for (const flip of [0, 70_000, sealed.length - 1]) {
+    const damaged = sealed.slice();
+    damaged[flip]! ^= 1;
+    const before = damaged.slice();
+    assertThrows(
+      () => aead.openInto(nonce, damaged, new Uint8Array(), damaged, 0),
+      AuthenticationError,
+    );
+    assertEquals(damaged, before);
+  }
+  const small = new Uint8Array(plaintext.length - 1);
+  assertThrows(
+    () => aead.openInto(nonce, sealed, new Uint8Array(), small, 0),
+    RangeError,
+    "do not fit",
+  );
+  assertEquals(small, new Uint8Array(plaintext.length - 1));
+});
+
+Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocating path's bytes", async () => {
+  const { keys } = await blobKeys();
+  const pool = new BufferPool({ maxBytes: 64 * 1024 * 1024 });
+  const text = new TextEncoder().encode("msg: lunch at one? bring the photos\n".repeat(40_000));
+  const chunks = [
+    pseudoRandomBytes(300_000, 1), // media: raw
+    text.subarray(0, 1_000_000), // text: compressed, shorter than the chunk
+    new Uint8Array(0),
+    pseudoRandomBytes(70_000, 2),
+  ];
+  for (const [i, chunk] of chunks.entries()) {
+    const type = i === 3 ? "tree" : "data";
+    const expected = sealBlob(type, chunk, keys, { level: 3 });
+    const view = pool.take(chunk.length);
+    view.set(chunk);
+    const blob = sealBlob(type, view, keys, { level: 3, id: expected.id, inPlace: true });
+    assertEquals(blob.sealed, expected.sealed, `chunk ${i}`);
+    assertTrue(blob.sealed.buffer === view.buffer, `chunk ${i} sealed where it lay`);
+    assertEquals(blob.compressed, expected.compressed);
+    // Nothing of a compressed chunk is left behind its shorter blob.
+    const end = blob.sealed.byteOffset + blob.sealed.length;
+    if (end < view.byteOffset + view.length) {
+      assertEquals(
+        new Uint8Array(view.buffer, end, view.byteOffset + view.length - end),
+        new Uint8Array(view.byteOffset + view.length - end),
+      );
+    }
+    const opened = openBlob(type, expected.id, blob.sealed, chunk.length, keys, { inPlace: true });
+    assertEquals(opened, chunk);
+    // A raw blob's plaintext is a view of the very buffer it was read into.
+    if (!blob.compressed) assertTrue(opened.buffer === view.buffer);
+    pool.give(opened);
+  }
+});
+
+Deno.test("a damaged blob opened in place fails as any damaged blob does", async () => {
+  const { keys } = await blobKeys();
+  const chunk = pseudoRandomBytes(200_000, 4);
+  const { id, sealed } = sealBlob("data", chunk, keys, { level: 3 });
+  for (const flip of [0, 12, 100_000, sealed.length - 1]) {
+    const damaged = sealed.slice();
+    damaged[flip]! ^= 0x40;
+    const before = damaged.slice();
+    assertThrows(
+      () => openBlob("data", id, damaged, chunk.length, keys, { inPlace: true }),
+      FormatError,
+      "authentication failed",
+    );
+    assertEquals(damaged, before); // no plaintext was written
+  }
+});
+
+Deno.test("sealBlob() seals in place only when asked and when the buffer has the room", async () => {
+  const { keys } = await blobKeys();
+  const chunk = pseudoRandomBytes(5000, 5);
+  // Asked, but no room before the chunk: a new buffer, and the chunk is intact.
+  const tight = chunk.slice();
+  const blob = sealBlob("data", tight, keys, { level: 3, inPlace: true });
+  assertTrue(blob.sealed.buffer !== tight.buffer);
+  assertEquals(tight, chunk);
+  // Room, but not asked: the same.
+  const roomy = new Uint8Array(ROOM_BEFORE + chunk.length + ROOM_AFTER);
+  const view = roomy.subarray(ROOM_BEFORE, ROOM_BEFORE + chunk.length);
+  view.set(chunk);
+  const copy = sealBlob("data", view, keys, { level: 3 });
+  assertTrue(copy.sealed.buffer !== roomy.buffer);
+  assertEquals(view, chunk);
+  assertEquals(copy.sealed, blob.sealed);
+});
+
+Deno.test("BufferPool reuses its buffers, keeps at most maxBytes and takes back only its own", () => {
+  const pool = new BufferPool({ maxBytes: 4 * 1024 * 1024 });
+  const a = pool.take(1_000_000);
+  assertEquals(a.length, 1_000_000);
+  assertEquals(a.byteOffset, ROOM_BEFORE);
+  assertTrue(a.buffer.byteLength >= ROOM_BEFORE + a.length + ROOM_AFTER);
+  assertTrue(isPooled(a));
+  pool.give(a);
+  // A chunk of about the same size gets the same buffer; a far smaller one does not.
+  const b = pool.take(990_000);
+  assertTrue(b.buffer === a.buffer);
+  const page = pool.take(4096);
+  assertTrue(page.buffer !== a.buffer);
+  pool.give(b);
+  pool.give(b); // twice: still one entry
+  assertTrue(pool.take(1_000_000).buffer === a.buffer);
+  assertTrue(pool.take(1_000_000).buffer !== a.buffer);
+  // Not the pool's: ignored.
+  const foreign = new Uint8Array(2_000_000).subarray(13, 1_000_013);
+  assertTrue(!isPooled(foreign));
+  pool.give(foreign);
+  assertTrue(pool.take(1_000_000).buffer !== foreign.buffer);
+  // At most maxBytes kept.
+  const many = Array.from({ length: 8 }, () => pool.take(1_000_000));
+  for (const view of many) pool.give(view);
+  const again = Array.from({ length: 8 }, () => pool.take(1_000_000));
+  const reused = again.filter((v) => many.some((m) => m.buffer === v.buffer)).length;
+  assertTrue(reused >= 3 && reused <= 4, `${reused} buffers kept`);
+});
+
+Deno.test("a pack built in an arena is the pack built from the blobs themselves", async () => {
+  using meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+  const arena = new Uint8Array(128 * 1024); // the 30 blobs take 66,120 bytes
+  const arenaBuilder = new PackBuilder({ arena: () => arena });
+  const plainBuilder = new PackBuilder();
+  const blobs = Array.from({ length: 30 }, (_, i) => {
+    const sealed = crypto.getRandomValues(new Uint8Array(29 + i * 150));
+    return {
+      entry: {
+        type: "data" as const,
+        id: crypto.getRandomValues(new Uint8Array(32)),
+        sealedLength: sealed.length,
+        plaintextLength: i,
+      },
+      sealed,
+    };
+  });
+  // A blob bigger than what the arena has left is kept as it is.
+  const big = pseudoRandomBytes(70 * 1024, 9);
+  const copied = [];
+  for (const { entry, sealed } of blobs) {
+    copied.push(arenaBuilder.add(entry, sealed));
+    plainBuilder.add(entry, sealed);
+  }
+  const bigEntry = {
+    type: "data" as const,
+    id: crypto.getRandomValues(new Uint8Array(32)),
+    sealedLength: big.length,
+    plaintextLength: 1,
+  };
+  assertEquals(arenaBuilder.add(bigEntry, big), false);
+  plainBuilder.add(bigEntry, big);
+  assertTrue(copied.every((c) => c));
+  // The blobs' own buffers are free once copied: scribbling on them changes nothing.
+  const expected = blobs.map((b) => b.sealed.slice());
+  for (const { sealed } of blobs) sealed.fill(0xaa);
+  const finished = arenaBuilder.finish(meta);
+  assertTrue(finished.arena === arena);
+  const bytes = concatBytes(...finished.parts);
+  const storage = new MemoryStorage();
+  await storage.put(finished.name, finished.parts);
+  const entries = await readPackHeader(storage, toHex(finished.id), bytes.length, meta);
+  for (const [i, blob] of blobs.entries()) {
+    const entry = entries.find((e) => toHex(e.id) === toHex(blob.entry.id))!;
+    assertEquals(bytes.subarray(entry.offset, entry.offset + entry.sealedLength), expected[i]);
+  }
+  const bigAt = entries.find((e) => toHex(e.id) === toHex(bigEntry.id))!;
+  assertEquals(bytes.subarray(bigAt.offset, bigAt.offset + big.length), big);
+  // The next pack starts a fresh arena.
+  let asked = 0;
+  const counting = new PackBuilder({ arena: () => (asked++, new Uint8Array(PACK_ARENA_BYTES)) });
+  counting.add(blobs[0]!.entry, expected[0]!);
+  counting.add(blobs[1]!.entry, expected[1]!);
+  counting.finish(meta);
+  counting.add(blobs[2]!.entry, expected[2]!);
+  assertEquals(asked, 2);
+});
+
+Deno.test("LocalStorage.get() reads a range into the buffer it is given", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const storage = new LocalStorage(dir);
+    const bytes = pseudoRandomBytes(10_000, 6);
+    await storage.put("data/ab/abcd", bytes);
+    const into = new Uint8Array(5000);
+    const got = await storage.get("data/ab/abcd", { offset: 100, length: 4000 }, { into });
+    assertTrue(got.buffer === into.buffer);
+    assertEquals(got, bytes.subarray(100, 4100));
+    // Too small a buffer: a new one, and the given buffer is left alone.
+    const small = new Uint8Array(10);
+    const other = await storage.get("data/ab/abcd", { offset: 0, length: 4000 }, { into: small });
+    assertTrue(other.buffer !== small.buffer);
+    assertEquals(other, bytes.subarray(0, 4000));
+    assertEquals(small, new Uint8Array(10));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the worker pool seals and opens pooled chunks in their own buffers, as inline does", async () => {
+  const { keys, raw } = await blobKeys();
+  const inline = new InlineBlobCrypto(keys, { level: 3 });
+  const pool = await WorkerBlobCrypto.start(
+    { data: raw.data!, meta: raw.meta!, id: raw.id!, nonce: raw.nonce! },
+    { level: 3, count: 2 },
+  );
+  const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024 });
+  try {
+    const text = new TextEncoder().encode(
+      "voice note transcript, line after line\n".repeat(30_000),
+    );
+    for (const chunk of [pseudoRandomBytes(1_500_000, 7), text.subarray(0, 900_000)]) {
+      const view = buffers.take(chunk.length);
+      view.set(chunk);
+      const hashed = await pool.hash(view);
+      assertTrue(isPooled(hashed.bytes), "the chunk's buffer came back whole");
+      const { sealed } = await pool.seal("data", hashed.bytes, hashed.id);
+      assertTrue(isPooled(sealed));
+      const expected = await inline.seal("data", chunk.slice(), hashed.id);
+      assertEquals(sealed, expected.sealed);
+      const into = buffers.take(sealed.length);
+      into.set(sealed);
+      const opened = await pool.open("data", hashed.id, into, chunk.length);
+      assertEquals(opened, chunk);
+      assertTrue(isPooled(opened));
+      buffers.give(opened);
+      buffers.give(sealed);
+    }
+    // A damaged blob still fails, in the worker, with the blob named.
+    const { id, sealed } = sealBlob("data", pseudoRandomBytes(100_000, 8), keys, { level: 3 });
+    sealed[500]! ^= 1;
+    const into = buffers.take(sealed.length);
+    into.set(sealed);
+    await assertRejects(() => pool.open("data", id, into, 100_000), FormatError);
+  } finally {
+    await pool.close();
+  }
+});
