@@ -10,6 +10,37 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
   for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
 }
 
+/** Parts smaller than this are gathered before writing (a database's pages: FORMAT.md §7.4). */
+const SMALL_PART_BYTES = 256 * 1024;
+
+/**
+ * Writes `parts` one after another, gathering runs of small ones in
+ * `staging` first: a pack of 4 KiB database pages is thousands of parts,
+ * and one write each cost more than the pipeline's crypto.
+ */
+export async function writeParts(
+  file: Deno.FsFile,
+  parts: readonly Uint8Array[],
+  staging: Uint8Array,
+): Promise<void> {
+  let used = 0;
+  for (const part of parts) {
+    if (part.length >= SMALL_PART_BYTES || part.length > staging.length) {
+      if (used > 0) await writeAll(file, staging.subarray(0, used));
+      used = 0;
+      await writeAll(file, part);
+      continue;
+    }
+    if (used + part.length > staging.length) {
+      await writeAll(file, staging.subarray(0, used));
+      used = 0;
+    }
+    staging.set(part, used);
+    used += part.length;
+  }
+  if (used > 0) await writeAll(file, staging.subarray(0, used));
+}
+
 /**
  * Creates a new file `prefix` + random hex in `dir` (mode 0600), lets `body`
  * write it, and syncs its data. On any failure the file is closed and

@@ -226,10 +226,17 @@ export async function backup(
     }
   }
 
+  /**
+   * Reads and chunks a file, handing each chunk to the pipeline; returns once
+   * the file is read, with its content still being stored. The next file is
+   * read meanwhile: a media library is mostly one-chunk files, and waiting
+   * for each to be stored left the workers idle between files. The window
+   * bounds the chunks in flight across files.
+   */
   async function readFile(
     path: string,
     cutter: Pick<StreamingChunker, "push" | "finish"> = chunker,
-  ): Promise<{ content: string[]; size: number }> {
+  ): Promise<{ content: Promise<string[]>; size: number }> {
     const file = await Deno.open(path, { read: true });
     const content: Promise<string[]>[] = [];
     let size = 0;
@@ -284,21 +291,40 @@ export async function backup(
     } finally {
       file.close();
     }
-    return { content: (await Promise.all(content)).flat(), size };
+    const stored = Promise.all(content).then((ids) => ids.flat());
+    stored.catch(() => {}); // the caller awaits it
+    return { content: stored, size };
   }
 
-  /** One node for `path`, or null when it was skipped (failed or a special file). */
+  /** A node whose reading is done and whose storing may still run; `node` never rejects for a failed file. */
+  interface Visited {
+    node: Promise<TreeNode | null>;
+  }
+  const done = (node: TreeNode | null): Visited => ({ node: Promise.resolve(node) });
+  /** A node still being stored: a failure of this file becomes a `failed` entry, as a read error does. */
+  const storing = (path: string, node: Promise<TreeNode>): Visited => ({
+    node: node.catch((error) => {
+      failed.push({ path, error: (error as Error).message });
+      return null;
+    }),
+  });
+
+  /**
+   * One node for `path`, or null when it was skipped (failed or a special
+   * file). Returns once `path` (and all below it) is read; its node comes
+   * when everything is stored.
+   */
   async function visit(
     path: string,
     name: string,
     previous: TreeNode | undefined,
-  ): Promise<TreeNode | null> {
+  ): Promise<Visited> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.lstat(path);
     } catch (error) {
       failed.push({ path, error: (error as Error).message });
-      return null;
+      return done(null);
     }
     const base = {
       name,
@@ -309,10 +335,10 @@ export async function backup(
     };
     if (info.isSymlink) {
       try {
-        return { ...base, type: "symlink", target: await Deno.readLink(path) };
+        return done({ ...base, type: "symlink", target: await Deno.readLink(path) });
       } catch (error) {
         failed.push({ path, error: (error as Error).message });
-        return null;
+        return done(null);
       }
     }
     if (info.isDirectory) {
@@ -320,11 +346,16 @@ export async function backup(
         ? await readTree(reader, previous.subtree)
         : null;
       const subtree = await visitDirectory(path, previousNodes);
-      if (subtree === null) return null;
-      progress.dirs++;
-      return { ...base, type: "dir", subtree };
+      if (subtree === null) return done(null);
+      // A tree that cannot be stored fails the backup, as before: not caught here.
+      return {
+        node: subtree.tree.then((id) => {
+          progress.dirs++;
+          return { ...base, type: "dir", subtree: id };
+        }),
+      };
     }
-    if (!info.isFile) return null; // sockets, FIFOs, devices: nothing to restore
+    if (!info.isFile) return done(null); // sockets, FIFOs, devices: nothing to restore
     progress.path = path;
     progress.files++;
     const previousDatabase = previous?.type === "file" ? previous.sqlite : undefined;
@@ -341,13 +372,13 @@ export async function backup(
       progress.bytes += info.size;
       report();
       if (previousDatabase) capturedDatabases.add(path);
-      return {
+      return done({
         ...base,
         type: "file",
         size: previous.size,
         content: previous.content,
         ...(previousDatabase ? { sqlite: previousDatabase } : {}),
-      };
+      });
     }
     try {
       const database = await databases.capture(path, info.size);
@@ -357,24 +388,39 @@ export async function backup(
             database.copy,
             new PageChunker(database.pageSize),
           );
+          // Now, not once stored: its -wal and -journal come next in the folder.
           capturedDatabases.add(path);
-          return { ...base, type: "file", size, content, sqlite: database.record };
+          return storing(
+            path,
+            content.then((ids) => ({
+              ...base,
+              type: "file",
+              size,
+              content: ids,
+              sqlite: database.record,
+            })),
+          );
         } finally {
+          // Read whole: the copy is not needed for storing.
           await Deno.remove(database.copy).catch(() => {});
         }
       }
       const { content, size } = await readFile(path);
-      return { ...base, type: "file", size, content };
+      return storing(path, content.then((ids) => ({ ...base, type: "file", size, content: ids })));
     } catch (error) {
       failed.push({ path, error: (error as Error).message });
-      return null;
+      return done(null);
     }
   }
 
+  /**
+   * Reads a folder's entries one after another; returns once all are read,
+   * with its tree's id to come once they are stored (null: unreadable).
+   */
   async function visitDirectory(
     path: string,
     previous: Map<string, TreeNode> | null,
-  ): Promise<string | null> {
+  ): Promise<{ tree: Promise<string> } | null> {
     let entries: string[];
     try {
       entries = (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name);
@@ -382,25 +428,27 @@ export async function backup(
       failed.push({ path, error: (error as Error).message });
       return null;
     }
-    const nodes: TreeNode[] = [];
+    const nodes: Promise<TreeNode | null>[] = [];
     for (const name of entries.sort()) {
       const child = `${path}/${name}`;
       if (excluded(child) || isCompanion(child)) continue;
-      const node = await visit(child, name, previous?.get(name));
-      if (node) nodes.push(node);
+      nodes.push((await visit(child, name, previous?.get(name))).node);
     }
-    return await storeTree(nodes);
+    const tree = Promise.all(nodes).then((all) => storeTree(all.filter((n) => n !== null)));
+    tree.catch(() => {}); // awaited by the parent
+    return { tree };
   }
 
-  const rootNodes: TreeNode[] = [];
+  const pendingRoots: Promise<TreeNode | null>[] = [];
   try {
     for (let i = 0; i < paths.length; i++) {
-      const node = await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!));
-      if (node) rootNodes.push(node);
+      pendingRoots.push((await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!))).node);
     }
   } finally {
+    await Promise.allSettled(pendingRoots);
     await databases.close();
   }
+  const rootNodes = (await Promise.all(pendingRoots)).filter((n) => n !== null);
   if (rootNodes.length === 0) {
     throw new Error(
       `Cannot back up: none of the paths could be read (${

@@ -22,6 +22,7 @@ import { concatBytes, toHex } from "../src/_bytes.ts";
 import { BufferPool, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
 import { type BlobKeys, openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
+import { writeParts } from "../src/_temp_file.ts";
 
 async function blobKeys(): Promise<{ keys: BlobKeys; raw: Record<string, Uint8Array> }> {
   await loadCompressor();
@@ -306,5 +307,31 @@ Deno.test("the worker pool seals and opens pooled chunks in their own buffers, a
     await assertRejects(() => pool.open("data", id, into, 100_000), FormatError);
   } finally {
     await pool.close();
+  }
+});
+
+Deno.test("writeParts() writes any mix of small and large parts end to end, through any staging size", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.nat({ max: 300_000 }), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        async (lengths, stagingBytes) => {
+          const parts = lengths.map((n, i) => pseudoRandomBytes(n % 7 === 0 ? n : n % 5000, i));
+          const path = `${dir}/out`;
+          const file = await Deno.open(path, { write: true, create: true, truncate: true });
+          try {
+            await writeParts(file, parts, new Uint8Array(stagingBytes));
+          } finally {
+            file.close();
+          }
+          assertEquals(await Deno.readFile(path), concatBytes(...parts));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

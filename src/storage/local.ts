@@ -18,14 +18,18 @@ import {
   partsEqual,
   type Storage,
 } from "./storage.ts";
-import { writeAll, writeTempFile } from "../_temp_file.ts";
+import { writeParts, writeTempFile } from "../_temp_file.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
+/** Small parts (a pack's pages) are gathered into this much before each write. */
+const STAGING_BYTES = 1024 * 1024;
 
 export class LocalStorage implements Storage {
   readonly location: string;
   readonly #root: string;
+  /** Staging buffers for writeParts, one per put in flight, reused. */
+  readonly #staging: Uint8Array[] = [];
 
   /** `root` is the repository folder; it need not exist until the first `put`. */
   constructor(root: string) {
@@ -84,9 +88,13 @@ export class LocalStorage implements Storage {
     const path = this.#path(name);
     const dir = dirname(path);
     await Deno.mkdir(dir, { recursive: true });
-    const temp = await writeTempFile(dir, TEMP_PREFIX, async (file) => {
-      for (const part of parts) await writeAll(file, part);
-    });
+    const staging = this.#staging.pop() ?? new Uint8Array(STAGING_BYTES);
+    let temp: string;
+    try {
+      temp = await writeTempFile(dir, TEMP_PREFIX, (file) => writeParts(file, parts, staging));
+    } finally {
+      this.#staging.push(staging);
+    }
     try {
       // A hard link creates the name only if it is absent, atomically:
       // an existing object is never replaced (FORMAT.md §4).
