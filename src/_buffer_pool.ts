@@ -49,6 +49,7 @@ export class BufferPool {
   readonly #free: ArrayBuffer[] = [];
   readonly #maxBytes: number;
   #freeBytes = 0;
+  #allocated = 0;
 
   constructor(options: { maxBytes: number }) {
     this.#maxBytes = options.maxBytes;
@@ -73,9 +74,21 @@ export class BufferPool {
       this.#freeBytes -= buffer.byteLength;
     } else {
       buffer = new ArrayBuffer(Math.ceil(need / GRAIN) * GRAIN);
+      this.#allocated += buffer.byteLength;
       whole.add(buffer);
     }
     return new Uint8Array(buffer, ROOM_BEFORE, length);
+  }
+
+  /**
+   * Bytes of new buffers since the last call. Chunk sizes that shift (photos,
+   * then a video's larger chunks) make new buffers, and the ones they push
+   * out of a full free list are garbage: the caller collects (src/_gc.ts).
+   */
+  takeAllocated(): number {
+    const bytes = this.#allocated;
+    this.#allocated = 0;
+    return bytes;
   }
 
   /**

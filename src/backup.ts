@@ -276,6 +276,7 @@ export async function backup(
         progress.bytes += n;
         // Pooled chunks leave no garbage; batched pages (copied into batches, sealed
         // into new buffers) do, and V8 lets it pile up: collect (src/_gc.ts).
+        sinceCollect += buffers.takeAllocated();
         if (sinceCollect >= COLLECT_EVERY_BYTES) {
           collectGarbage();
           sinceCollect = 0;

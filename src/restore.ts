@@ -132,6 +132,7 @@ export async function restore(
     progress.bytes += bytes.length;
     // src/_gc.ts: written chunks are garbage at once, unless they go back to the pool.
     if (!isPooled(bytes)) sinceCollect += bytes.length;
+    sinceCollect += buffers.takeAllocated();
     if (sinceCollect >= 16 * 1024 * 1024) {
       collectGarbage();
       sinceCollect = 0;
