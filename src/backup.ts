@@ -381,6 +381,8 @@ export async function backup(
         ...(previousDatabase ? { sqlite: previousDatabase } : {}),
       });
     }
+    // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
+    crypto.expect?.(info.size);
     try {
       const database = await databases.capture(path, info.size);
       if (database) {

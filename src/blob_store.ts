@@ -8,7 +8,7 @@
  * @module
  */
 
-import { concatBytes, fromHex, toHex } from "./_bytes.ts";
+import { fromHex, toHex } from "./_bytes.ts";
 import type { BufferPool } from "./_buffer_pool.ts";
 import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
@@ -111,11 +111,14 @@ export class BlobStore {
    * random order, so file order would mean one request per blob), opened and
    * verified in batches, two ranges in flight. The plaintexts are gathered,
    * a pack (or at most 16 MiB) at a time, and handed to `write` as runs of
-   * consecutive file bytes, so a database restores in a few large writes.
+   * consecutive file bytes (up to 1 MiB), so a database restores in a few
+   * large writes. `write` must be done with its bytes when it resolves: a
+   * run lies in a buffer that is reused.
    */
   async readScattered(
     content: readonly string[],
     write: (fileOffset: number, bytes: Uint8Array) => Promise<void>,
+    options: { buffers?: BufferPool } = {},
   ): Promise<void> {
     const packs = new Map<string, Map<string, ScatteredBlob>>();
     let fileOffset = 0;
@@ -136,18 +139,31 @@ export class BlobStore {
     const ranges = [...packs].flatMap(([pack, blobs]) =>
       coalesce([...blobs.values()]).map((range) => ({ pack, blobs: range }))
     );
+    // Thousands of pages: start every core now, not after the first 16 MiB.
+    this.#crypto.expect?.(fileOffset);
     let pieces: { offset: number; bytes: Uint8Array }[] = [];
     let piecesBytes = 0;
+    // Runs of consecutive pages are gathered here, one buffer for the whole file.
+    let staging: Uint8Array | undefined;
     const flush = async () => {
       pieces.sort((a, b) => a.offset - b.offset);
       for (let i = 0; i < pieces.length;) {
         let j = i + 1;
         let end = pieces[i]!.offset + pieces[i]!.bytes.length;
-        while (j < pieces.length && pieces[j]!.offset === end) end += pieces[j++]!.bytes.length;
-        const run = j - i === 1
-          ? pieces[i]!.bytes
-          : concatBytes(...pieces.slice(i, j).map((p) => p.bytes));
-        await write(pieces[i]!.offset, run);
+        while (
+          j < pieces.length && pieces[j]!.offset === end &&
+          end + pieces[j]!.bytes.length - pieces[i]!.offset <= SCATTERED_RUN_BYTES
+        ) end += pieces[j++]!.bytes.length;
+        if (j - i === 1) await write(pieces[i]!.offset, pieces[i]!.bytes);
+        else {
+          staging ??= new Uint8Array(SCATTERED_RUN_BYTES);
+          let at = 0;
+          for (let k = i; k < j; k++) {
+            staging.set(pieces[k]!.bytes, at);
+            at += pieces[k]!.bytes.length;
+          }
+          await write(pieces[i]!.offset, staging.subarray(0, at));
+        }
         i = j;
       }
       pieces = [];
@@ -158,7 +174,7 @@ export class BlobStore {
     const startNext = () => {
       if (next >= ranges.length) return;
       const { pack, blobs } = ranges[next++]!;
-      const job = this.#openRange(pack, blobs);
+      const job = this.#openRange(pack, blobs, options.buffers);
       job.catch(() => {}); // awaited in order below
       inFlight.push(job);
     };
@@ -186,14 +202,15 @@ export class BlobStore {
   async #openRange(
     pack: string,
     blobs: ScatteredBlob[],
+    buffers: BufferPool | undefined,
   ): Promise<{ blob: ScatteredBlob; plaintext: Uint8Array }[]> {
     const start = blobs[0]!.offset;
     const last = blobs.at(-1)!;
+    const length = last.offset + last.sealedLength - start;
     let bytes: Uint8Array;
     try {
-      bytes = await this.#storage.get(packName(pack), {
-        offset: start,
-        length: last.offset + last.sealedLength - start,
+      bytes = await this.#storage.get(packName(pack), { offset: start, length }, {
+        into: buffers?.take(length),
       });
     } catch (error) {
       throw new FormatError(
@@ -220,6 +237,8 @@ export class BlobStore {
         batch.map((b) => b.plaintextLength),
       )
     ));
+    // The jobs copied what they needed (src/workers.ts): the range's buffer is free.
+    buffers?.give(bytes);
     return batches.flatMap((batch, i) =>
       batch.map((blob, k) => ({ blob, plaintext: opened[i]![k]! }))
     );
@@ -256,8 +275,10 @@ const SCATTERED_MIN_CHUNKS = 16;
 const RANGE_GAP_BYTES = 64 * 1024;
 /** ...of at most this many bytes. */
 const RANGE_MAX_BYTES = 4 * 1024 * 1024;
-/** Restored plaintext is gathered up to this size, then written as runs of consecutive bytes. */
+/** Restored plaintext is gathered up to this size, then written as runs of consecutive bytes... */
 const SCATTERED_WRITE_BYTES = 16 * 1024 * 1024;
+/** ...of at most this many bytes each. */
+const SCATTERED_RUN_BYTES = 1024 * 1024;
 /** Blobs are opened in jobs of about this many sealed bytes. */
 const OPEN_BATCH_BYTES = 256 * 1024;
 

@@ -147,7 +147,7 @@ export async function restore(
       await store.readScattered(node.content, async (offset, bytes) => {
         await file.seek(offset, Deno.SeekMode.Start);
         await written(file, bytes);
-      });
+      }, { buffers });
     } finally {
       chunkSlots.release();
     }

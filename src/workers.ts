@@ -50,6 +50,11 @@ export interface BlobCrypto {
   ): Promise<Uint8Array>;
   /** How many jobs may usefully be in flight. */
   readonly parallelism: number;
+  /**
+   * A hint that about `bytes` of work is coming (a database's pages): a
+   * pool that starts on demand may start now.
+   */
+  expect?(bytes: number): void;
   /** Wipes the keys and stops any workers. */
   close(): Promise<void>;
 }
@@ -358,16 +363,25 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
     this.#threshold = options.thresholdBytes ?? 16 * 1024 * 1024;
   }
 
-  #route(bytes: number): BlobCrypto {
-    // A database page (FORMAT.md §7.4) costs less to hash and seal here than
-    // to send to a worker and back: tens of thousands of them swamp the pool.
-    if (bytes <= SMALL_JOB_BYTES) return this.#inline;
-    if (this.#pool) return this.#pool;
+  expect(bytes: number): void {
+    if (!this.#pool) this.#count(bytes);
+  }
+
+  /** Counts work done inline; past the threshold, starts the pool in the background. */
+  #count(bytes: number): void {
     this.#bytes += bytes;
     if (this.#bytes >= this.#threshold && !this.#starting && !this.#closed) {
       this.#starting = this.#start();
       this.#starting.then((pool) => this.#pool = pool, () => {}); // on failure, stay inline
     }
+  }
+
+  #route(bytes: number): BlobCrypto {
+    // A database page (FORMAT.md §7.4) costs less to hash and seal here than
+    // to send to a worker and back: tens of thousands of them swamp the pool.
+    if (bytes <= SMALL_JOB_BYTES) return this.#inline;
+    if (this.#pool) return this.#pool;
+    this.#count(bytes);
     return this.#inline;
   }
 

@@ -6,6 +6,7 @@ import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert
 import fc from "fast-check";
 import { pseudoRandomBytes } from "./_data.ts";
 import {
+  AdaptiveBlobCrypto,
   AesGcm,
   AuthenticationError,
   FormatError,
@@ -334,4 +335,35 @@ Deno.test("writeParts() writes any mix of small and large parts end to end, thro
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("AdaptiveBlobCrypto works inline until the threshold, or until expect() announces enough work", async () => {
+  const { keys } = await blobKeys();
+  const inline = new InlineBlobCrypto(keys, { level: 3 });
+  let started = 0;
+  // A stand-in pool: the inline stage, counted.
+  const start = () => {
+    started++;
+    return Promise.resolve(new InlineBlobCrypto(keys, { level: 3 }));
+  };
+  const small = new AdaptiveBlobCrypto(inline, start, {
+    parallelism: 2,
+    thresholdBytes: 1_000_000,
+  });
+  await small.hash(pseudoRandomBytes(600_000, 10));
+  assertEquals(started, 0);
+  small.expect(100_000); // not enough yet
+  assertEquals(started, 0);
+  await small.hash(pseudoRandomBytes(600_000, 11)); // past the threshold
+  assertEquals(started, 1);
+  await small.close();
+  const announced = new AdaptiveBlobCrypto(inline, start, {
+    parallelism: 2,
+    thresholdBytes: 1_000_000,
+  });
+  announced.expect(150_000_000); // a database's pages are coming
+  assertEquals(started, 2);
+  announced.expect(150_000_000); // once only
+  assertEquals(started, 2);
+  await announced.close();
 });
