@@ -2,7 +2,10 @@
 // and die young; V8 lets tens of MB of them pile up per isolate before it
 // collects, and with a worker per core that alone broke the 300 MiB budget
 // (measured: 384 MB peak for a 512 MB backup with 2 workers; 263 MB when
-// each isolate collects every 16 MiB, for about 6% more time).
+// each isolate collects every 16 MiB, for about 6% more time). Since then
+// chunks travel in reused buffers (src/_buffer_pool.ts), and collections
+// are kept for what still makes garbage: batched pages, new pool buffers.
+// Each one is two full mark-compacts (Deno's gc ignores V8's options).
 //
 // Node's idiom works in Deno without a command-line flag: enable
 // --expose-gc at run time and take `gc` from a fresh context. Hosts without
