@@ -349,12 +349,12 @@ export async function backup(
       const subtree = await visitDirectory(path, previousNodes);
       if (subtree === null) return done(null);
       // A tree that cannot be stored fails the backup, as before: not caught here.
-      return {
-        node: subtree.tree.then((id) => {
-          progress.dirs++;
-          return { ...base, type: "dir", subtree: id };
-        }),
-      };
+      const node = subtree.tree.then((id): TreeNode => {
+        progress.dirs++;
+        return { ...base, type: "dir", subtree: id };
+      });
+      node.catch(() => {}); // awaited by the parent once its other entries are read
+      return { node };
     }
     if (!info.isFile) return done(null); // sockets, FIFOs, devices: nothing to restore
     progress.path = path;
@@ -445,7 +445,9 @@ export async function backup(
   const pendingRoots: Promise<TreeNode | null>[] = [];
   try {
     for (let i = 0; i < paths.length; i++) {
-      pendingRoots.push((await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!))).node);
+      const { node } = await visit(paths[i]!, names[i]!, parentRoot?.get(names[i]!));
+      node.catch(() => {}); // awaited below, once every path is read
+      pendingRoots.push(node);
     }
   } finally {
     await Promise.allSettled(pendingRoots);
