@@ -10,6 +10,7 @@
 // transfers its buffer instead of copying the view), so the pool marks the
 // buffers whose every byte belongs to the view's holder.
 
+import type { GarbageMeter } from "./_gc.ts";
 import { NONCE_BYTES } from "./format.ts";
 
 /** Bytes before a chunk: its blob's nonce and flag (FORMAT.md §8.2). */
@@ -48,11 +49,17 @@ const GRAIN = 64 * 1024;
 export class BufferPool {
   readonly #free: ArrayBuffer[] = [];
   readonly #maxBytes: number;
+  readonly #garbage: GarbageMeter | undefined;
   #freeBytes = 0;
-  #allocated = 0;
 
-  constructor(options: { maxBytes: number }) {
+  /**
+   * `garbage` hears of every new buffer: chunk sizes that shift (photos,
+   * then a video's larger chunks) make new buffers, and the ones they push
+   * out of a full free list are garbage (src/_gc.ts).
+   */
+  constructor(options: { maxBytes: number; garbage?: GarbageMeter }) {
     this.#maxBytes = options.maxBytes;
+    this.#garbage = options.garbage;
   }
 
   /** A view of `length` bytes with ROOM_BEFORE and ROOM_AFTER spare bytes around it. */
@@ -74,21 +81,10 @@ export class BufferPool {
       this.#freeBytes -= buffer.byteLength;
     } else {
       buffer = new ArrayBuffer(Math.ceil(need / GRAIN) * GRAIN);
-      this.#allocated += buffer.byteLength;
       whole.add(buffer);
+      this.#garbage?.add(buffer.byteLength);
     }
     return new Uint8Array(buffer, ROOM_BEFORE, length);
-  }
-
-  /**
-   * Bytes of new buffers since the last call. Chunk sizes that shift (photos,
-   * then a video's larger chunks) make new buffers, and the ones they push
-   * out of a full free list are garbage: the caller collects (src/_gc.ts).
-   */
-  takeAllocated(): number {
-    const bytes = this.#allocated;
-    this.#allocated = 0;
-    return bytes;
   }
 
   /**

@@ -34,3 +34,24 @@ export function loadGarbageCollector(): Promise<void> {
 export function collectGarbage(): void {
   collector?.();
 }
+
+/**
+ * Counts bytes that became garbage and collects once `everyBytes` have
+ * piled up: the one rule backup, restore, check and the workers share.
+ */
+export class GarbageMeter {
+  readonly #everyBytes: number;
+  #since = 0;
+
+  constructor(everyBytes: number) {
+    this.#everyBytes = everyBytes;
+  }
+
+  add(bytes: number): void {
+    this.#since += bytes;
+    if (this.#since >= this.#everyBytes) {
+      collectGarbage();
+      this.#since = 0;
+    }
+  }
+}

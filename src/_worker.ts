@@ -8,7 +8,7 @@ import { AesGcm } from "./aead.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { loadCompressor } from "./compress.ts";
-import { collectGarbage, loadGarbageCollector } from "./_gc.ts";
+import { GarbageMeter, loadGarbageCollector } from "./_gc.ts";
 import type { BlobType } from "./format.ts";
 
 export type WorkerRequest =
@@ -64,15 +64,7 @@ let level = 3;
 // src/_gc.ts: what a job leaves behind here (compression samples and frames,
 // zstd-codec's handles, batches' copies) piles up unless collected; chunks
 // sealed or opened in place leave little, so collect by bytes processed.
-const COLLECT_EVERY_BYTES = 32 * 1024 * 1024;
-let sinceCollect = 0;
-function processed(bytes: number): void {
-  sinceCollect += bytes;
-  if (sinceCollect >= COLLECT_EVERY_BYTES) {
-    collectGarbage();
-    sinceCollect = 0;
-  }
-}
+const garbage = new GarbageMeter(32 * 1024 * 1024);
 
 function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -119,7 +111,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         id: request.id,
         inPlace: true,
       });
-      processed(request.bytes.length);
+      garbage.add(request.bytes.length);
       // Not sealed in place: the plaintext leaves no copy here.
       if (blob.sealed.buffer !== request.bytes.buffer) request.bytes.fill(0);
       reply(
@@ -139,7 +131,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         request.bytes.buffer as ArrayBuffer,
       ]);
     } else if (request.kind === "sealMany") {
-      processed(request.bytes.length);
+      garbage.add(request.bytes.length);
       let at = 0;
       const blobs = request.lengths.map((n, i) => {
         const part = request.bytes.subarray(at, at += n);
@@ -160,7 +152,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         lengths: blobs.map((b) => b.length),
       }, [sealedBytes.buffer]);
     } else if (request.kind === "openMany") {
-      processed(request.sealed.length);
+      garbage.add(request.sealed.length);
       const plaintext = new Uint8Array(request.plaintextLengths.reduce((n, l) => n + l, 0));
       let at = 0;
       let out = 0;
@@ -186,7 +178,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         keys,
         { inPlace: true },
       );
-      processed(request.sealed.length);
+      garbage.add(request.sealed.length);
       reply({ kind: "opened", job: request.job, plaintext }, [plaintext.buffer as ArrayBuffer]);
     }
   } catch (error) {

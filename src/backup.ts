@@ -11,7 +11,7 @@
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
 import { BufferPool, isPooled } from "./_buffer_pool.ts";
-import { collectGarbage } from "./_gc.ts";
+import { GarbageMeter } from "./_gc.ts";
 import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
 import type { BlobIndex } from "./blob_index.ts";
@@ -118,7 +118,10 @@ export async function backup(
   const username = options.username ?? (Deno.env.get("USER") ?? "");
   const { crypto } = context;
   // Chunks and their sealed blobs live in reused buffers (src/_buffer_pool.ts).
-  const buffers = new BufferPool({ maxBytes: POOL_BYTES });
+  // Batched pages (copied into batches, sealed into new buffers) still make
+  // garbage, and V8 lets it pile up: collect (src/_gc.ts).
+  const garbage = new GarbageMeter(COLLECT_EVERY_BYTES);
+  const buffers = new BufferPool({ maxBytes: POOL_BYTES, garbage });
   const writer = new BlobWriter(storage, index, crypto, keys.meta, {
     uploads: options.uploads,
     buffers,
@@ -164,7 +167,6 @@ export async function backup(
       length > SMALL_CHUNK_BYTES ? buffers.take(length) : new Uint8Array(length),
   });
   const buffer = new Uint8Array(READ_BUFFER_BYTES);
-  let sinceCollect = 0;
   // FORMAT.md §7.4: databases are read from consistent copies; their companions are skipped.
   const databases = new DatabaseCapturer();
   const capturedDatabases = new Set<string>();
@@ -256,7 +258,7 @@ export async function backup(
         if (parts.length > 0) await start(() => storeBatch(parts));
       };
       for (const chunk of chunks) {
-        if (!isPooled(chunk.bytes)) sinceCollect += chunk.bytes.length;
+        if (!isPooled(chunk.bytes)) garbage.add(chunk.bytes.length);
         if (chunk.bytes.length > SMALL_CHUNK_BYTES) {
           await flush();
           await start(async () => [await storeChunk(chunk.bytes)]);
@@ -274,13 +276,6 @@ export async function backup(
         if (n === null) break;
         size += n;
         progress.bytes += n;
-        // Pooled chunks leave no garbage; batched pages (copied into batches, sealed
-        // into new buffers) do, and V8 lets it pile up: collect (src/_gc.ts).
-        sinceCollect += buffers.takeAllocated();
-        if (sinceCollect >= COLLECT_EVERY_BYTES) {
-          collectGarbage();
-          sinceCollect = 0;
-        }
         await take(cutter.push(buffer.subarray(0, n)));
         report();
       }

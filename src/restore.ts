@@ -9,7 +9,7 @@
 
 import { dirname, join } from "node:path";
 import { BufferPool, isPooled } from "./_buffer_pool.ts";
-import { collectGarbage } from "./_gc.ts";
+import { GarbageMeter } from "./_gc.ts";
 import { writeAll, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
@@ -50,13 +50,14 @@ export async function restore(
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
-  let sinceCollect = 0;
+  // src/_gc.ts: written chunks are garbage at once, unless they go back to the pool.
+  const garbage = new GarbageMeter(16 * 1024 * 1024);
   // In flight at once: files, and chunks across all of them (this bounds memory).
   const fileSlots = new Limiter(2 * store.parallelism + 1);
   const chunkSlots = new Limiter(2 * store.parallelism + 2);
   const depth = store.parallelism + 1;
   // Chunks are read and opened in reused buffers (src/_buffer_pool.ts).
-  const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024 });
+  const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024, garbage });
   const leaves: Promise<void>[] = [];
 
   /** True when `relative` is included, or lies on the way to an included path. */
@@ -126,17 +127,11 @@ export async function restore(
     report();
   }
 
-  /** Writes restored bytes at the file's position, with progress; collects every 16 MiB. */
+  /** Writes restored bytes at the file's position, with progress and garbage counted. */
   async function written(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
     await writeAll(file, bytes);
     progress.bytes += bytes.length;
-    // src/_gc.ts: written chunks are garbage at once, unless they go back to the pool.
-    if (!isPooled(bytes)) sinceCollect += bytes.length;
-    sinceCollect += buffers.takeAllocated();
-    if (sinceCollect >= 16 * 1024 * 1024) {
-      collectGarbage();
-      sinceCollect = 0;
-    }
+    if (!isPooled(bytes)) garbage.add(bytes.length);
     report();
   }
 
