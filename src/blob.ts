@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ascii, concatBytes, equalBytes } from "./_bytes.ts";
+import { ascii, concatBytes, equalBytes, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import type { KeyedHasher } from "./chunk_id.ts";
 import { BLOB_FLAG_RAW, BLOB_FLAG_ZSTD, compress, compressBlob, decompress } from "./compress.ts";
@@ -112,11 +112,9 @@ export function openBlob(
   keys: BlobKeys,
   options: { inPlace?: boolean } = {},
 ): Uint8Array {
-  const name = `${type} blob ${
-    Array.from(id.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  // The name is built only on failure: this runs once per page of a database.
   const fail = (reason: string): never => {
-    throw new FormatError(`Cannot open ${name}: ${reason}`);
+    throw new FormatError(`Cannot open ${type} blob ${toHex(id.subarray(0, 8))}: ${reason}`);
   };
   if (sealed.length < SEALED_BLOB_OVERHEAD_BYTES) fail(`${sealed.length} bytes is too short`);
   const key = type === "data" ? keys.data : keys.meta;
