@@ -4,6 +4,7 @@
 
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import fc from "fast-check";
+import { randomBlobKeys } from "./_blob_keys.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import {
   AdaptiveBlobCrypto,
@@ -11,8 +12,6 @@ import {
   AuthenticationError,
   FormatError,
   InlineBlobCrypto,
-  KeyedHasher,
-  loadCompressor,
   LocalStorage,
   MemoryStorage,
   PackBuilder,
@@ -21,28 +20,9 @@ import {
 } from "../mod.ts";
 import { concatBytes, toHex } from "../src/_bytes.ts";
 import { BufferPool, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
-import { type BlobKeys, openBlob, sealBlob } from "../src/blob.ts";
+import { openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
 import { writeParts } from "../src/_temp_file.ts";
-
-async function blobKeys(): Promise<{ keys: BlobKeys; raw: Record<string, Uint8Array> }> {
-  await loadCompressor();
-  const raw = {
-    data: crypto.getRandomValues(new Uint8Array(32)),
-    meta: crypto.getRandomValues(new Uint8Array(32)),
-    id: crypto.getRandomValues(new Uint8Array(32)),
-    nonce: crypto.getRandomValues(new Uint8Array(32)),
-  };
-  return {
-    raw,
-    keys: {
-      data: new AesGcm(raw.data),
-      meta: new AesGcm(raw.meta),
-      id: await KeyedHasher.create(raw.id.slice()),
-      nonce: await KeyedHasher.create(raw.nonce.slice()),
-    },
-  };
-}
 
 Deno.test("openInto() opens in place, at or before the ciphertext, as open() does", () => {
   using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
@@ -93,7 +73,7 @@ Deno.test("openInto() writes nothing when the tag fails, and refuses an output w
 });
 
 Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocating path's bytes", async () => {
-  const { keys } = await blobKeys();
+  const { keys } = await randomBlobKeys();
   const pool = new BufferPool({ maxBytes: 64 * 1024 * 1024 });
   const text = new TextEncoder().encode("msg: lunch at one? bring the photos\n".repeat(40_000));
   const chunks = [
@@ -128,7 +108,7 @@ Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocatin
 });
 
 Deno.test("a damaged blob opened in place fails as any damaged blob does", async () => {
-  const { keys } = await blobKeys();
+  const { keys } = await randomBlobKeys();
   const chunk = pseudoRandomBytes(200_000, 4);
   const { id, sealed } = sealBlob("data", chunk, keys, { level: 3 });
   for (const flip of [0, 12, 100_000, sealed.length - 1]) {
@@ -145,7 +125,7 @@ Deno.test("a damaged blob opened in place fails as any damaged blob does", async
 });
 
 Deno.test("sealBlob() seals in place only when asked and when the buffer has the room", async () => {
-  const { keys } = await blobKeys();
+  const { keys } = await randomBlobKeys();
   const chunk = pseudoRandomBytes(5000, 5);
   // Asked, but no room before the chunk: a new buffer, and the chunk is intact.
   const tight = chunk.slice();
@@ -272,10 +252,10 @@ Deno.test("LocalStorage.get() reads a range into the buffer it is given", async 
 });
 
 Deno.test("the worker pool seals and opens pooled chunks in their own buffers, as inline does", async () => {
-  const { keys, raw } = await blobKeys();
+  const { keys, raw } = await randomBlobKeys();
   const inline = new InlineBlobCrypto(keys, { level: 3 });
   const pool = await WorkerBlobCrypto.start(
-    { data: raw.data!, meta: raw.meta!, id: raw.id!, nonce: raw.nonce! },
+    raw,
     { level: 3, count: 2 },
   );
   const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024 });
@@ -338,7 +318,7 @@ Deno.test("writeParts() writes any mix of small and large parts end to end, thro
 });
 
 Deno.test("AdaptiveBlobCrypto works inline until the threshold, or until expect() announces enough work", async () => {
-  const { keys } = await blobKeys();
+  const { keys } = await randomBlobKeys();
   const inline = new InlineBlobCrypto(keys, { level: 3 });
   let started = 0;
   // A stand-in pool: the inline stage, counted.

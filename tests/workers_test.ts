@@ -2,30 +2,13 @@
 // batches (database pages travel in batches: src/backup.ts, src/blob_store.ts).
 
 import { assertEquals, assertRejects } from "./_assert.ts";
+import { randomBlobKeys } from "./_blob_keys.ts";
 import { pseudoRandomBytes } from "./_data.ts";
-import {
-  AesGcm,
-  FormatError,
-  InlineBlobCrypto,
-  KeyedHasher,
-  loadCompressor,
-  WorkerBlobCrypto,
-} from "../mod.ts";
+import { FormatError, InlineBlobCrypto, WorkerBlobCrypto } from "../mod.ts";
 
 Deno.test("the worker pool hashes, seals and opens batches exactly as the inline stage does", async () => {
-  await loadCompressor();
-  const raw = {
-    data: crypto.getRandomValues(new Uint8Array(32)),
-    meta: crypto.getRandomValues(new Uint8Array(32)),
-    id: crypto.getRandomValues(new Uint8Array(32)),
-    nonce: crypto.getRandomValues(new Uint8Array(32)),
-  };
-  const inline = new InlineBlobCrypto({
-    data: new AesGcm(raw.data),
-    meta: new AesGcm(raw.meta),
-    id: await KeyedHasher.create(raw.id.slice()),
-    nonce: await KeyedHasher.create(raw.nonce.slice()),
-  }, { level: 3 });
+  const { raw, keys } = await randomBlobKeys();
+  const inline = new InlineBlobCrypto(keys, { level: 3 });
   const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 2 });
   try {
     // Pages: compressible text, random bytes, zeros, an empty one, a repeat.

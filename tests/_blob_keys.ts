@@ -1,0 +1,25 @@
+// Random blob keys for the pipeline's tests: the raw subkeys (what a worker
+// pool is started with) and the BlobKeys the inline stage uses.
+
+import { AesGcm, KeyedHasher, loadCompressor, type RawBlobKeys } from "../mod.ts";
+import type { BlobKeys } from "../src/blob.ts";
+
+/** Fresh random subkeys, and zstd loaded for sealing. */
+export async function randomBlobKeys(): Promise<{ raw: RawBlobKeys; keys: BlobKeys }> {
+  await loadCompressor();
+  const raw = {
+    data: crypto.getRandomValues(new Uint8Array(32)),
+    meta: crypto.getRandomValues(new Uint8Array(32)),
+    id: crypto.getRandomValues(new Uint8Array(32)),
+    nonce: crypto.getRandomValues(new Uint8Array(32)),
+  };
+  return {
+    raw,
+    keys: {
+      data: new AesGcm(raw.data),
+      meta: new AesGcm(raw.meta),
+      id: await KeyedHasher.create(raw.id.slice()),
+      nonce: await KeyedHasher.create(raw.nonce.slice()),
+    },
+  };
+}
