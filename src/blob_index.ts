@@ -5,12 +5,12 @@
  * @module
  */
 
-import { ascii, concatBytes, sha256Hex, toHex } from "./_bytes.ts";
+import { ascii, concatBytes, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, decodeIndex, encodeIndex, type IndexEntry, NONCE_BYTES } from "./format.ts";
 import { packName, readPackHeader } from "./pack.ts";
-import type { Storage } from "./storage/storage.ts";
+import { putHashNamed, type Storage } from "./storage/storage.ts";
 
 const INDEX_AAD = ascii("cofre v1 index");
 export const INDEX_PREFIX = "index/";
@@ -100,10 +100,7 @@ export async function writeIndex(
   entries: readonly IndexEntry[],
   meta: AesGcm,
 ): Promise<string> {
-  const bytes = sealIndex(entries, meta);
-  const name = INDEX_PREFIX + await sha256Hex(bytes);
-  await storage.put(name, bytes);
-  return name;
+  return INDEX_PREFIX + await putHashNamed(storage, INDEX_PREFIX, sealIndex(entries, meta));
 }
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { fromHex, sha256Hex, toHex } from "./_bytes.ts";
+import { fromHex, toHex } from "./_bytes.ts";
 import { openJson, sealJson } from "./_sealed_json.ts";
 import type { AesGcm } from "./aead.ts";
 import { BlobIndex, INDEX_PREFIX, openIndex, writeIndex } from "./blob_index.ts";
@@ -25,7 +25,7 @@ import {
   type StoredSnapshot,
   writeReplacement,
 } from "./snapshot.ts";
-import type { Storage } from "./storage/storage.ts";
+import { putHashNamed, type Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
 
 export const PLANS_PREFIX = "plans/";
@@ -340,7 +340,7 @@ async function run(
     packs: [...planned],
     indexes: [...indexFiles.keys()].map((name) => name.slice(INDEX_PREFIX.length)),
   });
-  await storage.put(PLANS_PREFIX + await sha256Hex(plan), plan);
+  await putHashNamed(storage, PLANS_PREFIX, plan);
   return result;
 }
 

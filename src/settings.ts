@@ -6,13 +6,13 @@
  * @module
  */
 
-import { ascii, ByteReader, ByteWriter, concatBytes, equalBytes, sha256Hex } from "./_bytes.ts";
+import { ascii, ByteReader, ByteWriter, concatBytes, equalBytes } from "./_bytes.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { AES_GCM_TAG_BYTES } from "./aead.ts";
 import { NONCE_BYTES, REPOSITORY_ID_BYTES, SIGNATURE_BYTES } from "./format.ts";
 import { sign, verifySignature } from "./keys.ts";
 import type { SnapshotKeys } from "./snapshot.ts";
-import type { Storage } from "./storage/storage.ts";
+import { getHashNamed, putHashNamed, type Storage } from "./storage/storage.ts";
 
 export const SETTINGS_PREFIX = "settings/";
 const SETTINGS_MAGIC = "cofreset";
@@ -93,9 +93,7 @@ export async function writeSettings(
   const signed = new ByteWriter().bytes(header).u32(sealed.length).bytes(sealed).finish();
   const signature = await sign(keys.signingKey, SETTINGS_LABEL, signed);
   const bytes = concatBytes(signed, signature);
-  const name = SETTINGS_PREFIX + await sha256Hex(bytes);
-  await storage.put(name, bytes);
-  return name;
+  return SETTINGS_PREFIX + await putHashNamed(storage, SETTINGS_PREFIX, bytes);
 }
 
 /** Reads and verifies one record (FORMAT.md §13); FormatError on any failed check. */
@@ -105,10 +103,7 @@ export async function readSettingsRecord(
   keys: Pick<SnapshotKeys, "meta" | "publicKey" | "repositoryId">,
 ): Promise<{ settings: Settings; sequence: bigint; timeMs: number }> {
   const id = name.slice(SETTINGS_PREFIX.length);
-  const bytes = await storage.get(name);
-  if (await sha256Hex(bytes) !== id) {
-    throw new FormatError(`Cannot read settings ${id}: its bytes do not match its name`);
-  }
+  const bytes = await getHashNamed(storage, SETTINGS_PREFIX, id, "settings");
   const r = new ByteReader(bytes, "settings record");
   r.magic(SETTINGS_MAGIC);
   const version = r.u8("version");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ascii, concatBytes, equalBytes, fromHex, sha256, sha256Hex, toHex } from "./_bytes.ts";
+import { ascii, concatBytes, equalBytes, fromHex, sha256, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { compress, decompress } from "./compress.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
@@ -21,7 +21,7 @@ import {
   type PackRef,
 } from "./format.ts";
 import { sign, verifySignature } from "./keys.ts";
-import type { Storage } from "./storage/storage.ts";
+import { getHashNamed, putHashNamed, type Storage } from "./storage/storage.ts";
 
 export const SNAPSHOTS_PREFIX = "snapshots/";
 const SNAPSHOT_AAD_LABEL = "cofre v1 snapshot";
@@ -257,9 +257,7 @@ async function signAndStore(
     encodeEnvelopeSigned(unsigned),
   );
   const bytes = encodeEnvelope({ ...unsigned, signature });
-  const id = await sha256Hex(bytes);
-  await storage.put(SNAPSHOTS_PREFIX + id, bytes);
-  return id;
+  return await putHashNamed(storage, SNAPSHOTS_PREFIX, bytes);
 }
 
 /**
@@ -273,10 +271,7 @@ export async function readSnapshot(
   keys: Pick<SnapshotKeys, "meta" | "publicKey" | "repositoryId">,
 ): Promise<StoredSnapshot | StoredTombstone> {
   const id = name.slice(SNAPSHOTS_PREFIX.length);
-  const bytes = await storage.get(name);
-  if (await sha256Hex(bytes) !== id) {
-    throw new FormatError(`Cannot read snapshot ${id}: its bytes do not match its name`);
-  }
+  const bytes = await getHashNamed(storage, SNAPSHOTS_PREFIX, id, "snapshot");
   const envelope = decodeEnvelope(bytes);
   await verifyEnvelope(envelope, id, keys);
   const base = { id, sequence: envelope.sequence, previous: toHex(envelope.previous) };

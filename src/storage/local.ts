@@ -11,11 +11,10 @@ import {
   type ByteRange,
   checkObjectName,
   checkRange,
-  ObjectExistsError,
   type ObjectInfo,
   ObjectNotFoundError,
   objectParts,
-  partsEqual,
+  requireSameObject,
   type Storage,
 } from "./storage.ts";
 import { writeParts, writeTempFile } from "../_temp_file.ts";
@@ -105,8 +104,7 @@ export class LocalStorage implements Storage {
         throw error;
       }
       await Deno.remove(temp);
-      const existing = await Deno.readFile(path);
-      if (!partsEqual(existing, parts)) throw new ObjectExistsError(this.location, name);
+      requireSameObject(this.location, name, await Deno.readFile(path), parts);
       return;
     }
     await Deno.remove(temp);

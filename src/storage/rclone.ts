@@ -29,10 +29,9 @@ import {
 import {
   type ByteRange,
   checkObjectName,
-  ObjectExistsError,
   type ObjectInfo,
   objectParts,
-  partsEqual,
+  requireSameObject,
   type Storage,
 } from "./storage.ts";
 
@@ -253,7 +252,9 @@ export class RcloneStorage implements Storage {
   async put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     checkObjectName(name);
     const parts = objectParts(bytes);
-    if (await this.stat(name)) return await this.#same(name, parts);
+    if (await this.stat(name)) {
+      return requireSameObject(this.location, name, await this.get(name), parts);
+    }
     await this.#makeFolders(name);
     const slash = name.lastIndexOf("/");
     const temp = name.slice(0, slash + 1) + ".tmp-" +
@@ -287,7 +288,7 @@ export class RcloneStorage implements Storage {
     }
     if (!moved) {
       await this.#deleteQuietly(temp);
-      await this.#same(name, parts);
+      requireSameObject(this.location, name, await this.get(name), parts);
     }
   }
 
@@ -297,11 +298,6 @@ export class RcloneStorage implements Storage {
       { method: "DELETE", path, accept: [404] },
       async (response) => void await response.body?.cancel(),
     ).catch(() => {});
-  }
-
-  async #same(name: string, parts: readonly Uint8Array[]): Promise<void> {
-    const existing = await this.get(name);
-    if (!partsEqual(existing, parts)) throw new ObjectExistsError(this.location, name);
   }
 
   async delete(name: string): Promise<void> {

@@ -34,10 +34,9 @@ import {
 import {
   type ByteRange,
   checkObjectName,
-  ObjectExistsError,
   type ObjectInfo,
   objectParts,
-  partsEqual,
+  requireSameObject,
   type Storage,
 } from "./storage.ts";
 
@@ -318,18 +317,14 @@ export class S3Storage implements Storage {
     const key = this.#key(name);
     const parts = objectParts(bytes);
     await this.#checkBucket();
-    if (this.#headFirst && (await this.stat(name))) return await this.#same(name, parts);
+    if (this.#headFirst && (await this.stat(name))) {
+      return requireSameObject(this.location, name, await this.get(name), parts);
+    }
     const body = parts.length === 1 ? parts[0]! : concatBytes(...parts);
     const created = body.length > this.#multipartThreshold
       ? await this.#putMultipart(name, key, body)
       : await this.#putSingle(name, key, body);
-    if (!created) await this.#same(name, parts);
-  }
-
-  /** An object exists under `name`: a no-op when its bytes are `parts`, else ObjectExistsError. */
-  async #same(name: string, parts: readonly Uint8Array[]): Promise<void> {
-    const existing = await this.get(name);
-    if (!partsEqual(existing, parts)) throw new ObjectExistsError(this.location, name);
+    if (!created) requireSameObject(this.location, name, await this.get(name), parts);
   }
 
   #conditionalHeaders(): Record<string, string> {

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { sha256Hex } from "../_bytes.ts";
+import { FormatError } from "../errors.ts";
+
 /** An object's name and size, as `list` reports it. */
 export interface ObjectInfo {
   name: string;
@@ -93,6 +96,48 @@ export function checkRange(name: string, size: number, range: ByteRange): void {
 /** The parts of an object as one list. */
 export function objectParts(bytes: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
   return bytes instanceof Uint8Array ? [bytes] : bytes;
+}
+
+/**
+ * For a put that found `name` taken (FORMAT.md §4): the same bytes again
+ * are a no-op, different bytes an ObjectExistsError. `existing` is what the
+ * object holds.
+ */
+export function requireSameObject(
+  location: string,
+  name: string,
+  existing: Uint8Array,
+  parts: readonly Uint8Array[],
+): void {
+  if (!partsEqual(existing, parts)) throw new ObjectExistsError(location, name);
+}
+
+/**
+ * Stores `bytes` under `prefix` + their SHA-256 in hex (FORMAT.md §4: index
+ * files, snapshots, settings, plans); returns that hex.
+ */
+export async function putHashNamed(
+  storage: Storage,
+  prefix: string,
+  bytes: Uint8Array,
+): Promise<string> {
+  const id = await sha256Hex(bytes);
+  await storage.put(prefix + id, bytes);
+  return id;
+}
+
+/** Reads `prefix` + `id`; FormatError, naming it as `what`, when its SHA-256 is not `id`. */
+export async function getHashNamed(
+  storage: Storage,
+  prefix: string,
+  id: string,
+  what: string,
+): Promise<Uint8Array> {
+  const bytes = await storage.get(prefix + id);
+  if (await sha256Hex(bytes) !== id) {
+    throw new FormatError(`Cannot read ${what} ${id}: its bytes do not match its name`);
+  }
+  return bytes;
 }
 
 /** Whether `parts`, laid end to end, equal `whole`. */
