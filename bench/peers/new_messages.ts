@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { addMessages, buildCorpus } from "./make_corpus.ts";
-import { diskUsage, jsonSummary, peerFor, run, TOOL_NAMES, type ToolName } from "./run.ts";
+import { diskUsage, jsonSummary, preparePeer, run, TOOL_NAMES, type ToolName } from "./run.ts";
 
 /** One tool's figures for the case. */
 export interface NewMessagesResult {
@@ -49,11 +49,7 @@ export async function benchNewMessages(
   options: NewMessagesOptions & { work: string },
 ): Promise<NewMessagesResult> {
   const log = options.log ?? (() => {});
-  const peer = peerFor(tool, options);
-  const home = `${options.work}/${tool}`;
-  await Deno.remove(home, { recursive: true }).catch(() => {});
-  await Deno.mkdir(home, { recursive: true });
-  const env = { ...Deno.env.toObject(), ...peer.env(home) };
+  const { peer, home, env } = await preparePeer(tool, options);
   const probe = await peer.probe(env);
   if ("reason" in probe) {
     log(`${tool}: ${probe.reason}, skipped`);

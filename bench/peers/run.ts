@@ -431,6 +431,21 @@ export function peerFor(tool: ToolName, options: RunOptions): Peer {
 }
 
 /**
+ * The tool's peer, a fresh home for its state at `${work}/${tool}`, and the
+ * environment it runs in.
+ */
+export async function preparePeer(
+  tool: ToolName,
+  options: RunOptions & { work: string },
+): Promise<{ peer: Peer; home: string; env: Record<string, string> }> {
+  const peer = peerFor(tool, options);
+  const home = `${options.work}/${tool}`;
+  await Deno.remove(home, { recursive: true }).catch(() => {});
+  await Deno.mkdir(home, { recursive: true });
+  return { peer, home, env: { ...Deno.env.toObject(), ...peer.env(home) } };
+}
+
+/**
  * Runs the four steps for one tool on a private copy of the corpus at
  * `${work}/src` (the same path for every tool, so stored paths match).
  * Never throws for a tool's own failure: the result says "failed" and why.
@@ -440,11 +455,7 @@ export async function benchTool(
   options: RunOptions & { work: string },
 ): Promise<ToolResult & { mutation?: MutationReport }> {
   const log = options.log ?? (() => {});
-  const peer = peerFor(tool, options);
-  const home = `${options.work}/${tool}`;
-  await Deno.remove(home, { recursive: true }).catch(() => {});
-  await Deno.mkdir(home, { recursive: true });
-  const env = { ...Deno.env.toObject(), ...peer.env(home) };
+  const { peer, home, env } = await preparePeer(tool, options);
   const result: ToolResult & { mutation?: MutationReport } = {
     tool,
     status: "ok",
