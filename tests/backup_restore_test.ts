@@ -5,6 +5,7 @@ import { assertEquals, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import { pseudoRandomBytes } from "./_data.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 // A typical photo: zstd saves nothing on it (tests/vectors/README.md).
@@ -76,14 +77,7 @@ async function snapshotOf(root: string): Promise<Entry[]> {
   return out;
 }
 
-async function withDir(body: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "cofre-e2e-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = tempDirs("cofre-e2e-");
 
 /** A new repository (fast Argon2id) for the Repository API, always closed after `body`. */
 async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {

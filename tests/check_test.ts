@@ -7,17 +7,11 @@ import { assertEquals, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { inSubset, LocalStorage, parseSubset, Repository } from "../mod.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 
-async function withDir(body: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "cofre-check-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = tempDirs("cofre-check-");
 
 /** Four files in three folders, each its own chunk (below the 256 KiB minimum). */
 async function makeSource(root: string): Promise<void> {

@@ -2,17 +2,11 @@
 
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { cofre, type Script } from "./_cli.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 
-async function withTempDir(body: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "cofre-cli-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withTempDir = tempDirs("cofre-cli-");
 
 Deno.test("cofre init --json with COFRE_PASSWORD prints the id and recovery key", () =>
   withTempDir(async (dir) => {

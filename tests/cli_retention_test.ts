@@ -6,17 +6,11 @@ import { LocalStorage, Repository } from "../mod.ts";
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { describeTree, pseudoRandomBytes } from "./_data.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = tempDirs("cofre-retention-");
 
 async function packBytes(repo: string): Promise<number> {
   let bytes = 0;

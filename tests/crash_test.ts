@@ -8,19 +8,13 @@ import { cofre } from "./_cli.ts";
 import { describeTree, pseudoRandomBytes } from "./_data.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import { TEST_ONLY_FAST_ARGON2ID } from "../src/kdf.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const KILLS = 10;
 
-async function withDir(body: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "cofre-crash-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = tempDirs("cofre-crash-");
 
 /** A repository made in process: its key slot's fast Argon2id keeps the subprocesses fast too. */
 async function initRepository(path: string): Promise<void> {

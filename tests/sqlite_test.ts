@@ -10,18 +10,12 @@ import { LocalStorage, Repository } from "../mod.ts";
 import type { TreeNode } from "../src/format.ts";
 import { databasePageSize, PageChunker } from "../src/sqlite.ts";
 import { addMessages, buildChatDatabase } from "../bench/peers/make_corpus.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 const FAST = { memoryKib: 64, iterations: 1, parallelism: 1 };
 
-async function withDir(body: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "cofre-sqlite-test-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = tempDirs("cofre-sqlite-test-");
 
 async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
   const { repository } = await Repository.init(new LocalStorage(path), {
@@ -223,6 +217,7 @@ Deno.test("a WAL-mode database is captured with its uncheckpointed frames, witho
 // them, so any committed state is a prefix 1..k with total = k(k+1)/2.
 const WRITER = `
 import { DatabaseSync } from "node:sqlite";
+import { tempDirs } from "./_temp_dir.ts";
 const [path, mode] = Deno.args;
 const db = new DatabaseSync(path, { timeout: 10000 });
 db.exec("PRAGMA journal_mode = " + mode);
