@@ -217,7 +217,6 @@ Deno.test("a WAL-mode database is captured with its uncheckpointed frames, witho
 // them, so any committed state is a prefix 1..k with total = k(k+1)/2.
 const WRITER = `
 import { DatabaseSync } from "node:sqlite";
-import { tempDirs } from "./_temp_dir.ts";
 const [path, mode] = Deno.args;
 const db = new DatabaseSync(path, { timeout: 10000 });
 db.exec("PRAGMA journal_mode = " + mode);
