@@ -1,7 +1,11 @@
 /**
  * AES-256-GCM (NIST SP 800-38D), the AEAD that seals every chunk and object
- * Cofre stores (FORMAT.md). It runs inside the WebAssembly core, bitsliced
- * and constant time, so every host seals the same bytes the same way.
+ * Cofre stores (FORMAT.md). The reference runs inside the WebAssembly core,
+ * bitsliced and constant time, so every host seals the same bytes the same
+ * way. Where the host offers it, the system's OpenSSL libcrypto (AES-NI)
+ * does the same work about 25 times faster with the same bytes
+ * (src/_native/libcrypto.ts, DESIGN.md §2's host-native stage); `engine`
+ * says which one a key uses, and `{ engine: "wasm" }` insists on the kernel.
  *
  * Sealed data is ciphertext ‖ 16-byte tag. Opening verifies the tag before it
  * decrypts anything: a failed open throws `AuthenticationError` and releases
@@ -10,6 +14,11 @@
  * @module
  */
 
+import {
+  MAX_NATIVE_NONCE_BYTES,
+  nativeGcmAvailable,
+  NativeGcmContext,
+} from "./_native/libcrypto.ts";
 import { GcmContext, KEY_BYTES, TAG_BYTES } from "./_wasm/aead.ts";
 import { AuthenticationError } from "./errors.ts";
 
@@ -23,6 +32,29 @@ export const AES_GCM_NONCE_BYTES = 12;
 export const AES_GCM_MAX_PLAINTEXT_BYTES = 2 ** 36 - 32;
 
 const EMPTY = new Uint8Array(0);
+
+/** Which implementation runs AES-256-GCM: the wasm kernel, or OpenSSL's libcrypto. */
+export type AesGcmEngine = "wasm" | "libcrypto";
+
+/** Options for `AesGcm`. */
+export interface AesGcmOptions {
+  /** "wasm" insists on the reference kernel; the default takes libcrypto where it is usable. */
+  engine?: AesGcmEngine | "auto";
+}
+
+/**
+ * The engine a new `AesGcm` uses by default in this realm: "libcrypto" when
+ * the native stage loads and passes its known answers, else "wasm".
+ *
+ * @example
+ * ```ts
+ * import { defaultAesGcmEngine } from "./aead.ts";
+ * if (!["wasm", "libcrypto"].includes(defaultAesGcmEngine())) throw new Error("unknown engine");
+ * ```
+ */
+export function defaultAesGcmEngine(): AesGcmEngine {
+  return nativeGcmAvailable() ? "libcrypto" : "wasm";
+}
 
 function bytes(value: unknown, name: string, action: string): Uint8Array {
   if (!(value instanceof Uint8Array)) {
@@ -55,14 +87,37 @@ function checkNonce(nonce: unknown, action: string): Uint8Array {
  */
 export class AesGcm {
   readonly #context: GcmContext;
+  // Nonces libcrypto does not take (over 128 bytes) still go to the kernel.
+  readonly #native: NativeGcmContext | null;
 
   /** Throws `TypeError` unless `key` is a Uint8Array, `RangeError` unless it has 32 bytes. */
-  constructor(key: Uint8Array) {
+  constructor(key: Uint8Array, options: AesGcmOptions = {}) {
     const k = bytes(key, "the key", "set the AES-GCM key");
     if (k.length !== KEY_BYTES) {
       throw new RangeError(`Cannot set the AES-GCM key: ${k.length} bytes, expected ${KEY_BYTES}`);
     }
+    const engine = options.engine ?? "auto";
+    if (engine === "libcrypto" && !nativeGcmAvailable()) {
+      throw new Error("Cannot set the AES-GCM key: libcrypto's AES-GCM is not usable here");
+    }
     this.#context = new GcmContext(k);
+    try {
+      this.#native = engine !== "wasm" && nativeGcmAvailable() ? new NativeGcmContext(k) : null;
+    } catch (error) {
+      this.#context.release();
+      throw error;
+    }
+  }
+
+  /** The implementation this key seals and opens 12-byte-nonce messages with. */
+  get engine(): AesGcmEngine {
+    return this.#native === null ? "wasm" : "libcrypto";
+  }
+
+  #for(nonce: Uint8Array): GcmContext | NativeGcmContext {
+    return this.#native !== null && nonce.length <= MAX_NATIVE_NONCE_BYTES
+      ? this.#native
+      : this.#context;
   }
 
   /**
@@ -82,7 +137,7 @@ export class AesGcm {
     if (p.length > AES_GCM_MAX_PLAINTEXT_BYTES) {
       throw new RangeError(`Cannot seal: ${p.length} bytes exceed the GCM limit`);
     }
-    return this.#context.seal(n, p, a);
+    return this.#for(n).seal(n, p, a);
   }
 
   /**
@@ -106,7 +161,7 @@ export class AesGcm {
     // A message longer than the I/O region is read twice, to verify and then
     // to decrypt; memory another thread can write must not change in between.
     const stable = s.buffer instanceof ArrayBuffer ? s : s.slice();
-    const plaintext = this.#context.open(n, stable, a);
+    const plaintext = this.#for(n).open(n, stable, a);
     if (plaintext === null) throw new AuthenticationError();
     return plaintext;
   }
@@ -156,7 +211,7 @@ export class AesGcm {
       o.set(plaintext, offset);
       return plaintext.length;
     }
-    if (!this.#context.openInto(n, s, a, o, offset)) throw new AuthenticationError();
+    if (!this.#for(n).openInto(n, s, a, o, offset)) throw new AuthenticationError();
     return s.length - TAG_BYTES;
   }
 
@@ -190,12 +245,13 @@ export class AesGcm {
     if (parts.reduce((sum, p) => sum + p.length, 0) > AES_GCM_MAX_PLAINTEXT_BYTES) {
       throw new RangeError("Cannot seal: the plaintext exceeds the GCM limit");
     }
-    return this.#context.sealInto(n, parts, a, o, offset);
+    return this.#for(n).sealInto(n, parts, a, o, offset);
   }
 
   /** Zeroes the expanded key; the object cannot be used afterwards. */
   [Symbol.dispose](): void {
     this.#context.release();
+    this.#native?.release();
   }
 }
 

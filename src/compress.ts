@@ -21,6 +21,12 @@
  *   present, nothing after the frame), then the blocks are fed to zstd in
  *   batches whose worst-case output is bounded.
  *
+ * Where the host has it, the system's libzstd does the same work
+ * (src/_native/libzstd.ts, DESIGN.md §2's host-native stage): about ten
+ * times faster on a database page, with the same level policy and the same
+ * structural checks before decoding. `compressorEngine()` says which one
+ * this realm uses, and `{ engine: "zstd-codec" }` insists on the reference.
+ *
  * zstd-codec reports failures as `false`/`null`/negative numbers, and an
  * allocation failure aborts the emscripten runtime by throwing a string;
  * every such outcome becomes a `FormatError` (decompression) or an `Error`
@@ -31,6 +37,7 @@
  */
 
 import { createRequire } from "node:module";
+import { nativeCompress, nativeDecompressInto, nativeZstdAvailable } from "./_native/libzstd.ts";
 import { FormatError } from "./errors.ts";
 
 const KIB = 1024;
@@ -72,16 +79,46 @@ export const BLOB_FLAG_RAW = 0;
 /** FORMAT.md §8.2: the payload flag of a blob stored as a zstd frame. */
 export const BLOB_FLAG_ZSTD = 1;
 
+/** Which implementation runs zstd: the system's libzstd, or zstd-codec (the reference). */
+export type CompressorEngine = "libzstd" | "zstd-codec";
+
+/** Options that choose an engine. */
+export interface CompressorEngineOptions {
+  /** "zstd-codec" insists on the reference; the default takes libzstd where it is usable. */
+  engine?: CompressorEngine | "auto";
+}
+
 /** Options for `compress`. */
-export interface CompressOptions {
+export interface CompressOptions extends CompressorEngineOptions {
   /** zstd level, 1..19 (default 3). Inputs over 256 KiB use at most level 9 (see the module doc). */
   level?: number;
 }
 
 /** Options for `decompress`. */
-export interface DecompressOptions {
+export interface DecompressOptions extends CompressorEngineOptions {
   /** The most bytes the frame may decode to: the plaintext length the pack header declares. */
   maxBytes: number;
+}
+
+function engineFor(options: CompressorEngineOptions, action: string): CompressorEngine {
+  const engine = options.engine ?? "auto";
+  if (engine === "zstd-codec") return engine;
+  if (nativeZstdAvailable()) return "libzstd";
+  if (engine === "libzstd") throw new Error(`Cannot ${action}: libzstd is not usable here`);
+  return "zstd-codec";
+}
+
+/**
+ * The engine `compress` and `decompress` use by default in this realm.
+ *
+ * @example
+ * ```ts
+ * import { compressorEngine } from "./compress.ts";
+ * if (!["libzstd", "zstd-codec"].includes(compressorEngine())) throw new Error("unknown engine");
+ * ```
+ */
+export function compressorEngine(): CompressorEngine {
+  return engineFor({}, "compress blob");
 }
 
 /** A blob's payload body and its FORMAT.md §8.2 flag. */
@@ -123,7 +160,8 @@ let loading: Promise<void> | undefined;
 
 /**
  * Loads zstd-codec's WebAssembly module into this realm (each Web Worker
- * loads its own). Idempotent: later calls return the first call's promise.
+ * loads its own), unless the engine `options` choose is libzstd, which needs
+ * no loading. Idempotent: later calls return the first call's promise.
  *
  * @example
  * ```ts
@@ -132,7 +170,8 @@ let loading: Promise<void> | undefined;
  * await loadCompressor(); // no second load
  * ```
  */
-export function loadCompressor(): Promise<void> {
+export function loadCompressor(options: CompressorEngineOptions = {}): Promise<void> {
+  if (engineFor(options, "load the compressor") === "libzstd") return Promise.resolve();
   loading ??= new Promise<void>((resolve, reject) => {
     try {
       const require = createRequire(import.meta.url);
@@ -205,7 +244,7 @@ function checkLevel(level: number): void {
  * ```
  */
 export function compress(data: Uint8Array, options: CompressOptions = {}): Uint8Array {
-  const zstd = loaded("compress blob");
+  const native = engineFor(options, "compress blob") === "libzstd";
   const level = options.level ?? DEFAULT_LEVEL;
   checkLevel(level);
   if (!(data instanceof Uint8Array)) {
@@ -216,13 +255,17 @@ export function compress(data: Uint8Array, options: CompressOptions = {}): Uint8
       `Cannot compress blob: ${data.length} bytes, more than the ${MAX_BLOB_BYTES} a blob may hold`,
     );
   }
+  // The same levels with either engine, so a repository's blobs do not depend on which one ran.
+  const effective = data.length <= SMALL_INPUT_BYTES ? level : Math.min(level, MAX_STREAMING_LEVEL);
+  if (native) return nativeCompress(data, effective);
+  const zstd = loaded("compress blob");
   try {
     return guarded(
       zstd,
       () =>
         data.length <= SMALL_INPUT_BYTES
           ? compressWhole(zstd, data, level)
-          : compressStreaming(zstd, data, Math.min(level, MAX_STREAMING_LEVEL)),
+          : compressStreaming(zstd, data, effective),
     );
   } catch (error) {
     throw new Error(`Cannot compress blob: zstd failed (${describe(error)})`);
@@ -444,7 +487,7 @@ function readLayout(frame: Uint8Array, maxBytes: number): FrameLayout {
  * ```
  */
 export function decompress(frame: Uint8Array, options: DecompressOptions): Uint8Array {
-  const zstd = loaded("decompress blob");
+  const native = engineFor(options, "decompress blob") === "libzstd";
   const { maxBytes } = options;
   if (!(frame instanceof Uint8Array)) {
     throw new TypeError("Cannot decompress blob: frame must be a Uint8Array");
@@ -456,6 +499,16 @@ export function decompress(frame: Uint8Array, options: DecompressOptions): Uint8
   }
   const { contentBytes, batchEnds } = readLayout(frame, maxBytes);
   const out = new Uint8Array(contentBytes);
+  if (native) {
+    // The output is exactly the declared size: libzstd stops there, and says so.
+    const written = nativeDecompressInto(frame, out);
+    if (written < 0) fail("corrupt zstd data, or more than the content size it declares");
+    if (written !== contentBytes) {
+      fail(`the frame decodes to ${written} bytes, not the ${contentBytes} it declares`);
+    }
+    return out;
+  }
+  const zstd = loaded("decompress blob");
   let written = 0;
   let overflow = false;
   const sink = (bytes: Uint8Array) => {

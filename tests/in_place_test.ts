@@ -5,10 +5,11 @@
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import fc from "fast-check";
 import { randomBlobKeys } from "./_blob_keys.ts";
+import { AEAD_ENGINES, aeadWith } from "./_engines.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import {
   AdaptiveBlobCrypto,
-  AesGcm,
+  AesGcm as AesGcmAny,
   AuthenticationError,
   FormatError,
   InlineBlobCrypto,
@@ -24,53 +25,57 @@ import { openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
 import { writeParts } from "../src/_temp_file.ts";
 
-Deno.test("openInto() opens in place, at or before the ciphertext, as open() does", () => {
-  using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
-  fc.assert(
-    fc.property(
-      fc.uint8Array({ maxLength: 200_000 }),
-      fc.uint8Array({ maxLength: 40 }),
-      fc.nat({ max: 20 }),
-      fc.nat({ max: 20 }),
-      (plaintext, aad, before, shift) => {
-        const nonce = crypto.getRandomValues(new Uint8Array(12));
-        const sealed = aead.seal(nonce, plaintext, aad);
-        const at = before + shift;
-        const buffer = new Uint8Array(at + sealed.length);
-        buffer.set(sealed, at);
-        // The plaintext lands `shift` bytes before its ciphertext, in the same buffer.
-        const n = aead.openInto(nonce, buffer.subarray(at), aad, buffer, before);
-        assertEquals(n, plaintext.length);
-        assertEquals(buffer.subarray(before, before + n), plaintext);
-      },
-    ),
-    { numRuns: 120 },
-  );
-});
+for (const engine of AEAD_ENGINES) {
+  const { AesGcm } = aeadWith(engine);
 
-Deno.test("openInto() writes nothing when the tag fails, and refuses an output without room", () => {
-  using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
-  const nonce = new Uint8Array(12);
-  const plaintext = pseudoRandomBytes(100_000, 3); // longer than the kernel's I/O region
-  const sealed = aead.seal(nonce, plaintext);
-  for (const flip of [0, 70_000, sealed.length - 1]) {
-    const damaged = sealed.slice();
-    damaged[flip]! ^= 1;
-    const before = damaged.slice();
-    assertThrows(
-      () => aead.openInto(nonce, damaged, new Uint8Array(), damaged, 0),
-      AuthenticationError,
+  Deno.test(`openInto() opens in place, at or before the ciphertext, as open() does [${engine}]`, () => {
+    using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200_000 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.nat({ max: 20 }),
+        fc.nat({ max: 20 }),
+        (plaintext, aad, before, shift) => {
+          const nonce = crypto.getRandomValues(new Uint8Array(12));
+          const sealed = aead.seal(nonce, plaintext, aad);
+          const at = before + shift;
+          const buffer = new Uint8Array(at + sealed.length);
+          buffer.set(sealed, at);
+          // The plaintext lands `shift` bytes before its ciphertext, in the same buffer.
+          const n = aead.openInto(nonce, buffer.subarray(at), aad, buffer, before);
+          assertEquals(n, plaintext.length);
+          assertEquals(buffer.subarray(before, before + n), plaintext);
+        },
+      ),
+      { numRuns: 120 },
     );
-    assertEquals(damaged, before);
-  }
-  const small = new Uint8Array(plaintext.length - 1);
-  assertThrows(
-    () => aead.openInto(nonce, sealed, new Uint8Array(), small, 0),
-    RangeError,
-    "do not fit",
-  );
-  assertEquals(small, new Uint8Array(plaintext.length - 1));
-});
+  });
+
+  Deno.test(`openInto() writes nothing when the tag fails, and refuses an output without room [${engine}]`, () => {
+    using aead = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+    const nonce = new Uint8Array(12);
+    const plaintext = pseudoRandomBytes(100_000, 3); // longer than the kernel's I/O region
+    const sealed = aead.seal(nonce, plaintext);
+    for (const flip of [0, 70_000, sealed.length - 1]) {
+      const damaged = sealed.slice();
+      damaged[flip]! ^= 1;
+      const before = damaged.slice();
+      assertThrows(
+        () => aead.openInto(nonce, damaged, new Uint8Array(), damaged, 0),
+        AuthenticationError,
+      );
+      assertEquals(damaged, before);
+    }
+    const small = new Uint8Array(plaintext.length - 1);
+    assertThrows(
+      () => aead.openInto(nonce, sealed, new Uint8Array(), small, 0),
+      RangeError,
+      "do not fit",
+    );
+    assertEquals(small, new Uint8Array(plaintext.length - 1));
+  });
+}
 
 Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocating path's bytes", async () => {
   const { keys } = await randomBlobKeys();
@@ -173,7 +178,7 @@ Deno.test("BufferPool reuses its buffers, keeps at most maxBytes and takes back 
 });
 
 Deno.test("a pack built in an arena is the pack built from the blobs themselves", async () => {
-  using meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
+  using meta = new AesGcmAny(crypto.getRandomValues(new Uint8Array(32)));
   const arena = new Uint8Array(128 * 1024); // the 30 blobs take 66,120 bytes
   const arenaBuilder = new PackBuilder({ arena: () => arena });
   const plainBuilder = new PackBuilder();
