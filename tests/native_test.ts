@@ -17,6 +17,8 @@ import {
   defaultAesGcmEngine,
   loadCompressor,
 } from "../mod.ts";
+import { createHash } from "node:crypto";
+import { nativeSha256 } from "../src/_native/libcrypto.ts";
 import { nativeZstdAvailable } from "../src/_native/libzstd.ts";
 import { describeTree, pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
@@ -186,4 +188,16 @@ Deno.test("a repository written with the native stages restores with the referen
     assertEquals(second, expected);
     assertEquals(Object.keys(first), Object.keys(expected));
   });
+});
+
+Deno.test("libcrypto's SHA-256 of parts is node:crypto's of their concatenation", () => {
+  if (!nativeAead) return;
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 6 }), (parts) => {
+      const expected = createHash("sha256");
+      for (const part of parts) expected.update(part);
+      assertEquals(nativeSha256(parts), new Uint8Array(expected.digest()));
+    }),
+    { numRuns: 100 },
+  );
 });

@@ -50,6 +50,13 @@ const SYMBOLS = {
   },
   // (ctx, out, outl): for decryption, 1 only when the tag set before verifies
   EVP_CipherFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_sha256: { parameters: [], result: "pointer" },
+  EVP_MD_CTX_new: { parameters: [], result: "pointer" },
+  // (ctx, md, engine)
+  EVP_DigestInit_ex: { parameters: ["pointer", "pointer", "pointer"], result: "i32" },
+  EVP_DigestUpdate: { parameters: ["pointer", "buffer", "usize"], result: "i32" },
+  // (ctx, md, size): size may be NULL
+  EVP_DigestFinal_ex: { parameters: ["pointer", "buffer", "pointer"], result: "i32" },
 } as const;
 
 type Library = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -95,11 +102,13 @@ const KAT_SEALED = "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555
   "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad" +
   "b094dac5d93471bdec1a502270e3cc6c";
 
+const KAT_SHA256_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
 function hex(text: string): Uint8Array {
   return new Uint8Array(text.match(/../g)!.map((h) => parseInt(h, 16)));
 }
 
-/** The known answers, before any data goes through the library: a seal, an open, a refused flip. */
+/** The known answers, before any data goes through the library: a seal, an open, a refused flip, a digest. */
 function knownAnswers(candidate: Loaded): boolean {
   try {
     const context = new NativeGcmContext(hex(KAT_KEY), candidate);
@@ -114,7 +123,10 @@ function knownAnswers(candidate: Loaded): boolean {
       const opened = context.open(nonce, sealed, new Uint8Array(0));
       if (opened === null || !opened.every((b, i) => b === hex(KAT_PLAINTEXT)[i])) return false;
       sealed[sealed.length - 1]! ^= 1;
-      return context.open(nonce, sealed, new Uint8Array(0)) === null;
+      if (context.open(nonce, sealed, new Uint8Array(0)) !== null) return false;
+      // FIPS 180-4's "abc", in two parts.
+      const abc = digestWith(candidate, [new Uint8Array([0x61]), new Uint8Array([0x62, 0x63])]);
+      return abc.every((b, i) => b === hex(KAT_SHA256_ABC)[i]);
     } finally {
       context.release();
     }
@@ -122,6 +134,37 @@ function knownAnswers(candidate: Loaded): boolean {
     return false;
   }
 }
+
+/**
+ * SHA-256 (FIPS 180-4) of the concatenation of `parts`, through libcrypto
+ * (SHA-NI where the CPU has it), or null when libcrypto is not usable here:
+ * pack names (FORMAT.md §9) hash every stored byte, and node:crypto costs
+ * a call of its own per part.
+ */
+export function nativeSha256(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> | null {
+  const candidate = load();
+  return candidate === null ? null : digestWith(candidate, parts);
+}
+
+function digestWith(candidate: Loaded, parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const { lib } = candidate;
+  digestContext ??= lib.EVP_MD_CTX_new();
+  const md = lib.EVP_sha256();
+  if (digestContext === null || md === null) {
+    throw new Error("Cannot hash: libcrypto has no SHA-256");
+  }
+  check(lib.EVP_DigestInit_ex(digestContext, md, null), "hash");
+  for (const part of parts) {
+    if (part.length > 0) {
+      check(lib.EVP_DigestUpdate(digestContext, part, BigInt(part.length)), "hash");
+    }
+  }
+  const digest = new Uint8Array(32);
+  check(lib.EVP_DigestFinal_ex(digestContext, digest, null), "hash");
+  return digest;
+}
+
+let digestContext: Deno.PointerValue | undefined;
 
 /** True when libcrypto's AES-256-GCM is usable here (loads it on first call). */
 export function nativeGcmAvailable(): boolean {
