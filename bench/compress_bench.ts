@@ -1,18 +1,37 @@
-// zstd through zstd-codec (the reference compressor) next to node:zlib's
-// zstd (libzstd built into Deno), at levels 1, 3 and 9, on 16 MiB of
-// chat-like JSON text and 16 MiB of random bytes, in 1 MiB pieces as the
-// pipeline compresses chunk by chunk. MB/s = 16.78 MB / the average time.
+// zstd through zstd-codec (the reference compressor) and the system's
+// libzstd (the host-native stage, src/_native/libzstd.ts, where it is
+// usable) next to node:zlib's zstd (libzstd built into Deno), at levels 1,
+// 3 and 9, on 16 MiB of chat-like JSON text and 16 MiB of random bytes, in
+// 1 MiB pieces as the pipeline compresses chunk by chunk, and in 4 KiB
+// pieces as a database's pages go (FORMAT.md §7.4). MB/s = 16.78 MB / the
+// average time.
 // zstd-codec's 16 MiB heap caps levels above 9 on inputs over 256 KiB
 // (src/compress.ts), which is why 19 is not here.
 
 import zlib from "node:zlib";
-import { compress, decompress, loadCompressor, randomBytes, textLikeBytes } from "../mod.ts";
+import {
+  compress,
+  type CompressorEngine,
+  compressorEngine,
+  decompress,
+  loadCompressor,
+  randomBytes,
+  textLikeBytes,
+} from "../mod.ts";
 
-await loadCompressor();
+await loadCompressor({ engine: "zstd-codec" });
+const engines: CompressorEngine[] = [
+  "zstd-codec",
+  ...(compressorEngine() === "libzstd" ? ["libzstd" as const] : []),
+];
 
 const SIZE_BYTES = 16 * 1024 * 1024;
-const PIECE_BYTES = 1024 * 1024;
-const inputs = { text: textLikeBytes(SIZE_BYTES), random: randomBytes(SIZE_BYTES) };
+const text = textLikeBytes(SIZE_BYTES);
+const inputs = {
+  text: { data: text, pieceBytes: 1024 * 1024 },
+  random: { data: randomBytes(SIZE_BYTES), pieceBytes: 1024 * 1024 },
+  pages: { data: text, pieceBytes: 4096 },
+};
 
 const z = zlib as unknown as {
   zstdCompressSync?: (data: Uint8Array, options: object) => Uint8Array;
@@ -21,11 +40,9 @@ const z = zlib as unknown as {
 };
 const hostZstd = typeof z.zstdCompressSync === "function";
 
-function pieces(data: Uint8Array): Uint8Array[] {
+function pieces(data: Uint8Array, pieceBytes: number): Uint8Array[] {
   const out = [];
-  for (let at = 0; at < data.length; at += PIECE_BYTES) {
-    out.push(data.subarray(at, at + PIECE_BYTES));
-  }
+  for (let at = 0; at < data.length; at += pieceBytes) out.push(data.subarray(at, at + pieceBytes));
   return out;
 }
 
@@ -44,12 +61,10 @@ function hostDecompress(frame: Uint8Array): Uint8Array {
 
 const baselineName = hostZstd ? "node:zlib zstd" : "node:zlib gzip -6 (no zstd in node:zlib)";
 
-for (const [kind, data] of Object.entries(inputs)) {
-  const parts = pieces(data);
+for (const [kind, { data, pieceBytes }] of Object.entries(inputs)) {
+  const parts = pieces(data, pieceBytes);
   for (const level of [1, 3, 9]) {
-    const frames = parts.map((piece) => compress(piece, { level }));
     const hostFrames = parts.map((piece) => hostCompress(piece, level));
-    const ratio = frames.reduce((n, f) => n + f.length, 0) / data.length;
     const hostRatio = hostFrames.reduce((n, f) => n + f.length, 0) / data.length;
     Deno.bench({
       name: `${baselineName} compress level ${level}, 16 MiB ${kind} (ratio ${
@@ -64,15 +79,6 @@ for (const [kind, data] of Object.entries(inputs)) {
       },
     });
     Deno.bench({
-      name: `zstd-codec compress level ${level}, 16 MiB ${kind} (ratio ${ratio.toFixed(3)})`,
-      group: `compress-${kind}-${level}`,
-      n: 3,
-      warmup: 1,
-      fn() {
-        for (const piece of parts) compress(piece, { level });
-      },
-    });
-    Deno.bench({
       name: `${baselineName} decompress level ${level}, 16 MiB ${kind}`,
       group: `decompress-${kind}-${level}`,
       baseline: true,
@@ -82,14 +88,27 @@ for (const [kind, data] of Object.entries(inputs)) {
         for (const frame of hostFrames) hostDecompress(frame);
       },
     });
-    Deno.bench({
-      name: `zstd-codec decompress level ${level}, 16 MiB ${kind}`,
-      group: `decompress-${kind}-${level}`,
-      n: 5,
-      warmup: 1,
-      fn() {
-        for (const frame of frames) decompress(frame, { maxBytes: PIECE_BYTES });
-      },
-    });
+    for (const engine of engines) {
+      const frames = parts.map((piece) => compress(piece, { level, engine }));
+      const ratio = frames.reduce((n, f) => n + f.length, 0) / data.length;
+      Deno.bench({
+        name: `${engine} compress level ${level}, 16 MiB ${kind} (ratio ${ratio.toFixed(3)})`,
+        group: `compress-${kind}-${level}`,
+        n: 3,
+        warmup: 1,
+        fn() {
+          for (const piece of parts) compress(piece, { level, engine });
+        },
+      });
+      Deno.bench({
+        name: `${engine} decompress level ${level}, 16 MiB ${kind}`,
+        group: `decompress-${kind}-${level}`,
+        n: 5,
+        warmup: 1,
+        fn() {
+          for (const frame of frames) decompress(frame, { maxBytes: pieceBytes, engine });
+        },
+      });
+    }
   }
 }

@@ -8,10 +8,10 @@
  */
 
 import { KeyedHasher } from "./chunk_id.ts";
-import { AesGcm } from "./aead.ts";
+import { AesGcm, defaultAesGcmEngine } from "./aead.ts";
 import { type BlobKeys, sealBlob } from "./blob.ts";
 import { cutPoints, DEFAULT_CHUNKER_OPTIONS, StreamingChunker } from "./chunker.ts";
-import { compressBlob, decompress, loadCompressor } from "./compress.ts";
+import { compressBlob, compressorEngine, decompress, loadCompressor } from "./compress.ts";
 
 /** One stage to time: a function that processes the whole input once. */
 export interface BenchStage {
@@ -62,15 +62,17 @@ function pieces(data: Uint8Array, size = PIECE_BYTES): Uint8Array[] {
   return out;
 }
 
-// AES-256-GCM: the wasm kernel and WebCrypto on the same pieces (issue #3).
+// AES-256-GCM: the wasm kernel, libcrypto (where usable) and WebCrypto on the same pieces.
 const aesKey = new Uint8Array(32).fill(9);
 const nonce = new Uint8Array(12).fill(1);
 let wasmAead: AesGcm | undefined;
+let nativeAead: AesGcm | undefined;
 let webKey: CryptoKey | undefined;
 const sealedPieces = new Map<number, Uint8Array[]>();
 
 async function prepareAead(data: Uint8Array): Promise<void> {
-  wasmAead ??= new AesGcm(aesKey);
+  wasmAead ??= new AesGcm(aesKey, { engine: "wasm" });
+  if (defaultAesGcmEngine() === "libcrypto") nativeAead ??= new AesGcm(aesKey);
   webKey ??= await crypto.subtle.importKey("raw", aesKey, "AES-GCM", false, ["encrypt", "decrypt"]);
   for (const size of [PIECE_BYTES, 64 * 1024]) {
     if (!sealedPieces.has(size)) {
@@ -83,7 +85,26 @@ async function prepareAead(data: Uint8Array): Promise<void> {
 }
 
 function aeadStages(size: number, name: string): BenchStage[] {
+  const native: BenchStage[] = defaultAesGcmEngine() !== "libcrypto" ? [] : [
+    {
+      id: `aes-gcm-seal-${name}-libcrypto`,
+      label: `AES-256-GCM seal, ${name} pieces (libcrypto)`,
+      prepare: prepareAead,
+      run: (data) => {
+        for (const piece of pieces(data, size)) nativeAead!.seal(nonce, piece);
+      },
+    },
+    {
+      id: `aes-gcm-open-${name}-libcrypto`,
+      label: `AES-256-GCM open, ${name} pieces (libcrypto)`,
+      prepare: prepareAead,
+      run: () => {
+        for (const sealed of sealedPieces.get(size)!) nativeAead!.open(nonce, sealed);
+      },
+    },
+  ];
   return [
+    ...native,
     {
       id: `aes-gcm-seal-${name}`,
       label: `AES-256-GCM seal, ${name} pieces (wasm)`,
@@ -191,7 +212,7 @@ export const PIPELINE_STAGES: readonly BenchStage[] = [
   },
   {
     id: "zstd3-random",
-    label: "zstd-3 try + 3% rule, 1 MiB pieces: stays raw",
+    label: `zstd-3 try + 3% rule, 1 MiB pieces: stays raw (${compressorEngine()})`,
     prepare: () => loadCompressor(),
     run: (data) => {
       for (const piece of pieces(data)) compressBlob(piece, { level: 3 });
@@ -199,7 +220,7 @@ export const PIPELINE_STAGES: readonly BenchStage[] = [
   },
   {
     id: "zstd3-text",
-    label: "zstd-3 compress, 1 MiB pieces of chat-like text",
+    label: `zstd-3 compress, 1 MiB pieces of chat-like text (${compressorEngine()})`,
     prepare: prepareText,
     run: () => {
       for (const piece of pieces(text)) compressBlob(piece, { level: 3 });
@@ -209,13 +230,14 @@ export const PIPELINE_STAGES: readonly BenchStage[] = [
   ...aeadStages(64 * 1024, "64 KiB"),
   {
     id: "pipeline-media",
-    label: "whole pipeline, one thread: media-like (random) data",
+    label: `whole pipeline, one thread: media-like (random) data (AES: ${defaultAesGcmEngine()})`,
     prepare: preparePipeline,
     run: pipeline,
   },
   {
     id: "pipeline-text",
-    label: "whole pipeline, one thread: chat-like text",
+    label:
+      `whole pipeline, one thread: chat-like text (AES: ${defaultAesGcmEngine()}, zstd: ${compressorEngine()})`,
     prepare: async (data) => {
       await preparePipeline();
       await prepareText(data);
@@ -224,7 +246,7 @@ export const PIPELINE_STAGES: readonly BenchStage[] = [
   },
   {
     id: "zstd3-text-decompress",
-    label: "zstd decompress, the chat-like text's frames",
+    label: `zstd decompress, the chat-like text's frames (${compressorEngine()})`,
     prepare: prepareText,
     run: () => {
       for (const frame of textFrames) decompress(frame.bytes, { maxBytes: frame.length });
