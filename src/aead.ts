@@ -242,8 +242,15 @@ export class AesGcm {
     for (const part of parts) bytes(part, "the plaintext", action);
     const o = bytes(out, "the output", action);
     const a = bytes(aad, "the associated data", action);
-    if (parts.reduce((sum, p) => sum + p.length, 0) > AES_GCM_MAX_PLAINTEXT_BYTES) {
+    const total = parts.reduce((sum, p) => sum + p.length, 0);
+    if (total > AES_GCM_MAX_PLAINTEXT_BYTES) {
       throw new RangeError("Cannot seal: the plaintext exceeds the GCM limit");
+    }
+    // Checked here for both engines, before either writes anything.
+    if (!Number.isInteger(offset) || offset < 0 || o.length - offset < total + TAG_BYTES) {
+      throw new RangeError(
+        `Cannot seal: ${total + TAG_BYTES} bytes do not fit at offset ${offset}`,
+      );
     }
     return this.#for(n).sealInto(n, parts, a, o, offset);
   }

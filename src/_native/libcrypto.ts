@@ -277,12 +277,7 @@ export class NativeGcmContext {
     offset: number,
   ): number {
     const ctx = this.#live(this.#seal);
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < total + TAG_BYTES) {
-      throw new RangeError(
-        `Cannot seal: ${total + TAG_BYTES} bytes do not fit at offset ${offset}`,
-      );
-    }
+    // src/aead.ts has checked that ciphertext and tag fit `out` at `offset`.
     this.#begin(ctx, 0, nonce, aad);
     let written = offset;
     for (const part of parts) {

@@ -164,12 +164,8 @@ export class GcmContext {
   ): number {
     const ctx = this.#live();
     const buffer = io();
+    // src/aead.ts has checked that ciphertext and tag fit `out` at `offset`.
     const total = parts.reduce((n, p) => n + p.length, 0);
-    if (!Number.isInteger(offset) || offset < 0 || out.length - offset < total + TAG_BYTES) {
-      throw new RangeError(
-        `Cannot seal: ${total + TAG_BYTES} bytes do not fit at offset ${offset}`,
-      );
-    }
     try {
       this.#begin(ctx, buffer, nonce, aad);
       const mem = memoryBytes();
