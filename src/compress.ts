@@ -257,9 +257,9 @@ export function compress(data: Uint8Array, options: CompressOptions = {}): Uint8
   }
   // The same levels with either engine, so a repository's blobs do not depend on which one ran.
   const effective = data.length <= SMALL_INPUT_BYTES ? level : Math.min(level, MAX_STREAMING_LEVEL);
-  if (native) return nativeCompress(data, effective);
-  const zstd = loaded("compress blob");
+  const zstd = native ? undefined : loaded("compress blob");
   try {
+    if (zstd === undefined) return nativeCompress(data, effective);
     return guarded(
       zstd,
       () =>

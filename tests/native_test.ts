@@ -74,8 +74,6 @@ Deno.test("libcrypto seals a part in place and over an uneven overlap as the ker
       (length, shift) => {
         const nonce = crypto.getRandomValues(new Uint8Array(12));
         const plaintext = pseudoRandomBytes(length, length + 1);
-        const expected = wasm.sealInto(nonce, [plaintext], new Uint8Array(length + 16), 0);
-        assertEquals(expected, length + 16);
         const reference = wasm.seal(nonce, plaintext);
         // The part lies `shift` bytes after where its ciphertext goes, in one buffer.
         const buffer = new Uint8Array(shift + length + 16);
@@ -176,17 +174,17 @@ Deno.test("a repository written with the native stages restores with the referen
     await cli(["init"], env);
     await cli(["backup", source], env);
     await cli(["restore", "latest", "--target", `${dir}/by-reference`], reference);
+    assertEquals(
+      await describeTree(`${dir}/by-reference/source`, ""),
+      await describeTree(source, ""),
+    );
     // Written by the reference stages (new text), restored by the native ones.
     await Deno.writeTextFile(`${source}/messages.txt`, lines.reverse().join(""));
     await cli(["backup", source], reference);
     await cli(["restore", "latest", "--target", `${dir}/by-native`], env);
     await cli(["check", "--read-data"], reference);
     await cli(["check", "--read-data"], env);
-    const expected = await describeTree(source, "");
-    const first = await describeTree(`${dir}/by-reference/source`, "");
-    const second = await describeTree(`${dir}/by-native/source`, "");
-    assertEquals(second, expected);
-    assertEquals(Object.keys(first), Object.keys(expected));
+    assertEquals(await describeTree(`${dir}/by-native/source`, ""), await describeTree(source, ""));
   });
 });
 
