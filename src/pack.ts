@@ -144,11 +144,17 @@ function streamedSha256(parts: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(hash.digest());
 }
 
+/** getRandomValues fills at most 64 KiB a call (WebCrypto's quota). */
+const RANDOM_CALL_WORDS = 65536 / 4;
+
 /** Fisher–Yates with a CSPRNG. */
 function shuffle<T>(items: T[]): T[] {
   const out = [...items];
   const random = new Uint32Array(out.length);
-  crypto.getRandomValues(random);
+  // A pack of well-compressed pages can hold far more than 16384 blobs.
+  for (let at = 0; at < random.length; at += RANDOM_CALL_WORDS) {
+    crypto.getRandomValues(random.subarray(at, at + RANDOM_CALL_WORDS));
+  }
   for (let i = out.length - 1; i > 0; i--) {
     const j = random[i]! % (i + 1);
     [out[i], out[j]] = [out[j]!, out[i]!];
