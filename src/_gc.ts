@@ -1,11 +1,11 @@
 // Prompt garbage collection for the pipeline. Chunk-sized buffers are large
 // and die young; V8 lets tens of MB of them pile up per isolate before it
 // collects, and with a worker per core that alone broke the 300 MiB budget
-// (measured: 384 MB peak for a 512 MB backup with 2 workers; 263 MB when
-// each isolate collects every 16 MiB, for about 6% more time). Since then
-// chunks travel in reused buffers (src/_buffer_pool.ts), and collections
-// are kept for what still makes garbage: batched pages, new pool buffers.
-// Each one is two full mark-compacts (Deno's gc ignores V8's options).
+// (measured: 384 MB peak for a 512 MB backup with 2 workers). Chunks now
+// travel in reused buffers and the rest are freed as they die
+// (src/_buffer_pool.ts), so a collection is only a backstop for the heap's
+// own garbage, run when RSS says so (GarbageMeter). Each one is two full
+// mark-compacts (Deno's gc ignores V8's options).
 //
 // Node's idiom works in Deno without a command-line flag: enable
 // --expose-gc at run time and take `gc` from a fresh context. Hosts without
@@ -35,23 +35,49 @@ export function collectGarbage(): void {
   collector?.();
 }
 
+const MIB = 1024 * 1024;
+
+/** The process's resident memory, or null where the host does not tell. */
+function residentBytes(): number | null {
+  try {
+    return Deno.memoryUsage().rss;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Counts bytes that became garbage and collects once `everyBytes` have
- * piled up: the one rule backup, restore, check and the workers share.
+ * Keeps memory under the budget (peak RSS ≤ 300 MiB, DESIGN.md §2) with as
+ * few collections as it takes. Dead chunk buffers are freed as they die
+ * (src/_buffer_pool.ts `discard`); what is left is the heap's own garbage
+ * (ids, promises, index entries), which V8 lets grow to tens of MB per
+ * isolate. Every `everyBytes` of work, this looks at the process's RSS (3.5
+ * µs) and collects only above `rssBytes`, and then only once RSS has grown
+ * by REGROWTH_BYTES since the last collection: live data above the line
+ * must not make every check a collection. Collecting by bytes alone cost a
+ * restore 1.5 of 7 s (every 16 MiB); most runs now never collect.
  */
 export class GarbageMeter {
+  static readonly REGROWTH_BYTES = 32 * MIB;
   readonly #everyBytes: number;
+  readonly #rssBytes: number;
   #since = 0;
+  #floor = 0;
 
-  constructor(everyBytes: number) {
-    this.#everyBytes = everyBytes;
+  constructor(options: { everyBytes?: number; rssBytes?: number } = {}) {
+    this.#everyBytes = options.everyBytes ?? 8 * MIB;
+    this.#rssBytes = options.rssBytes ?? 240 * MIB;
   }
 
   add(bytes: number): void {
     this.#since += bytes;
-    if (this.#since >= this.#everyBytes) {
-      collectGarbage();
-      this.#since = 0;
+    if (this.#since < this.#everyBytes) return;
+    this.#since = 0;
+    const rss = residentBytes();
+    if (rss !== null && rss < Math.max(this.#rssBytes, this.#floor + GarbageMeter.REGROWTH_BYTES)) {
+      return;
     }
+    collectGarbage();
+    this.#floor = residentBytes() ?? 0;
   }
 }

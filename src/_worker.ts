@@ -8,6 +8,7 @@ import { AesGcm } from "./aead.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { KeyedHasher } from "./chunk_id.ts";
 import { loadCompressor } from "./compress.ts";
+import { discard } from "./_buffer_pool.ts";
 import { GarbageMeter, loadGarbageCollector } from "./_gc.ts";
 import type { BlobType } from "./format.ts";
 
@@ -61,10 +62,9 @@ export type WorkerResponse =
 
 let keys: BlobKeys | null = null;
 let level = 3;
-// src/_gc.ts: what a job leaves behind here (compression samples and frames,
-// zstd-codec's handles, batches' copies) piles up unless collected; chunks
-// sealed or opened in place leave little, so collect by bytes processed.
-const garbage = new GarbageMeter(32 * 1024 * 1024);
+// Each isolate collects its own garbage; with libzstd a worker makes little
+// (its buffers are freed as they die), with zstd-codec its handles pile up.
+const garbage = new GarbageMeter();
 
 function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
@@ -99,6 +99,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   }
   try {
     if (!keys) throw new Error("Cannot work: the worker has no keys");
+    garbage.add("bytes" in request ? request.bytes.length : request.sealed.length);
     if (request.kind === "hash") {
       const id = keys.id.hash(request.bytes);
       reply({ kind: "hashed", job: request.job, id, bytes: request.bytes }, [
@@ -111,9 +112,11 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         id: request.id,
         inPlace: true,
       });
-      garbage.add(request.bytes.length);
-      // Not sealed in place: the plaintext leaves no copy here.
-      if (blob.sealed.buffer !== request.bytes.buffer) request.bytes.fill(0);
+      // Not sealed in place: the plaintext leaves no copy here, and its buffer is free.
+      if (blob.sealed.buffer !== request.bytes.buffer) {
+        request.bytes.fill(0);
+        discard([request.bytes]);
+      }
       reply(
         { kind: "sealed", job: request.job, sealed: blob.sealed, compressed: blob.compressed },
         [
@@ -131,7 +134,6 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         request.bytes.buffer as ArrayBuffer,
       ]);
     } else if (request.kind === "sealMany") {
-      garbage.add(request.bytes.length);
       let at = 0;
       const blobs = request.lengths.map((n, i) => {
         const part = request.bytes.subarray(at, at += n);
@@ -139,20 +141,19 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         return sealBlob(request.type, part, keys!, { level, id }).sealed;
       });
       request.bytes.fill(0);
-      const sealedBytes = new Uint8Array(blobs.reduce((n, b) => n + b.length, 0));
+      discard([request.bytes]);
+      const lengths = blobs.map((b) => b.length);
+      const sealedBytes = new Uint8Array(lengths.reduce((n, l) => n + l, 0));
       let out = 0;
       for (const blob of blobs) {
         sealedBytes.set(blob, out);
         out += blob.length;
       }
-      reply({
-        kind: "sealedMany",
-        job: request.job,
-        sealed: sealedBytes,
-        lengths: blobs.map((b) => b.length),
-      }, [sealedBytes.buffer]);
+      discard(blobs); // sealed into buffers of their own (src/blob.ts)
+      reply({ kind: "sealedMany", job: request.job, sealed: sealedBytes, lengths }, [
+        sealedBytes.buffer,
+      ]);
     } else if (request.kind === "openMany") {
-      garbage.add(request.sealed.length);
       const plaintext = new Uint8Array(request.plaintextLengths.reduce((n, l) => n + l, 0));
       let at = 0;
       let out = 0;
@@ -166,7 +167,9 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         );
         plaintext.set(opened, out);
         out += opened.length;
+        discard([opened]); // a buffer of its own (src/blob.ts)
       });
+      discard([request.sealed]);
       reply({ kind: "openedMany", job: request.job, plaintext }, [plaintext.buffer]);
     } else if (request.kind === "open") {
       // Opened where it lies: a raw blob's plaintext goes back in the buffer it came in.
@@ -178,7 +181,8 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         keys,
         { inPlace: true },
       );
-      garbage.add(request.sealed.length);
+      // Decompressed into a new buffer: the sealed one, transferred here, is free.
+      if (plaintext.buffer !== request.sealed.buffer) discard([request.sealed]);
       reply({ kind: "opened", job: request.job, plaintext }, [plaintext.buffer as ArrayBuffer]);
     }
   } catch (error) {

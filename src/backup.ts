@@ -10,7 +10,7 @@
 
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
-import { BufferPool, isPooled } from "./_buffer_pool.ts";
+import { BufferPool, discard } from "./_buffer_pool.ts";
 import { GarbageMeter } from "./_gc.ts";
 import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
@@ -95,8 +95,6 @@ const SMALL_CHUNK_BYTES = 64 * 1024;
 const BATCH_BYTES = 256 * 1024;
 /** Free chunk buffers kept for reuse (src/_buffer_pool.ts). */
 const POOL_BYTES = 16 * 1024 * 1024;
-/** Bytes of unpooled chunks between garbage collections (src/_gc.ts). */
-const COLLECT_EVERY_BYTES = 16 * 1024 * 1024;
 
 /** Runs one backup. */
 export async function backup(
@@ -117,11 +115,10 @@ export async function backup(
   const host = options.host ?? Deno.hostname();
   const username = options.username ?? (Deno.env.get("USER") ?? "");
   const { crypto } = context;
-  // Chunks and their sealed blobs live in reused buffers (src/_buffer_pool.ts).
-  // Batched pages (copied into batches, sealed into new buffers) still make
-  // garbage, and V8 lets it pile up: collect (src/_gc.ts).
-  const garbage = new GarbageMeter(COLLECT_EVERY_BYTES);
-  const buffers = new BufferPool({ maxBytes: POOL_BYTES, garbage });
+  // Chunks and their sealed blobs live in reused buffers; batched pages are
+  // freed as soon as their pack holds them (src/_buffer_pool.ts).
+  const buffers = new BufferPool({ maxBytes: POOL_BYTES });
+  const garbage = new GarbageMeter(); // a backstop, when RSS calls for it (src/_gc.ts)
   const writer = new BlobWriter(storage, index, crypto, keys.meta, {
     uploads: options.uploads,
     buffers,
@@ -217,10 +214,17 @@ export async function backup(
           fresh.map((i) => hashed.parts[i]!),
           fresh.map((i) => hashed.ids[i]!),
         );
+        let copied = true;
         for (const [k, i] of fresh.entries()) {
-          await writer.addSealed("data", hashed.ids[i]!, sealed[k]!, lengths[i]!);
+          copied = await writer.addSealed("data", hashed.ids[i]!, sealed[k]!, lengths[i]!) &&
+            copied;
         }
+        // In the packs' arenas now: free the batch's buffers (src/_buffer_pool.ts).
+        if (copied) discard(sealed);
       }
+      // The pages were copied to be hashed and sealed; none is read again.
+      discard(parts);
+      discard(hashed.parts);
       hexes.forEach(reference);
       return hexes;
     } finally {
@@ -258,7 +262,7 @@ export async function backup(
         if (parts.length > 0) await start(() => storeBatch(parts));
       };
       for (const chunk of chunks) {
-        if (!isPooled(chunk.bytes)) garbage.add(chunk.bytes.length);
+        garbage.add(chunk.bytes.length);
         if (chunk.bytes.length > SMALL_CHUNK_BYTES) {
           await flush();
           await start(async () => [await storeChunk(chunk.bytes)]);

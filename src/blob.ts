@@ -6,6 +6,7 @@
  */
 
 import { ascii, concatBytes, equalBytes, toHex } from "./_bytes.ts";
+import { discard } from "./_buffer_pool.ts";
 import type { AesGcm } from "./aead.ts";
 import type { KeyedHasher } from "./chunk_id.ts";
 import { BLOB_FLAG_RAW, BLOB_FLAG_ZSTD, compress, compressBlob, decompress } from "./compress.ts";
@@ -48,8 +49,10 @@ const SAMPLE_BYTES = 64 * 1024;
  */
 function worthCompressing(plaintext: Uint8Array): boolean {
   if (plaintext.length <= 2 * SAMPLE_BYTES) return true;
-  const sample = plaintext.subarray(0, SAMPLE_BYTES);
-  return compress(sample, { level: 1 }).length <= SAMPLE_BYTES * (1 - MIN_SAVING);
+  const frame = compress(plaintext.subarray(0, SAMPLE_BYTES), { level: 1 });
+  const worth = frame.length <= SAMPLE_BYTES * (1 - MIN_SAVING);
+  discard([frame]); // a new buffer (src/compress.ts), dead at once
+  return worth;
 }
 
 /**
@@ -58,6 +61,8 @@ function worthCompressing(plaintext: Uint8Array): boolean {
  * `inPlace`: the caller owns the plaintext's whole buffer and gives it up;
  * when the buffer has room around the plaintext (src/_buffer_pool.ts), the
  * blob is sealed right there, overwriting it, and nothing is allocated.
+ * Otherwise the sealed blob lies in a new buffer of its own, which the
+ * caller may `discard` (src/_buffer_pool.ts) once done with it.
  */
 export function sealBlob(
   type: BlobType,
@@ -93,6 +98,7 @@ export function sealBlob(
   key.sealInto(nonce, [flag, chosen.bytes], sealed, NONCE_BYTES, aad(type, id));
   // A compressed blob is shorter than its chunk: leave none of the chunk behind it.
   if (roomy) plaintext.subarray(Math.max(0, start + length - plaintext.byteOffset)).fill(0);
+  if (compressed) discard([chosen.bytes]); // the frame, a new buffer (src/compress.ts)
   return { type, id, sealed, plaintextLength: plaintext.length, compressed };
 }
 
@@ -102,7 +108,8 @@ export function sealBlob(
  * a bad flag, a frame that does not decompress to `plaintextLength` bytes,
  * or a plaintext whose id differs. `inPlace`: the caller gives up `sealed`,
  * which is decrypted where it lies; a raw blob's plaintext is then a view of
- * it, with nothing allocated.
+ * it, with nothing allocated. Otherwise the plaintext lies in a new buffer
+ * that nothing else holds, which the caller may `discard`.
  */
 export function openBlob(
   type: BlobType,
@@ -141,6 +148,7 @@ export function openBlob(
   if (payload![0] === BLOB_FLAG_RAW) plaintext = payload!.subarray(1);
   else if (payload![0] === BLOB_FLAG_ZSTD) {
     plaintext = decompress(payload!.subarray(1), { maxBytes: plaintextLength });
+    if (!options.inPlace) discard([payload!]); // open()'s new buffer, decompressed
   } else return fail(`unknown flag ${payload![0]}`);
   if (plaintext.length !== plaintextLength) {
     fail(`${plaintext.length} bytes, expected ${plaintextLength}`);

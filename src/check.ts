@@ -34,6 +34,7 @@ import {
 import { MAX_BLOB_BYTES } from "./compress.ts";
 import { verifySignature } from "./keys.ts";
 import { readSettings } from "./settings.ts";
+import { discard } from "./_buffer_pool.ts";
 import { GarbageMeter } from "./_gc.ts";
 import { packName, readPackHeader } from "./pack.ts";
 import {
@@ -176,8 +177,8 @@ class CheckRun {
   readonly #storage: Storage;
   readonly #options: CheckOptions;
   readonly #keys: CheckKeys | undefined;
-  readonly #garbage = new GarbageMeter(16 * 1024 * 1024);
   readonly #crypto: BlobCrypto;
+  readonly #garbage = new GarbageMeter();
   readonly report: CheckReport;
   /** Pack names as listed, with their sizes. */
   readonly #packs = new Map<string, number>();
@@ -549,7 +550,7 @@ class CheckRun {
           bytes.subarray(entry.offset - at, entry.offset - at + entry.sealedLength);
         const openOne = (entry: IndexEntry) =>
           this.#crypto.open(entry.type, entry.id, sealedOf(entry), entry.plaintextLength).then(
-            () => {},
+            (plaintext) => discard([plaintext]), // verified, and ours alone (src/workers.ts)
             () => {
               // Whatever the decoder says (authentication, frame, length, id), it is damaged.
               this.#badBlobs.add(toHex(entry.id));
@@ -572,7 +573,7 @@ class CheckRun {
               entries.map(sealedOf),
               entries.map((e) => e.plaintextLength),
             ).then(
-              () => {},
+              discard,
               // A batch fails as a whole: open its blobs one by one to name the damaged ones.
               () => Promise.all(entries.map(openOne)).then(() => {}),
             ),
@@ -590,8 +591,9 @@ class CheckRun {
           if (batchBytes >= OPEN_BATCH_BYTES) flush();
         }
         flush();
-        // A window's blobs open in parallel (on the worker pool when there is one).
-        opened = Promise.all(opening);
+        // A window's blobs open in parallel (on the worker pool when there is
+        // one). Once they are done, its buffer (a new one: Storage.get) is free.
+        opened = Promise.all(opening).finally(() => discard([bytes]));
         at = end;
       }
       await opened;
@@ -601,9 +603,7 @@ class CheckRun {
       return;
     }
     this.report.counts.packsRead++;
-    // Opened blobs are garbage at once; without this, V8 lets them pile up to
-    // 400+ MB (src/_gc.ts). Every 16 MiB: measured 425 -> 290 MB peak RSS.
-    this.#garbage.add(size);
+    this.#garbage.add(size); // a backstop, when RSS calls for it (src/_gc.ts)
     if (hash.digest("hex") !== id) {
       // With keys, each blob was verified on its own: only those that failed are lost.
       if (!this.#keys) this.#badPacks.add(id);

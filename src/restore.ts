@@ -8,12 +8,11 @@
  */
 
 import { dirname, join } from "node:path";
-import { BufferPool, isPooled } from "./_buffer_pool.ts";
+import { BufferPool, discard, isPooled } from "./_buffer_pool.ts";
 import { GarbageMeter } from "./_gc.ts";
 import { writeAll, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
-import { compressorEngine } from "./compress.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { TreeNode } from "./format.ts";
 
@@ -53,19 +52,14 @@ export async function restore(
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
-  // src/_gc.ts: written chunks are garbage at once, unless they go back to the pool.
-  // Every 32 MiB with libzstd, where no realm holds zstd-codec's 16 MiB
-  // heap: restoring the peers corpus took 5.4 s instead of 7.1 s (peak 251
-  // MiB, against 240 MiB collecting every 16 MiB).
-  const garbage = new GarbageMeter(
-    compressorEngine() === "libzstd" ? 32 * MIB : 16 * MIB,
-  );
   // In flight at once: files, and chunks across all of them (this bounds memory).
   const fileSlots = new Limiter(2 * store.parallelism + 1);
   const chunkSlots = new Limiter(2 * store.parallelism + 2);
   const depth = store.parallelism + 1;
-  // Chunks are read and opened in reused buffers (src/_buffer_pool.ts).
-  const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024, garbage });
+  // Chunks are read and opened in reused buffers, and the others freed once
+  // written (src/_buffer_pool.ts); collections only when RSS calls for one.
+  const buffers = new BufferPool({ maxBytes: 16 * MIB });
+  const garbage = new GarbageMeter();
   const leaves: Promise<void>[] = [];
 
   /** True when `relative` is included, or lies on the way to an included path. */
@@ -135,11 +129,11 @@ export async function restore(
     report();
   }
 
-  /** Writes restored bytes at the file's position, with progress and garbage counted. */
+  /** Writes restored bytes at the file's position, with progress counted. */
   async function written(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
     await writeAll(file, bytes);
     progress.bytes += bytes.length;
-    if (!isPooled(bytes)) garbage.add(bytes.length);
+    garbage.add(bytes.length);
     report();
   }
 
@@ -178,7 +172,9 @@ export async function restore(
       while (ahead.length > 0) {
         const bytes = await ahead.shift()!;
         await written(file, bytes);
-        buffers.give(bytes);
+        // Back to the pool, or freed: a data blob's plaintext is ours alone (BlobStore.read).
+        if (isPooled(bytes)) buffers.give(bytes);
+        else discard([bytes]);
         chunkSlots.release();
         held--;
         await fill();

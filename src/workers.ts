@@ -26,14 +26,19 @@ export interface BlobCrypto {
   ): Promise<{ sealed: Uint8Array; compressed: boolean }>;
   /**
    * Hashes many small chunks (database pages, FORMAT.md §7.4) as one job:
-   * their ids in order, and the bytes back.
+   * their ids in order, and the bytes back (perhaps as copies: `parts` may
+   * be dead, and the returned views share the buffers they lie in).
    */
   hashMany(parts: Uint8Array[]): Promise<{ ids: Uint8Array[]; parts: Uint8Array[] }>;
-  /** Seals many small blobs of one type as one job; `parts` are consumed. */
+  /**
+   * Seals many small blobs of one type as one job; `parts` are consumed.
+   * The sealed blobs lie in buffers nothing else holds (several may share one).
+   */
   sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]): Promise<Uint8Array[]>;
   /**
    * Opens and verifies many small blobs of one type as one job (FormatError
-   * on any damage): the plaintexts in order.
+   * on any damage): the plaintexts in order, in buffers nothing else holds
+   * (several may share one), which the caller may `discard`.
    */
   openMany(
     type: BlobType,
@@ -41,7 +46,11 @@ export interface BlobCrypto {
     sealed: Uint8Array[],
     plaintextLengths: number[],
   ): Promise<Uint8Array[]>;
-  /** Opens and verifies a blob (FormatError on any damage). */
+  /**
+   * Opens and verifies a blob (FormatError on any damage). The plaintext
+   * lies in `sealed`'s buffer when the caller gave that up (a pool's,
+   * src/_buffer_pool.ts), else in a new one nothing else holds.
+   */
   open(
     type: BlobType,
     id: Uint8Array,
