@@ -58,7 +58,7 @@ function residentBytes(): number | null {
  * restore 1.5 of 7 s (every 16 MiB); most runs now never collect.
  */
 export class GarbageMeter {
-  static readonly REGROWTH_BYTES = 32 * MIB;
+  static readonly REGROWTH_BYTES = 16 * MIB;
   readonly #everyBytes: number;
   readonly #rssBytes: number;
   #since = 0;
@@ -66,7 +66,7 @@ export class GarbageMeter {
 
   constructor(options: { everyBytes?: number; rssBytes?: number } = {}) {
     this.#everyBytes = options.everyBytes ?? 8 * MIB;
-    this.#rssBytes = options.rssBytes ?? 240 * MIB;
+    this.#rssBytes = options.rssBytes ?? 224 * MIB;
   }
 
   add(bytes: number): void {
