@@ -69,6 +69,14 @@ export class GarbageMeter {
     this.#rssBytes = options.rssBytes ?? 224 * MIB;
   }
 
+  /** Collections this meter ran (for tests and profiles). */
+  collections = 0;
+
+  /** RSS after the last collection. */
+  get floor(): number {
+    return this.#floor;
+  }
+
   add(bytes: number): void {
     this.#since += bytes;
     if (this.#since < this.#everyBytes) return;
@@ -78,6 +86,7 @@ export class GarbageMeter {
       return;
     }
     collectGarbage();
+    this.collections++;
     this.#floor = residentBytes() ?? 0;
   }
 }

@@ -20,7 +20,8 @@ import {
   WorkerBlobCrypto,
 } from "../mod.ts";
 import { concatBytes, toHex } from "../src/_bytes.ts";
-import { BufferPool, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
+import { BufferPool, discard, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
+import { GarbageMeter } from "../src/_gc.ts";
 import { openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
 import { writeParts } from "../src/_temp_file.ts";
@@ -175,6 +176,52 @@ Deno.test("BufferPool reuses its buffers, keeps at most maxBytes and takes back 
   const again = Array.from({ length: 8 }, () => pool.take(1_000_000));
   const reused = again.filter((v) => many.some((m) => m.buffer === v.buffer)).length;
   assertTrue(reused >= 3 && reused <= 4, `${reused} buffers kept`);
+  // Those it had no room for were freed at once, not left to a collection.
+  const freed = many.filter((m) => m.buffer.byteLength === 0).length;
+  assertEquals(freed, 8 - reused);
+  assertTrue(foreign.buffer.byteLength === 2_000_000, "a foreign buffer is never freed");
+});
+
+Deno.test("discard() frees its views' buffers at once and leaves what it cannot free alone", () => {
+  const whole = new Uint8Array(1 << 20);
+  const batch = new Uint8Array(3 * 4096);
+  const pages = [batch.subarray(0, 4096), batch.subarray(4096, 8192), batch.subarray(8192)];
+  discard([whole, ...pages, pages[1]!]); // views sharing a buffer, and a repeat
+  assertEquals(whole.buffer.byteLength, 0);
+  assertEquals(whole.length, 0);
+  assertEquals(batch.buffer.byteLength, 0);
+  discard([whole]); // already free: nothing happens
+  // WebAssembly memory and shared memory cannot be detached; they are left as they are.
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const inWasm = new Uint8Array(memory.buffer, 0, 16);
+  const shared = new Uint8Array(new SharedArrayBuffer(64));
+  discard([inWasm, shared]);
+  assertEquals(memory.buffer.byteLength, 65536);
+  assertEquals(shared.length, 64);
+});
+
+Deno.test("GarbageMeter collects only when RSS is over its line, and again only after regrowth", () => {
+  const rss = () => Deno.memoryUsage().rss;
+  // A line far above this process: no collection, however many bytes go by.
+  const never = new GarbageMeter({ everyBytes: 1, rssBytes: Number.MAX_SAFE_INTEGER });
+  for (let i = 0; i < 1000; i++) never.add(1);
+  assertEquals(never.collections, 0);
+  // A line below it: the first check collects; then only once RSS has regrown.
+  const below = new GarbageMeter({ everyBytes: 1, rssBytes: 1 });
+  below.add(1);
+  assertEquals(below.collections, 1);
+  for (let i = 0; i < 50; i++) below.add(1);
+  const regrew = rss() > below.floor + GarbageMeter.REGROWTH_BYTES;
+  assertTrue(
+    below.collections === 1 || regrew,
+    `${below.collections} collections without regrowth`,
+  );
+  // Checks come every `everyBytes`, not on every add.
+  const sparse = new GarbageMeter({ everyBytes: 100, rssBytes: 1 });
+  for (let i = 0; i < 99; i++) sparse.add(1);
+  assertEquals(sparse.collections, 0);
+  sparse.add(1);
+  assertEquals(sparse.collections, 1);
 });
 
 Deno.test("a pack built in an arena is the pack built from the blobs themselves", async () => {
