@@ -152,8 +152,24 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return toHex(await sha256(bytes));
 }
 
+// Uint8Array.fromHex and .toHex (ES2026), where the host has them: V8 does
+// both 4 to 8 times faster than the loops below (measured in Deno 2.9: 0.34
+// against 2.8 µs to parse a chunk id, 0.38 against 1.5 µs to print one),
+// and a restore parses an id per page.
+const nativeHex = Uint8Array as unknown as {
+  fromHex?: (text: string) => Uint8Array<ArrayBuffer>;
+  prototype: { toHex?: () => string };
+};
+const nativeToHex = nativeHex.prototype.toHex;
+const nativeFromHex = nativeHex.fromHex;
+
 /** Lowercase hexadecimal. */
 export function toHex(bytes: Uint8Array): string {
+  return nativeToHex ? nativeToHex.call(bytes) : portableToHex(bytes);
+}
+
+/** toHex for hosts without Uint8Array.prototype.toHex (exported for tests). */
+export function portableToHex(bytes: Uint8Array): string {
   // Decoded in one go, the string is flat. Built with +=, V8 keeps it as a rope
   // of 2n pieces: about 2 KB for a chunk id, in every index entry (measured:
   // 85 MB of heap after loading 40,000 index entries, 23 MB now).
@@ -165,11 +181,23 @@ export function toHex(bytes: Uint8Array): string {
   return ASCII_DECODER.decode(out);
 }
 
+function badHex(): never {
+  throw new RangeError("Cannot parse hexadecimal: odd length or a non-hex character");
+}
+
 /** Parses lowercase or uppercase hexadecimal; throws RangeError on anything else. */
 export function fromHex(text: string): Uint8Array<ArrayBuffer> {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
-    throw new RangeError("Cannot parse hexadecimal: odd length or a non-hex character");
+  if (!nativeFromHex) return portableFromHex(text);
+  try {
+    return nativeFromHex(text);
+  } catch {
+    return badHex();
   }
+}
+
+/** fromHex for hosts without Uint8Array.fromHex (exported for tests). */
+export function portableFromHex(text: string): Uint8Array<ArrayBuffer> {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) badHex();
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
   return out;

@@ -1,5 +1,13 @@
 import { assertEquals, assertThrows } from "./_assert.ts";
-import { ByteReader, ByteWriter } from "../src/_bytes.ts";
+import fc from "fast-check";
+import {
+  ByteReader,
+  ByteWriter,
+  fromHex,
+  portableFromHex,
+  portableToHex,
+  toHex,
+} from "../src/_bytes.ts";
 import { FormatError } from "../mod.ts";
 
 Deno.test("ByteWriter grows on every kind of write, and ByteReader reads it back", () => {
@@ -35,4 +43,27 @@ Deno.test("ByteReader names the object and the field when input is short", () =>
     FormatError,
     "2 unexpected bytes",
   );
+});
+
+Deno.test("toHex() and fromHex() agree with a reference, natively and in the portable code", () => {
+  const reference = (bytes: Uint8Array) =>
+    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
+      const hex = reference(bytes);
+      assertEquals(toHex(bytes), hex);
+      assertEquals(portableToHex(bytes), hex);
+      assertEquals(fromHex(hex), bytes);
+      assertEquals(portableFromHex(hex), bytes);
+      assertEquals(fromHex(hex.toUpperCase()), bytes);
+      assertEquals(portableFromHex(hex.toUpperCase()), bytes);
+    }),
+  );
+  for (const bad of ["abc", "0g", "zz", " 00", "00 ", "0x00", "é0"]) {
+    assertThrows(() => fromHex(bad), RangeError);
+    assertThrows(() => portableFromHex(bad), RangeError);
+  }
+  assertEquals(fromHex(""), new Uint8Array(0));
+  // A view's own bytes, not its buffer's.
+  assertEquals(toHex(new Uint8Array([1, 2, 3, 4]).subarray(1, 3)), "0203");
 });
