@@ -340,3 +340,49 @@ Deno.test("bench/peers addMessages adds seeded messages whose index entries land
     const quarters = new Set(changed.map((p) => Math.floor(4 * p / pages)));
     assertEquals(quarters.size, 4, `changed pages ${changed}`);
   }));
+
+Deno.test("databases restore first, beside the other files, into folders whose modes come last; --include picks them or not", () =>
+  withDir(async (dir) => {
+    // Folders and files around two databases; one database's folder is read-only.
+    await Deno.mkdir(`${dir}/src/media`, { recursive: true });
+    await Deno.mkdir(`${dir}/src/databases`);
+    const photo = pseudoRandomBytes(300_000, 5);
+    await Deno.writeFile(`${dir}/src/media/photo.jpg`, photo);
+    await Deno.writeTextFile(`${dir}/src/notes.txt`, "see you at noon\n");
+    makeDatabase(`${dir}/src/databases/msgstore.db`, { rows: 3000 }).close();
+    makeDatabase(`${dir}/src/databases/wa.db`, { rows: 2000 }).close();
+    await Deno.chmod(`${dir}/src/databases`, 0o555);
+    try {
+      await withRepository(`${dir}/repo`, async (repository) => {
+        await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+        const index = await repository.index();
+        const node = (await files(repository)).get("src/databases/msgstore.db")!;
+        assertTrue(node.type === "file" && node.content.length > 16, "read pack by pack");
+        assertTrue(node.type === "file" && index.get(node.content[0]!)!.plaintextLength === 4096);
+
+        await repository.restore("latest", { target: `${dir}/all`, workers: 0 });
+        assertEquals(inspect(`${dir}/all/src/databases/msgstore.db`).rows, { n: 3000, s: 4501500 });
+        assertEquals(inspect(`${dir}/all/src/databases/wa.db`).rows, { n: 2000, s: 2001000 });
+        assertEquals(await Deno.readFile(`${dir}/all/src/media/photo.jpg`), photo);
+        assertEquals(await Deno.readTextFile(`${dir}/all/src/notes.txt`), "see you at noon\n");
+        assertEquals((await Deno.stat(`${dir}/all/src/databases`)).mode! & 0o777, 0o555);
+
+        await repository.restore("latest", { target: `${dir}/media`, include: ["src/media"] });
+        assertEquals(await Deno.readFile(`${dir}/media/src/media/photo.jpg`), photo);
+        const absent = await Deno.stat(`${dir}/media/src/databases`).then(() => false, () => true);
+        assertTrue(absent, "no database outside the included paths");
+
+        await repository.restore("latest", {
+          target: `${dir}/one`,
+          include: ["src/databases/wa.db"],
+        });
+        assertEquals(inspect(`${dir}/one/src/databases/wa.db`).rows, { n: 2000, s: 2001000 });
+        const names = [...Deno.readDirSync(`${dir}/one/src/databases`)].map((e) => e.name);
+        assertEquals(names, ["wa.db"]);
+      });
+    } finally {
+      for (const out of ["src", "all/src"]) {
+        await Deno.chmod(`${dir}/${out}/databases`, 0o755).catch(() => {});
+      }
+    }
+  }));
