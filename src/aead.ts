@@ -137,7 +137,9 @@ export class AesGcm {
     if (p.length > AES_GCM_MAX_PLAINTEXT_BYTES) {
       throw new RangeError(`Cannot seal: ${p.length} bytes exceed the GCM limit`);
     }
-    return this.#for(n).seal(n, p, a);
+    const out = new Uint8Array(p.length + TAG_BYTES);
+    this.#for(n).sealInto(n, [p], a, out, 0);
+    return out;
   }
 
   /**
@@ -161,8 +163,12 @@ export class AesGcm {
     // A message longer than the I/O region is read twice, to verify and then
     // to decrypt; memory another thread can write must not change in between.
     const stable = s.buffer instanceof ArrayBuffer ? s : s.slice();
-    const plaintext = this.#for(n).open(n, stable, a);
-    if (plaintext === null) throw new AuthenticationError();
+    // A new buffer no one else holds: the engine may decrypt into it before
+    // the verdict, wiping it on a failure (libcrypto then reads once, not twice).
+    const plaintext = new Uint8Array(s.length - TAG_BYTES);
+    if (!this.#for(n).openInto(n, stable, a, plaintext, 0, { unseen: true })) {
+      throw new AuthenticationError();
+    }
     return plaintext;
   }
 

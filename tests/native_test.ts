@@ -18,7 +18,7 @@ import {
   loadCompressor,
 } from "../mod.ts";
 import { createHash } from "node:crypto";
-import { nativeSha256 } from "../src/_native/libcrypto.ts";
+import { NativeGcmContext, nativeSha256 } from "../src/_native/libcrypto.ts";
 import { nativeZstdAvailable } from "../src/_native/libzstd.ts";
 import { describeTree, pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
@@ -84,6 +84,36 @@ Deno.test("libcrypto seals a part in place and over an uneven overlap as the ker
     ),
     { numRuns: 80 },
   );
+});
+
+Deno.test("libcrypto's two ways of opening: verified first writes nothing on a bad tag, one pass wipes", () => {
+  if (!nativeAead) return;
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  using wasm = new AesGcm(key, { engine: "wasm" });
+  const context = new NativeGcmContext(key);
+  try {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 200_000 }), (plaintext) => {
+        const nonce = crypto.getRandomValues(new Uint8Array(12));
+        const sealed = wasm.seal(nonce, plaintext);
+        for (const unseen of [false, true]) {
+          const out = new Uint8Array(plaintext.length);
+          assertTrue(context.openInto(nonce, sealed, new Uint8Array(0), out, 0, { unseen }));
+          assertEquals(out, plaintext);
+        }
+        sealed[sealed.length - 1]! ^= 1;
+        const untouched = new Uint8Array(plaintext.length).fill(0xaa);
+        assertTrue(!context.openInto(nonce, sealed, new Uint8Array(0), untouched, 0));
+        assertTrue(untouched.every((b) => b === 0xaa), "verified first: nothing written");
+        const wiped = new Uint8Array(plaintext.length).fill(0xaa);
+        assertTrue(!context.openInto(nonce, sealed, new Uint8Array(0), wiped, 0, { unseen: true }));
+        assertTrue(wiped.every((b) => b === 0), "one pass: the unverified plaintext is wiped");
+      }),
+      { numRuns: 60 },
+    );
+  } finally {
+    context.release();
+  }
 });
 
 Deno.test("COFRE_NATIVE=off leaves only the reference stages", async () => {

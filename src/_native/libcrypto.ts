@@ -32,6 +32,7 @@ const EVP_CTRL_GCM_SET_TAG = 0x11;
 const ENCRYPT = 1;
 const DECRYPT = 0;
 const KEEP = -1; // EVP_CipherInit_ex: keep the direction set before
+const EMPTY = new Uint8Array(0);
 
 const SYMBOLS = {
   EVP_aes_256_gcm: { parameters: [], result: "pointer" },
@@ -111,13 +112,22 @@ function knownAnswers(candidate: Loaded): boolean {
     const context = new NativeGcmContext(fromHex(KAT_KEY), candidate);
     try {
       const nonce = fromHex(KAT_NONCE);
-      const none = new Uint8Array(0);
-      const sealed = context.seal(nonce, fromHex(KAT_PLAINTEXT), none);
+      const plaintext = fromHex(KAT_PLAINTEXT);
+      const sealed = new Uint8Array(plaintext.length + TAG_BYTES);
+      context.sealInto(nonce, [plaintext], EMPTY, sealed, 0);
       if (!equalBytes(sealed, fromHex(KAT_SEALED))) return false;
-      const opened = context.open(nonce, sealed, none);
-      if (opened === null || !equalBytes(opened, fromHex(KAT_PLAINTEXT))) return false;
+      // Both ways of opening: verified first, and in one pass into a new buffer.
+      for (const unseen of [false, true]) {
+        const opened = new Uint8Array(plaintext.length);
+        if (!context.openInto(nonce, sealed, EMPTY, opened, 0, { unseen })) return false;
+        if (!equalBytes(opened, plaintext)) return false;
+      }
       sealed[sealed.length - 1]! ^= 1;
-      if (context.open(nonce, sealed, none) !== null) return false;
+      for (const unseen of [false, true]) {
+        const opened = new Uint8Array(plaintext.length);
+        if (context.openInto(nonce, sealed, EMPTY, opened, 0, { unseen })) return false;
+        if (opened.some((b) => b !== 0)) return false; // wiped, or never written
+      }
       // FIPS 180-4's "abc", in two parts.
       const abc = digestWith(candidate, [new Uint8Array([0x61]), new Uint8Array([0x62, 0x63])]);
       return equalBytes(abc, fromHex(KAT_SHA256_ABC));
@@ -206,24 +216,17 @@ export class NativeGcmContext {
     orphans.register(this, { lib: this.#lib, contexts: [this.#seal, this.#open] }, this);
   }
 
-  /** Encrypts `plaintext`; returns ciphertext ‖ tag. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(plaintext.length + TAG_BYTES);
-    this.sealInto(nonce, [plaintext], aad, out, 0);
-    return out;
-  }
-
-  /** Verifies and decrypts ciphertext ‖ tag; null when the tag does not verify. */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array<ArrayBuffer> | null {
-    const out = new Uint8Array(Math.max(0, sealed.length - TAG_BYTES));
-    return this.openInto(nonce, sealed, aad, out, 0) ? out : null;
-  }
-
   /**
    * Verifies ciphertext ‖ tag and only then decrypts it into `out` at
    * `offset`; false (and nothing written) when the tag does not verify. As
    * with the wasm kernel, the plaintext may land at or before its
    * ciphertext in one buffer.
+   *
+   * OpenSSL gives its verdict only after decrypting, so this reads the
+   * ciphertext twice. `unseen`: `out` is a new buffer no one else reads
+   * (AesGcm.open's), so the plaintext goes straight into it, in one pass,
+   * and is wiped if the tag fails (`deno bench`, open 1 MiB pieces: 1650 →
+   * 2700 MB/s; 64 KiB: 41 → 25 µs).
    */
   openInto(
     nonce: Uint8Array,
@@ -231,10 +234,19 @@ export class NativeGcmContext {
     aad: Uint8Array,
     out: Uint8Array,
     offset: number,
+    options: { unseen?: boolean } = {},
   ): boolean {
     const ctx = this.#live(this.#open);
     const length = sealed.length - TAG_BYTES;
     const ciphertext = sealed.subarray(0, length);
+    if (options.unseen && !overlaps(ciphertext, out)) {
+      const plaintext = out.subarray(offset, offset + length);
+      this.#begin(ctx, 1, nonce, aad);
+      this.#update(ctx, plaintext, ciphertext);
+      if (this.#verdict(ctx, sealed.subarray(length))) return true;
+      plaintext.fill(0);
+      return false;
+    }
     // Pass 1: the verdict, the plaintext going to the scratch and then wiped.
     this.#begin(ctx, 1, nonce, aad);
     let verified: boolean;
@@ -243,16 +255,13 @@ export class NativeGcmContext {
         const n = Math.min(SCRATCH_BYTES, length - at);
         this.#update(ctx, scratch, ciphertext.subarray(at, at + n));
       }
-      tagBuffer.set(sealed.subarray(length));
-      check(this.#lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tagBuffer), "open");
-      verified = this.#lib.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1;
+      verified = this.#verdict(ctx, sealed.subarray(length));
     } finally {
       scratch.fill(0, 0, Math.min(length, SCRATCH_BYTES));
-      tagBuffer.fill(0);
     }
     if (!verified) return false;
     // Pass 2: the same keystream again, into the output (no tag to check).
-    this.#begin(ctx, 1, nonce, new Uint8Array(0));
+    this.#begin(ctx, 1, nonce, EMPTY);
     this.#transform(ctx, ciphertext, out.subarray(offset, offset + length));
     return true;
   }
@@ -312,6 +321,17 @@ export class NativeGcmContext {
         this.#lib.EVP_CipherUpdate(ctx, null, outLength, aad, aad.length),
         "authenticate the associated data",
       );
+    }
+  }
+
+  /** Checks `tag` against the message `ctx` has decrypted: true when it verifies. */
+  #verdict(ctx: Deno.PointerObject, tag: Uint8Array): boolean {
+    tagBuffer.set(tag);
+    try {
+      check(this.#lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tagBuffer), "open");
+      return this.#lib.EVP_CipherFinal_ex(ctx, scratch, outLength) === 1;
+    } finally {
+      tagBuffer.fill(0);
     }
   }
 

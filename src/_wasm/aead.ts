@@ -69,48 +69,13 @@ export class GcmContext {
     orphans.register(this, this.#context, this);
   }
 
-  /** Encrypts `plaintext`; returns ciphertext ‖ tag. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array<ArrayBuffer> {
-    const ctx = this.#live();
-    const buffer = io();
-    const out = new Uint8Array(plaintext.length + TAG_BYTES);
-    try {
-      this.#begin(ctx, buffer, nonce, aad);
-      const mem = memoryBytes();
-      for (let at = 0; at < plaintext.length; at += IO_BYTES) {
-        const n = Math.min(IO_BYTES, plaintext.length - at);
-        mem.set(plaintext.subarray(at, at + n), buffer.ptr);
-        check(core.gcm_seal_update(ctx, buffer.ptr, n), "seal");
-        out.set(mem.subarray(buffer.ptr, buffer.ptr + n), at);
-      }
-      const tag = buffer.ptr + IO_BYTES;
-      check(core.gcm_seal_finish(ctx, tag), "seal");
-      out.set(mem.subarray(tag, tag + TAG_BYTES), plaintext.length);
-      return out;
-    } finally {
-      wipeUsed(buffer, Math.max(nonce.length, aad.length, plaintext.length));
-    }
-  }
-
-  /**
-   * Verifies and decrypts ciphertext ‖ tag; returns null when the tag does
-   * not verify, having decrypted nothing.
-   */
-  open(
-    nonce: Uint8Array,
-    sealed: Uint8Array,
-    aad: Uint8Array,
-  ): Uint8Array<ArrayBuffer> | null {
-    const out = new Uint8Array(Math.max(0, sealed.length - TAG_BYTES));
-    return this.openInto(nonce, sealed, aad, out, 0) ? out : null;
-  }
-
   /**
    * Verifies ciphertext ‖ tag and decrypts it into `out` at `offset`; false
    * (and nothing written) when the tag does not verify; src/aead.ts has
    * checked that the plaintext fits `out` at `offset`. `out` may be the
    * buffer `sealed` lies in when the plaintext lands at or before its
-   * ciphertext: each segment is read before its plaintext is written.
+   * ciphertext: each segment is read before its plaintext is written. The
+   * kernel always verifies before it decrypts, so `unseen` changes nothing.
    */
   openInto(
     nonce: Uint8Array,
@@ -118,6 +83,7 @@ export class GcmContext {
     aad: Uint8Array,
     out: Uint8Array,
     offset: number,
+    _options: { unseen?: boolean } = {},
   ): boolean {
     const ctx = this.#live();
     const buffer = io();
