@@ -8,7 +8,7 @@
  */
 
 import { KeyedHasher } from "./chunk_id.ts";
-import { AesGcm, defaultAesGcmEngine } from "./aead.ts";
+import { AesGcm, type AesGcmEngine, defaultAesGcmEngine } from "./aead.ts";
 import { type BlobKeys, sealBlob } from "./blob.ts";
 import { cutPoints, DEFAULT_CHUNKER_OPTIONS, StreamingChunker } from "./chunker.ts";
 import { compressBlob, compressorEngine, decompress, loadCompressor } from "./compress.ts";
@@ -84,35 +84,34 @@ async function prepareAead(data: Uint8Array): Promise<void> {
   }
 }
 
-function aeadStages(size: number, name: string): BenchStage[] {
-  const native: BenchStage[] = defaultAesGcmEngine() !== "libcrypto" ? [] : [
+/** Seal and open rows for one engine (the wasm kernel's ids carry no suffix). */
+function engineStages(size: number, name: string, engine: AesGcmEngine): BenchStage[] {
+  const aead = () => (engine === "wasm" ? wasmAead : nativeAead)!;
+  const suffix = engine === "wasm" ? "" : `-${engine}`;
+  return [
     {
-      id: `aes-gcm-seal-${name}-libcrypto`,
-      label: `AES-256-GCM seal, ${name} pieces (libcrypto)`,
+      id: `aes-gcm-seal-${name}${suffix}`,
+      label: `AES-256-GCM seal, ${name} pieces (${engine})`,
       prepare: prepareAead,
       run: (data) => {
-        for (const piece of pieces(data, size)) nativeAead!.seal(nonce, piece);
+        for (const piece of pieces(data, size)) aead().seal(nonce, piece);
       },
     },
     {
-      id: `aes-gcm-open-${name}-libcrypto`,
-      label: `AES-256-GCM open, ${name} pieces (libcrypto)`,
+      id: `aes-gcm-open-${name}${suffix}`,
+      label: `AES-256-GCM open, ${name} pieces (${engine})`,
       prepare: prepareAead,
       run: () => {
-        for (const sealed of sealedPieces.get(size)!) nativeAead!.open(nonce, sealed);
+        for (const sealed of sealedPieces.get(size)!) aead().open(nonce, sealed);
       },
     },
   ];
+}
+
+function aeadStages(size: number, name: string): BenchStage[] {
   return [
-    ...native,
-    {
-      id: `aes-gcm-seal-${name}`,
-      label: `AES-256-GCM seal, ${name} pieces (wasm)`,
-      prepare: prepareAead,
-      run: (data) => {
-        for (const piece of pieces(data, size)) wasmAead!.seal(nonce, piece);
-      },
-    },
+    ...(defaultAesGcmEngine() === "libcrypto" ? engineStages(size, name, "libcrypto") : []),
+    ...engineStages(size, name, "wasm"),
     {
       id: `aes-gcm-seal-${name}-webcrypto`,
       label: `AES-256-GCM encrypt, ${name} pieces (WebCrypto)`,
@@ -125,14 +124,6 @@ function aeadStages(size: number, name: string): BenchStage[] {
             piece as Uint8Array<ArrayBuffer>,
           );
         }
-      },
-    },
-    {
-      id: `aes-gcm-open-${name}`,
-      label: `AES-256-GCM open, ${name} pieces (wasm)`,
-      prepare: prepareAead,
-      run: () => {
-        for (const sealed of sealedPieces.get(size)!) wasmAead!.open(nonce, sealed);
       },
     },
     {

@@ -2,12 +2,24 @@
 // host-native stage too where this machine has it (src/_native/). Each case
 // names its engine, so a failure says which implementation broke.
 
-import { AesGcm as AesGcmAny, type AesGcmEngine, defaultAesGcmEngine } from "../mod.ts";
+import {
+  AesGcm as AesGcmAny,
+  type AesGcmEngine,
+  type CompressorEngine,
+  compressorEngine,
+  defaultAesGcmEngine,
+} from "../mod.ts";
 
 /** "wasm", plus "libcrypto" when the native AES-GCM stage is usable here. */
 export const AEAD_ENGINES: AesGcmEngine[] = [
   "wasm",
   ...(defaultAesGcmEngine() === "libcrypto" ? ["libcrypto" as const] : []),
+];
+
+/** "zstd-codec", plus "libzstd" when the native zstd stage is usable here. */
+export const ZSTD_ENGINES: CompressorEngine[] = [
+  "zstd-codec",
+  ...(compressorEngine() === "libzstd" ? ["libzstd" as const] : []),
 ];
 
 /** `AesGcm`, `aesGcmSeal` and `aesGcmOpen` bound to one engine. */

@@ -17,21 +17,17 @@ import {
   compress as compressWith,
   compressBlob as compressBlobWith,
   type CompressOptions,
-  type CompressorEngine,
   decompress as decompressWith,
   type DecompressOptions,
   FormatError,
   loadCompressor,
   MAX_BLOB_BYTES,
 } from "../mod.ts";
-import { nativeZstdAvailable, nativeZstdVersion } from "../src/_native/libzstd.ts";
+import { nativeZstdVersion } from "../src/_native/libzstd.ts";
+import { ZSTD_ENGINES } from "./_engines.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 
 await loadCompressor({ engine: "zstd-codec" });
-const ENGINES: CompressorEngine[] = [
-  "zstd-codec",
-  ...(nativeZstdAvailable() ? ["libzstd" as const] : []),
-];
 
 const VECTORS = new URL("./vectors/", import.meta.url);
 const GOLDEN = new URL("zstd-golden/", VECTORS);
@@ -107,7 +103,7 @@ function withDeclaredSize(frame: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-for (const engine of ENGINES) {
+for (const engine of ZSTD_ENGINES) {
   const compress = (data: Uint8Array, options: CompressOptions = {}) =>
     compressWith(data, { ...options, engine });
   const compressBlob = (data: Uint8Array, options: CompressOptions = {}) =>

@@ -14,6 +14,7 @@
 // here, and gives the decoder an output exactly as large as the frame
 // declares: libzstd cannot write past it.
 
+import { equalBytes } from "../_bytes.ts";
 import { openLibrary } from "./host.ts";
 
 const MIB = 1024 * 1024;
@@ -76,8 +77,7 @@ function knownAnswer(candidate: Loaded): boolean {
     const frame = compressWith(candidate, text, 3);
     if (frame.length >= text.length / 4) return false;
     const back = new Uint8Array(text.length);
-    return decompressWith(candidate, frame, back) === text.length &&
-      back.every((b, i) => b === text[i]);
+    return decompressWith(candidate, frame, back) === text.length && equalBytes(back, text);
   } catch {
     return false;
   }
