@@ -7,9 +7,11 @@
  * (src/_native/libcrypto.ts, DESIGN.md §2's host-native stage); `engine`
  * says which one a key uses, and `{ engine: "wasm" }` insists on the kernel.
  *
- * Sealed data is ciphertext ‖ 16-byte tag. Opening verifies the tag before it
- * decrypts anything: a failed open throws `AuthenticationError` and releases
- * no plaintext.
+ * Sealed data is ciphertext ‖ 16-byte tag. A failed open throws
+ * `AuthenticationError` and releases no plaintext: the kernel verifies the
+ * tag before it decrypts anything, and so does libcrypto when it opens into
+ * the caller's buffer (`openInto`); `open`'s new buffer, which no one else
+ * holds, libcrypto fills in one pass and wipes when the tag fails.
  *
  * @module
  */
