@@ -119,7 +119,7 @@ export class BlobStore {
    */
   async readScattered(
     content: readonly string[],
-    write: (fileOffset: number, bytes: Uint8Array) => Promise<void>,
+    write: (fileOffset: number, bytes: Uint8Array) => void | Promise<void>,
     options: { buffers?: BufferPool } = {},
   ): Promise<void> {
     const packs = new Map<string, Map<string, ScatteredBlob>>();

@@ -10,7 +10,7 @@
 import { dirname, join } from "node:path";
 import { BufferPool, discard, isPooled } from "./_buffer_pool.ts";
 import { GarbageMeter } from "./_gc.ts";
-import { writeAll, writeTempFile } from "./_temp_file.ts";
+import { writeAll, writeAllSync, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
@@ -146,9 +146,8 @@ export async function restore(
     report();
   }
 
-  /** Writes restored bytes at the file's position, with progress counted. */
-  async function written(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-    await writeAll(file, bytes);
+  /** Counts restored bytes as written. */
+  function written(bytes: Uint8Array): void {
     progress.bytes += bytes.length;
     garbage.add(bytes.length);
     report();
@@ -158,9 +157,13 @@ export async function restore(
   async function writeScattered(file: Deno.FsFile, node: TreeNode & { type: "file" }) {
     await chunkSlots.acquire();
     try {
-      await store.readScattered(node.content, async (offset, bytes) => {
-        await file.seek(offset, Deno.SeekMode.Start);
-        await written(file, bytes);
+      // Thousands of runs, most of a few pages: each written synchronously
+      // (src/_temp_file.ts `writeAllSync`), where a round trip per run cost
+      // more than the rest of the restore of the database.
+      await store.readScattered(node.content, (offset, bytes) => {
+        file.seekSync(offset, Deno.SeekMode.Start);
+        writeAllSync(file, bytes);
+        written(bytes);
       }, { buffers });
     } finally {
       chunkSlots.release();
@@ -188,7 +191,9 @@ export async function restore(
       await fill();
       while (ahead.length > 0) {
         const bytes = await ahead.shift()!;
-        await written(file, bytes);
+        // Chunks of about 1 MiB: an asynchronous write lets the pipeline go on meanwhile.
+        await writeAll(file, bytes);
+        written(bytes);
         // Back to the pool, or freed: a data blob's plaintext is ours alone (BlobStore.read).
         if (isPooled(bytes)) buffers.give(bytes);
         else discard([bytes]);

@@ -24,7 +24,7 @@ import { BufferPool, discard, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_
 import { GarbageMeter } from "../src/_gc.ts";
 import { openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
-import { writeParts } from "../src/_temp_file.ts";
+import { writeAllSync, writeParts } from "../src/_temp_file.ts";
 
 for (const engine of AEAD_ENGINES) {
   const { AesGcm } = aeadWith(engine);
@@ -363,6 +363,40 @@ Deno.test("writeParts() writes any mix of small and large parts end to end, thro
         },
       ),
       { numRuns: 60 },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeAllSync() at scattered offsets, in any order, gives the file the runs make in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 30 }),
+        fc.integer(),
+        async (lengths, seed) => {
+          const runs = lengths.map((n, i) => pseudoRandomBytes(n, i));
+          const offsets = runs.map((_, i) =>
+            runs.slice(0, i).reduce((sum, r) => sum + r.length, 0)
+          );
+          // Written the way a database restores: runs of a pack, in no file order.
+          const order = runs.map((_, i) => i).sort((a, b) => ((a * seed) % 7) - ((b * seed) % 7));
+          const path = `${dir}/out`;
+          const file = await Deno.open(path, { write: true, create: true, truncate: true });
+          try {
+            for (const i of order) {
+              file.seekSync(offsets[i]!, Deno.SeekMode.Start);
+              writeAllSync(file, runs[i]!);
+            }
+          } finally {
+            file.close();
+          }
+          assertEquals(await Deno.readFile(path), concatBytes(...runs));
+        },
+      ),
+      { numRuns: 40 },
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
