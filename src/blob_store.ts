@@ -430,9 +430,11 @@ export class BlobWriter {
     } finally {
       this.#waiting = undefined;
     }
-    const pack = this.#builder.finish(this.#meta);
+    // Emptied at once; named off the thread meanwhile (src/pack.ts), so adds go on.
+    const finishing = this.#builder.finish(this.#meta);
     const upload = (async () => {
       try {
+        const pack = await finishing;
         try {
           await this.#storage.put(pack.name, pack.parts);
         } finally {

@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { nativeSha256 } from "./_native/libcrypto.ts";
+import { nativeSha256Async } from "./_native/libcrypto.ts";
 import { ascii, concatBytes, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
@@ -105,10 +105,11 @@ export class PackBuilder {
 
   /**
    * Shuffles the blobs (FORMAT.md §9: the order reveals nothing about files),
-   * seals the header under the meta key and returns the pack; the builder
-   * is empty again afterwards.
+   * seals the header under the meta key and returns the pack. The builder
+   * is empty again when this returns, before the pack is named: the next
+   * pack may fill meanwhile.
    */
-  finish(meta: AesGcm): FinishedPack {
+  async finish(meta: AesGcm): Promise<FinishedPack> {
     if (this.#blobs.length === 0) throw new RangeError("Cannot finish an empty pack");
     const blobs = shuffle(this.#blobs);
     const arena = this.#arena;
@@ -124,9 +125,10 @@ export class PackBuilder {
     const length = new Uint8Array(4);
     new DataView(length.buffer).setUint32(0, sealedHeader.length, true);
     const parts = [...blobs.map((b) => b.sealed), sealedHeader, length];
-    // Hashed part by part: a 16 MiB pack is never copied whole.
+    // Hashed part by part: a 16 MiB pack is never copied whole. Off this
+    // thread where libcrypto is at hand: in a backup, it is the busiest.
     const size = parts.reduce((n, part) => n + part.length, 0);
-    const id = nativeSha256(parts) ?? streamedSha256(parts);
+    const id = (await nativeSha256Async(parts)) ?? streamedSha256(parts);
     const entries: IndexEntry[] = [];
     let offset = 0;
     for (const { entry } of blobs) {

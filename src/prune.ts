@@ -307,7 +307,7 @@ async function run(
   const newEntries: IndexEntry[] = [];
   const flush = async () => {
     if (builder.count === 0) return;
-    const pack = builder.finish(keys.meta);
+    const pack = await builder.finish(keys.meta);
     await storage.put(pack.name, pack.parts);
     newEntries.push(...pack.entries);
     result.newPacks++;

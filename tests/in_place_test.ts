@@ -260,7 +260,7 @@ Deno.test("a pack built in an arena is the pack built from the blobs themselves"
   // The blobs' own buffers are free once copied: scribbling on them changes nothing.
   const expected = blobs.map((b) => b.sealed.slice());
   for (const { sealed } of blobs) sealed.fill(0xaa);
-  const finished = arenaBuilder.finish(meta);
+  const finished = await arenaBuilder.finish(meta);
   assertTrue(finished.arena === arena);
   const bytes = concatBytes(...finished.parts);
   const storage = new MemoryStorage();
@@ -277,7 +277,7 @@ Deno.test("a pack built in an arena is the pack built from the blobs themselves"
   const counting = new PackBuilder({ arena: () => (asked++, new Uint8Array(PACK_ARENA_BYTES)) });
   counting.add(blobs[0]!.entry, expected[0]!);
   counting.add(blobs[1]!.entry, expected[1]!);
-  counting.finish(meta);
+  await counting.finish(meta);
   counting.add(blobs[2]!.entry, expected[2]!);
   assertEquals(asked, 2);
 });

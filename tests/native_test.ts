@@ -18,7 +18,7 @@ import {
   loadCompressor,
 } from "../mod.ts";
 import { createHash } from "node:crypto";
-import { NativeGcmContext, nativeSha256 } from "../src/_native/libcrypto.ts";
+import { NativeGcmContext, nativeSha256, nativeSha256Async } from "../src/_native/libcrypto.ts";
 import { nativeZstdAvailable } from "../src/_native/libzstd.ts";
 import { describeTree, pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
@@ -227,5 +227,28 @@ Deno.test("libcrypto's SHA-256 of parts is node:crypto's of their concatenation"
       assertEquals(nativeSha256(parts), new Uint8Array(expected.digest()));
     }),
     { numRuns: 100 },
+  );
+});
+
+Deno.test("libcrypto's SHA-256 off the thread equals node:crypto's, for any mix of page-sized and large parts, at once", async () => {
+  if (!nativeAead) return;
+  const part = fc.oneof(
+    fc.uint8Array({ maxLength: 5_000 }), // database pages, gathered before hashing
+    fc.integer({ min: 250_000, max: 1_200_000 }).map((n) => pseudoRandomBytes(n, n)),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(part, { maxLength: 400 }), { minLength: 1, maxLength: 3 }),
+      async (packs) => {
+        // Several packs named at once: each has a context of its own.
+        const digests = await Promise.all(packs.map((parts) => nativeSha256Async(parts)));
+        packs.forEach((parts, i) => {
+          const expected = createHash("sha256");
+          for (const p of parts) expected.update(p);
+          assertEquals(digests[i], new Uint8Array(expected.digest()));
+        });
+      },
+    ),
+    { numRuns: 30 },
   );
 });

@@ -21,7 +21,7 @@ function pack(count: number) {
 Deno.test("a pack round-trips: every blob is where the index says, named by its SHA-256", async () => {
   const meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
   const { builder, blobs } = pack(40);
-  const finished = builder.finish(meta);
+  const finished = await builder.finish(meta);
   assertEquals(builder.count, 0);
   const bytes = concatBytes(...finished.parts);
   assertEquals(bytes.length, finished.size);
@@ -56,7 +56,7 @@ Deno.test("a pack of more than 16384 blobs (well-compressed pages) is shuffled a
     order.push(toHex(id));
     builder.add({ type: "data", id, sealedLength: 29, plaintextLength: 1 }, new Uint8Array(29));
   }
-  const finished = builder.finish(meta);
+  const finished = await builder.finish(meta);
   const storage = new MemoryStorage();
   await storage.put(finished.name, finished.parts);
   const entries = await readPackHeader(storage, toHex(finished.id), finished.size, meta);
@@ -69,7 +69,7 @@ Deno.test("a pack of more than 16384 blobs (well-compressed pages) is shuffled a
 
 Deno.test("readPackHeader() reports a truncated, altered or foreign pack as FormatError", async (t) => {
   const meta = new AesGcm(crypto.getRandomValues(new Uint8Array(32)));
-  const finished = pack(5).builder.finish(meta);
+  const finished = await pack(5).builder.finish(meta);
   const bytes = concatBytes(...finished.parts);
   const id = toHex(finished.id);
   const cases: [string, Uint8Array, AesGcm][] = [
