@@ -95,6 +95,8 @@ const SMALL_CHUNK_BYTES = 64 * 1024;
 const BATCH_BYTES = 256 * 1024;
 /** Free chunk buffers kept for reuse (src/_buffer_pool.ts). */
 const POOL_BYTES = 16 * 1024 * 1024;
+/** Names chat apps give their databases (FORMAT.md §7.4): only the order of the walk depends on it. */
+const LIKELY_DATABASE = /\.(db|db3|sqlite|sqlite3)$/i;
 
 /** Runs one backup. */
 export async function backup(
@@ -242,6 +244,7 @@ export async function backup(
   async function readFile(
     path: string,
     cutter: Pick<StreamingChunker, "push" | "finish"> = chunker,
+    readBuffer: Uint8Array = buffer,
   ): Promise<{ content: Promise<string[]>; size: number }> {
     const file = await Deno.open(path, { read: true });
     const content: Promise<string[]>[] = [];
@@ -276,11 +279,11 @@ export async function backup(
     };
     try {
       for (;;) {
-        const n = await file.read(buffer);
+        const n = await file.read(readBuffer);
         if (n === null) break;
         size += n;
         progress.bytes += n;
-        await take(cutter.push(buffer.subarray(0, n)));
+        await take(cutter.push(readBuffer.subarray(0, n)));
         report();
       }
       await take(cutter.finish());
@@ -383,29 +386,31 @@ export async function backup(
     // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
     crypto.expect?.(info.size);
     try {
+      // One copy at a time (DatabaseCapturer): a second database waits for this one's read.
       const database = await databases.capture(path, info.size);
       if (database) {
-        try {
-          const { content, size } = await readFile(
-            database.copy,
-            new PageChunker(database.pageSize),
-          );
-          // Now, not once stored: its -wal and -journal come next in the folder.
-          capturedDatabases.add(path);
-          return storing(
-            path,
-            content.then((ids) => ({
-              ...base,
-              type: "file",
-              size,
-              content: ids,
-              sqlite: database.record,
-            })),
-          );
-        } finally {
-          // Read whole: the copy is not needed for storing.
-          await Deno.remove(database.copy).catch(() => {});
-        }
+        // Now, not once read: its -wal and -journal come next in the folder.
+        capturedDatabases.add(path);
+        // Read beside the walk, which goes on to the media meanwhile: pages
+        // keep the workers busy (zstd) while media keeps this thread busy
+        // (reading, FastCDC, packing), where one after the other left a
+        // core idle in each phase.
+        const node = (async (): Promise<TreeNode> => {
+          let read: Awaited<ReturnType<typeof readFile>>;
+          try {
+            read = await readFile(
+              database.copy,
+              new PageChunker(database.pageSize),
+              new Uint8Array(READ_BUFFER_BYTES),
+            );
+          } finally {
+            // Read whole: the copy is not needed for storing.
+            await databases.release(database);
+          }
+          const ids = await read.content;
+          return { ...base, type: "file", size: read.size, content: ids, sqlite: database.record };
+        })();
+        return storing(path, node);
       }
       const { content, size } = await readFile(path);
       return storing(path, content.then((ids) => ({ ...base, type: "file", size, content: ids })));
@@ -430,8 +435,14 @@ export async function backup(
       failed.push({ path, error: (error as Error).message });
       return null;
     }
+    // Files named like databases first, so their pages are stored beside
+    // the rest of the folder (visit); the header decides what is one, and
+    // a tree sorts its nodes itself (encodeTree). Companions (-wal) still
+    // come after their database.
+    const likely = (name: string) => LIKELY_DATABASE.test(name);
+    entries.sort();
     const nodes: Promise<TreeNode | null>[] = [];
-    for (const name of entries.sort()) {
+    for (const name of [...entries.filter(likely), ...entries.filter((n) => !likely(n))]) {
       const child = `${path}/${name}`;
       if (excluded(child) || isCompanion(child)) continue;
       nodes.push((await visit(child, name, previous?.get(name))).node);

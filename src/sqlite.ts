@@ -219,21 +219,32 @@ export interface CapturedDatabase {
 /**
  * Captures the databases one backup meets (FORMAT.md §7.4), into a private
  * temporary folder that `close()` removes; collects the warnings for files
- * that start like a database but cannot be read as one.
+ * that start like a database but cannot be read as one. One copy exists at
+ * a time: a capture waits until the last copy is released, so the
+ * temporary space a backup takes is its largest database, not their sum.
  */
 export class DatabaseCapturer {
   /** Files read as plain bytes although they looked like databases, and why. */
   readonly warnings: { path: string; warning: string }[] = [];
   #dir: string | null = null;
   #copies = 0;
+  #released: Promise<void> = Promise.resolve();
+  #release: (() => void) | null = null;
 
   /**
    * A consistent copy of `path` if it is a database, or null to read it as
    * an ordinary file (not a database, or not readable as one: then with a
-   * warning). `sourceSize` is the size the walk saw. The caller deletes the copy.
+   * warning). `sourceSize` is the size the walk saw. Waits for the copy
+   * before to be released; the caller `release`s this one once read.
    */
   async capture(path: string, sourceSize: number): Promise<CapturedDatabase | null> {
     if (await probeDatabase(path) === null) return null;
+    // Taken in turn: each waits for the one before, then hands its own turn on.
+    const before = this.#released;
+    let release!: () => void;
+    this.#released = new Promise<void>((done) => release = done);
+    await before;
+    this.#release = release;
     // Before the copy: a write during it then makes the next backup look again.
     const companions = await companionStates(path);
     this.#dir ??= await Deno.makeTempDir({ prefix: "cofre-sqlite-" });
@@ -244,6 +255,7 @@ export class DatabaseCapturer {
       return { copy, pageSize, record: { sourceSize, companions } };
     } catch (error) {
       await Deno.remove(copy).catch(() => {});
+      this.#handOn();
       if (error instanceof DatabaseBusyError) throw error;
       this.warnings.push({
         path,
@@ -253,6 +265,18 @@ export class DatabaseCapturer {
       });
       return null;
     }
+  }
+
+  /** Deletes a copy `capture` returned, once read; the next capture may go on. */
+  async release(database: CapturedDatabase): Promise<void> {
+    await Deno.remove(database.copy).catch(() => {});
+    this.#handOn();
+  }
+
+  #handOn(): void {
+    const release = this.#release;
+    this.#release = null;
+    release?.();
   }
 
   /** Removes the temporary folder and anything left in it. */

@@ -8,7 +8,7 @@ import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import type { TreeNode } from "../src/format.ts";
-import { databasePageSize, PageChunker } from "../src/sqlite.ts";
+import { DatabaseCapturer, databasePageSize, PageChunker } from "../src/sqlite.ts";
 import { addMessages, buildChatDatabase } from "../bench/peers/make_corpus.ts";
 import { tempDirs } from "./_temp_dir.ts";
 
@@ -317,6 +317,83 @@ Deno.test("a file that only starts like a database is backed up byte for byte, w
     } finally {
       await repository.close();
     }
+  }));
+
+Deno.test("DatabaseCapturer keeps one copy at a time: the next capture waits for release()", () =>
+  withDir(async (dir) => {
+    makeDatabase(`${dir}/a.db`, { rows: 300 }).close();
+    makeDatabase(`${dir}/b.db`, { rows: 200 }).close();
+    await Deno.writeFile(`${dir}/plain.bin`, pseudoRandomBytes(5000, 1));
+    const capturer = new DatabaseCapturer();
+    try {
+      const a = (await capturer.capture(`${dir}/a.db`, 0))!;
+      // Not a database: answered at once, without waiting for a's turn.
+      assertEquals(await capturer.capture(`${dir}/plain.bin`, 5000), null);
+      let b: Awaited<ReturnType<DatabaseCapturer["capture"]>> | undefined;
+      const pending = capturer.capture(`${dir}/b.db`, 0).then((captured) => b = captured);
+      for (let i = 0; i < 20; i++) await new Promise((done) => setTimeout(done, 5));
+      assertEquals(b, undefined, "b waits while a's copy exists");
+      const folder = a.copy.slice(0, a.copy.lastIndexOf("/"));
+      assertEquals((await Array.fromAsync(Deno.readDir(folder))).length, 1);
+      assertEquals(inspect(a.copy).rows, { n: 300, s: 300 * 301 / 2 });
+      await capturer.release(a);
+      await pending;
+      assertEquals(inspect(b!.copy).rows, { n: 200, s: 200 * 201 / 2 });
+      assertEquals((await Array.fromAsync(Deno.readDir(folder))).map((e) => e.name), [
+        b!.copy.slice(folder.length + 1),
+      ]);
+      await capturer.release(b!);
+    } finally {
+      await capturer.close();
+    }
+  }));
+
+Deno.test("databases are read beside the rest of their folder, on every core; the tree keeps the names' order", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    // Media around the databases, so their pages are stored while the walk reads these.
+    await Deno.writeFile(`${dir}/src/a.jpg`, pseudoRandomBytes(3 << 20, 11));
+    makeDatabase(`${dir}/src/chats.db`, { rows: 3000 }).close();
+    await Deno.writeFile(`${dir}/src/m.bin`, pseudoRandomBytes(2 << 20, 12));
+    makeDatabase(`${dir}/src/settings.sqlite`, { rows: 500, pageSize: 1024 }).close();
+    await Deno.writeTextFile(`${dir}/src/notes.db`, "named like one, but text");
+    await Deno.writeFile(`${dir}/src/z.mp4`, pseudoRandomBytes(5 << 20, 13));
+    await withRepository(`${dir}/repo`, async (repository) => {
+      const result = await repository.backup({ paths: [`${dir}/src`], workers: 2 });
+      assertEquals(result.snapshot.failed, []);
+      const nodes = await files(repository);
+      assertEquals([...nodes.keys()], [
+        "src",
+        "src/a.jpg",
+        "src/chats.db",
+        "src/m.bin",
+        "src/notes.db",
+        "src/settings.sqlite",
+        "src/z.mp4",
+      ]);
+      const recorded = (name: string) => {
+        const node = nodes.get(`src/${name}`)!;
+        return node.type === "file" && node.sqlite !== undefined;
+      };
+      assertTrue(recorded("chats.db") && recorded("settings.sqlite"));
+      assertTrue(!recorded("notes.db"), "a text file named .db is read as bytes");
+      await repository.restore("latest", { target: `${dir}/out`, workers: 2 });
+      assertEquals(inspect(`${dir}/out/src/chats.db`), {
+        check: "ok",
+        rows: { n: 3000, s: 3000 * 3001 / 2 },
+      });
+      assertEquals(inspect(`${dir}/out/src/settings.sqlite`), {
+        check: "ok",
+        rows: { n: 500, s: 500 * 501 / 2 },
+      });
+      for (const name of ["a.jpg", "m.bin", "notes.db", "z.mp4"]) {
+        assertEquals(
+          await Deno.readFile(`${dir}/out/src/${name}`),
+          await Deno.readFile(`${dir}/src/${name}`),
+          name,
+        );
+      }
+    });
   }));
 
 Deno.test("bench/peers addMessages adds seeded messages whose index entries land all over the file", () =>
