@@ -61,7 +61,7 @@ export async function main(
     )
     .option(
       "--connections <n>",
-      "uploads/downloads at once (or set COFRE_CONNECTIONS; default 4 for s3:/rclone:, 1 for a folder)",
+      "uploads/downloads at once (or set COFRE_CONNECTIONS; default 4 for s3:/rclone:, 2 for a folder)",
       positiveInteger,
     )
     .addCommand(initCommand(context))
