@@ -228,8 +228,10 @@ export class DatabaseCapturer {
   readonly warnings: { path: string; warning: string }[] = [];
   #dir: string | null = null;
   #copies = 0;
+  /** Settles when the last capture's copy is released. */
   #released: Promise<void> = Promise.resolve();
-  #release: (() => void) | null = null;
+  /** What hands the turn on, by copy. */
+  readonly #turns = new Map<string, () => void>();
 
   /**
    * A consistent copy of `path` if it is a database, or null to read it as
@@ -239,24 +241,22 @@ export class DatabaseCapturer {
    */
   async capture(path: string, sourceSize: number): Promise<CapturedDatabase | null> {
     if (await probeDatabase(path) === null) return null;
-    // Taken in turn: each waits for the one before, then hands its own turn on.
-    const before = this.#released;
-    let release!: () => void;
-    this.#released = new Promise<void>((done) => release = done);
-    await before;
-    this.#release = release;
-    // Before the copy: a write during it then makes the next backup look again.
-    const companions = await companionStates(path);
-    this.#dir ??= await Deno.makeTempDir({ prefix: "cofre-sqlite-" });
-    await Deno.chmod(this.#dir, 0o700); // the copy is plaintext: for this user only
-    const copy = `${this.#dir}/${this.#copies++}.db`;
+    const handOn = await this.#turn();
+    let copy: string | undefined;
     try {
+      // Before the copy: a write during it then makes the next backup look again.
+      const companions = await companionStates(path);
+      this.#dir ??= await Deno.makeTempDir({ prefix: "cofre-sqlite-" });
+      await Deno.chmod(this.#dir, 0o700); // the copy is plaintext: for this user only
+      copy = `${this.#dir}/${this.#copies++}.db`;
       const pageSize = await captureDatabase(path, copy);
+      this.#turns.set(copy, handOn);
       return { copy, pageSize, record: { sourceSize, companions } };
     } catch (error) {
-      await Deno.remove(copy).catch(() => {});
-      this.#handOn();
-      if (error instanceof DatabaseBusyError) throw error;
+      if (copy !== undefined) await Deno.remove(copy).catch(() => {});
+      handOn();
+      // No temporary folder, or writers holding the database: not the file's fault.
+      if (copy === undefined || error instanceof DatabaseBusyError) throw error;
       this.warnings.push({
         path,
         warning: `starts like an SQLite database but cannot be read as one (${
@@ -270,13 +270,16 @@ export class DatabaseCapturer {
   /** Deletes a copy `capture` returned, once read; the next capture may go on. */
   async release(database: CapturedDatabase): Promise<void> {
     await Deno.remove(database.copy).catch(() => {});
-    this.#handOn();
+    this.#turns.get(database.copy)?.();
+    this.#turns.delete(database.copy);
   }
 
-  #handOn(): void {
-    const release = this.#release;
-    this.#release = null;
-    release?.();
+  /** Waits for the copy before to be released; resolves to what hands the turn on. */
+  #turn(): Promise<() => void> {
+    const before = this.#released;
+    let handOn!: () => void;
+    this.#released = new Promise<void>((done) => handOn = done);
+    return before.then(() => handOn);
   }
 
   /** Removes the temporary folder and anything left in it. */

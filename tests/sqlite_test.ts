@@ -3,7 +3,7 @@
 // skipped, and corrupt look-alikes backed up byte for byte with a warning.
 
 import { DatabaseSync } from "node:sqlite";
-import { assertEquals, assertTrue } from "./_assert.ts";
+import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { LocalStorage, Repository } from "../mod.ts";
@@ -345,6 +345,23 @@ Deno.test("DatabaseCapturer keeps one copy at a time: the next capture waits for
       await capturer.release(b!);
     } finally {
       await capturer.close();
+    }
+    // A capture that fails before its copy (no temporary folder) hands its turn on.
+    const stranded = new DatabaseCapturer();
+    const tmp = Deno.env.get("TMPDIR");
+    Deno.env.set("TMPDIR", `${dir}/missing`);
+    try {
+      await assertRejects(() => stranded.capture(`${dir}/a.db`, 0), Deno.errors.NotFound);
+    } finally {
+      if (tmp === undefined) Deno.env.delete("TMPDIR");
+      else Deno.env.set("TMPDIR", tmp);
+    }
+    try {
+      const again = (await stranded.capture(`${dir}/b.db`, 0))!;
+      assertEquals(inspect(again.copy).rows, { n: 200, s: 200 * 201 / 2 });
+      await stranded.release(again);
+    } finally {
+      await stranded.close();
     }
   }));
 
