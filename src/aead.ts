@@ -10,8 +10,10 @@
  * Sealed data is ciphertext ‖ 16-byte tag. A failed open throws
  * `AuthenticationError` and releases no plaintext: the kernel verifies the
  * tag before it decrypts anything, and so does libcrypto when it opens into
- * the caller's buffer (`openInto`); `open`'s new buffer, which no one else
- * holds, libcrypto fills in one pass and wipes when the tag fails.
+ * the caller's buffer (`openInto`). Where no one else reads the output
+ * (`open`'s new buffer, or `openInto` with `unseen`, as a blob opened in its
+ * own buffer is), libcrypto decrypts in one pass and wipes the plaintext
+ * when the tag fails.
  *
  * @module
  */
@@ -180,7 +182,10 @@ export class AesGcm {
    * (having written nothing) when it does not verify, and `RangeError` when
    * `out` lacks the room. `out` may be the very buffer `sealed` lies in, with
    * the plaintext landing at or before its ciphertext: a pipeline opens a
-   * blob where it was read.
+   * blob where it was read. `unseen`: nothing else reads `out` until this
+   * returns, so an engine may decrypt before the verdict, in one pass,
+   * and on a failure the plaintext's place is wiped (zeros) instead of left
+   * untouched.
    *
    * @example
    * ```ts
@@ -198,6 +203,7 @@ export class AesGcm {
     aad: Uint8Array,
     out: Uint8Array,
     offset: number,
+    options: { unseen?: boolean } = {},
   ): number {
     const action = "open";
     const n = checkNonce(nonce, action);
@@ -219,7 +225,9 @@ export class AesGcm {
       o.set(plaintext, offset);
       return plaintext.length;
     }
-    if (!this.#for(n).openInto(n, s, a, o, offset)) throw new AuthenticationError();
+    if (!this.#for(n).openInto(n, s, a, o, offset, { unseen: options.unseen === true })) {
+      throw new AuthenticationError();
+    }
     return s.length - TAG_BYTES;
   }
 

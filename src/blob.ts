@@ -129,12 +129,14 @@ export function openBlob(
   try {
     const nonce = sealed.subarray(0, NONCE_BYTES);
     if (options.inPlace) {
+      // The caller gave the buffer up: opened in one pass, wiped if the tag fails (src/aead.ts).
       const n = key.openInto(
         nonce,
         sealed.subarray(NONCE_BYTES),
         aad(type, id),
         sealed,
         NONCE_BYTES,
+        { unseen: true },
       );
       payload = sealed.subarray(NONCE_BYTES, NONCE_BYTES + n);
     } else payload = key.open(nonce, sealed.subarray(NONCE_BYTES), aad(type, id));

@@ -108,6 +108,24 @@ Deno.test("libcrypto's two ways of opening: verified first writes nothing on a b
         const wiped = new Uint8Array(plaintext.length).fill(0xaa);
         assertTrue(!context.openInto(nonce, sealed, new Uint8Array(0), wiped, 0, { unseen: true }));
         assertTrue(wiped.every((b) => b === 0), "one pass: the unverified plaintext is wiped");
+        // In place, the plaintext 13 bytes before its ciphertext (a blob in its own buffer).
+        const buffer = new Uint8Array(13 + sealed.length);
+        buffer.set(sealed, 13);
+        assertTrue(
+          !context.openInto(nonce, buffer.subarray(13), new Uint8Array(0), buffer, 0, {
+            unseen: true,
+          }),
+        );
+        assertTrue(
+          buffer.subarray(0, plaintext.length).every((b) => b === 0),
+          "in place: the unverified plaintext is wiped",
+        );
+        sealed[sealed.length - 1]! ^= 1; // intact again
+        buffer.set(sealed, 13);
+        assertTrue(context.openInto(nonce, buffer.subarray(13), new Uint8Array(0), buffer, 0, {
+          unseen: true,
+        }));
+        assertEquals(buffer.subarray(0, plaintext.length), plaintext);
       }),
       { numRuns: 60 },
     );
