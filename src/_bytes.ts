@@ -224,3 +224,35 @@ const encoder = new TextEncoder();
 export function ascii(text: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(text);
 }
+
+/** Parts smaller than this are gathered (`gathered`): database pages, thousands to a pack. */
+const SMALL_PART_BYTES = 256 * 1024;
+
+/**
+ * Hands `parts` to `take` in order, runs of small ones first gathered into
+ * `staging`, so a pack of 4 KiB pages is a few calls instead of thousands
+ * (a write or a call off the thread costs more than the bytes). `take`
+ * must be done with its bytes when it resolves: `staging` is reused.
+ */
+export async function gathered(
+  parts: readonly Uint8Array[],
+  staging: Uint8Array,
+  take: (bytes: Uint8Array) => Promise<void>,
+): Promise<void> {
+  let used = 0;
+  for (const part of parts) {
+    if (part.length >= SMALL_PART_BYTES || part.length > staging.length) {
+      if (used > 0) await take(staging.subarray(0, used));
+      used = 0;
+      await take(part);
+      continue;
+    }
+    if (used + part.length > staging.length) {
+      await take(staging.subarray(0, used));
+      used = 0;
+    }
+    staging.set(part, used);
+    used += part.length;
+  }
+  if (used > 0) await take(staging.subarray(0, used));
+}

@@ -3,7 +3,7 @@
 // into place by the caller. Shared by LocalStorage and restore.
 
 import { join } from "node:path";
-import { toHex } from "./_bytes.ts";
+import { gathered, toHex } from "./_bytes.ts";
 
 /** Writes all of `bytes` at the file's position (a write may take only part). */
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
@@ -22,35 +22,18 @@ export function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
 }
 
-/** Parts smaller than this are gathered before writing (a database's pages: FORMAT.md §7.4). */
-const SMALL_PART_BYTES = 256 * 1024;
-
 /**
  * Writes `parts` one after another, gathering runs of small ones in
- * `staging` first: a pack of 4 KiB database pages is thousands of parts,
- * and one write each cost more than the pipeline's crypto.
+ * `staging` first (src/_bytes.ts `gathered`): a pack of 4 KiB database
+ * pages is thousands of parts, and one write each cost more than the
+ * pipeline's crypto.
  */
 export async function writeParts(
   file: Deno.FsFile,
   parts: readonly Uint8Array[],
   staging: Uint8Array,
 ): Promise<void> {
-  let used = 0;
-  for (const part of parts) {
-    if (part.length >= SMALL_PART_BYTES || part.length > staging.length) {
-      if (used > 0) await writeAll(file, staging.subarray(0, used));
-      used = 0;
-      await writeAll(file, part);
-      continue;
-    }
-    if (used + part.length > staging.length) {
-      await writeAll(file, staging.subarray(0, used));
-      used = 0;
-    }
-    staging.set(part, used);
-    used += part.length;
-  }
-  if (used > 0) await writeAll(file, staging.subarray(0, used));
+  await gathered(parts, staging, (bytes) => writeAll(file, bytes));
 }
 
 /**

@@ -25,6 +25,7 @@ import { GarbageMeter } from "../src/_gc.ts";
 import { openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
 import { writeAllSync, writeParts } from "../src/_temp_file.ts";
+import { tempDirs } from "./_temp_dir.ts";
 
 for (const engine of AEAD_ENGINES) {
   const { AesGcm } = aeadWith(engine);
@@ -348,35 +349,41 @@ Deno.test("the worker pool seals and opens pooled chunks in their own buffers, a
   }
 });
 
-Deno.test("writeParts() writes any mix of small and large parts end to end, through any staging size", async () => {
-  const dir = await Deno.makeTempDir();
+const withDir = tempDirs("cofre-in-place-test-");
+
+/** What `write` leaves in a new file `dir`/out. */
+async function written(dir: string, write: (file: Deno.FsFile) => unknown): Promise<Uint8Array> {
+  const path = `${dir}/out`;
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
+    await write(file);
+  } finally {
+    file.close();
+  }
+  return await Deno.readFile(path);
+}
+
+Deno.test("writeParts() writes any mix of small and large parts end to end, through any staging size", () =>
+  withDir(async (dir) => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.nat({ max: 300_000 }), { maxLength: 40 }),
         fc.integer({ min: 1, max: 100_000 }),
         async (lengths, stagingBytes) => {
           const parts = lengths.map((n, i) => pseudoRandomBytes(n % 7 === 0 ? n : n % 5000, i));
-          const path = `${dir}/out`;
-          const file = await Deno.open(path, { write: true, create: true, truncate: true });
-          try {
-            await writeParts(file, parts, new Uint8Array(stagingBytes));
-          } finally {
-            file.close();
-          }
-          assertEquals(await Deno.readFile(path), concatBytes(...parts));
+          const bytes = await written(
+            dir,
+            (f) => writeParts(f, parts, new Uint8Array(stagingBytes)),
+          );
+          assertEquals(bytes, concatBytes(...parts));
         },
       ),
       { numRuns: 60 },
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("writeAllSync() at scattered offsets, in any order, gives the file the runs make in order", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("writeAllSync() at scattered offsets, in any order, gives the file the runs make in order", () =>
+  withDir(async (dir) => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 1, maxLength: 30 }),
@@ -388,25 +395,18 @@ Deno.test("writeAllSync() at scattered offsets, in any order, gives the file the
           );
           // Written the way a database restores: runs of a pack, in no file order.
           const order = runs.map((_, i) => i).sort((a, b) => ((a * seed) % 7) - ((b * seed) % 7));
-          const path = `${dir}/out`;
-          const file = await Deno.open(path, { write: true, create: true, truncate: true });
-          try {
+          const bytes = await written(dir, (file) => {
             for (const i of order) {
               file.seekSync(offsets[i]!, Deno.SeekMode.Start);
               writeAllSync(file, runs[i]!);
             }
-          } finally {
-            file.close();
-          }
-          assertEquals(await Deno.readFile(path), concatBytes(...runs));
+          });
+          assertEquals(bytes, concatBytes(...runs));
         },
       ),
       { numRuns: 40 },
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("AdaptiveBlobCrypto works inline until the threshold, or until expect() announces enough work", async () => {
   const { keys } = await randomBlobKeys();

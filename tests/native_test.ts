@@ -18,7 +18,7 @@ import {
   loadCompressor,
 } from "../mod.ts";
 import { createHash } from "node:crypto";
-import { NativeGcmContext, nativeSha256, nativeSha256Async } from "../src/_native/libcrypto.ts";
+import { NativeGcmContext, nativeSha256Async } from "../src/_native/libcrypto.ts";
 import { nativeZstdAvailable } from "../src/_native/libzstd.ts";
 import { describeTree, pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
@@ -234,18 +234,6 @@ Deno.test("a repository written with the native stages restores with the referen
     await cli(["check", "--read-data"], env);
     assertEquals(await describeTree(`${dir}/by-native/source`, ""), await describeTree(source, ""));
   });
-});
-
-Deno.test("libcrypto's SHA-256 of parts is node:crypto's of their concatenation", () => {
-  if (!nativeAead) return;
-  fc.assert(
-    fc.property(fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 6 }), (parts) => {
-      const expected = createHash("sha256");
-      for (const part of parts) expected.update(part);
-      assertEquals(nativeSha256(parts), new Uint8Array(expected.digest()));
-    }),
-    { numRuns: 100 },
-  );
 });
 
 Deno.test("libcrypto's SHA-256 off the thread equals node:crypto's, for any mix of page-sized and large parts, at once", async () => {

@@ -16,7 +16,7 @@
 // kernel spends on one. An output no one else reads (`unseen`) is opened
 // in one pass instead, and wiped when the tag fails.
 
-import { equalBytes, fromHex } from "../_bytes.ts";
+import { equalBytes, fromHex, gathered } from "../_bytes.ts";
 import { cpuFlags, openLibrary, overlaps } from "./host.ts";
 
 const KIB = 1024;
@@ -155,52 +155,53 @@ function knownAnswers(candidate: Loaded): boolean {
   }
 }
 
-/**
- * SHA-256 (FIPS 180-4) of the concatenation of `parts`, through libcrypto
- * (SHA-NI where the CPU has it), or null when libcrypto is not usable here:
- * pack names (FORMAT.md §9) hash every stored byte, and node:crypto costs
- * a call of its own per part.
- */
-export function nativeSha256(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> | null {
-  const candidate = load();
-  return candidate === null ? null : digestWith(candidate, parts);
-}
-
+/** SHA-256 of the concatenation of `parts`, on this thread: for the known answer at load. */
 function digestWith(candidate: Loaded, parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const { lib } = candidate;
-  digestContext ??= lib.EVP_MD_CTX_new();
-  const md = lib.EVP_sha256();
-  if (digestContext === null || md === null) {
-    throw new Error("Cannot hash: libcrypto has no SHA-256");
-  }
-  check(lib.EVP_DigestInit_ex(digestContext, md, null), "hash");
-  for (const part of parts) {
-    if (part.length > 0) {
-      check(lib.EVP_DigestUpdate(digestContext, part, BigInt(part.length)), "hash");
+  const context = newDigest(lib);
+  try {
+    for (const part of parts) {
+      if (part.length > 0) check(lib.EVP_DigestUpdate(context, part, BigInt(part.length)), "hash");
     }
+    return finishDigest(lib, context);
+  } finally {
+    lib.EVP_MD_CTX_free(context);
   }
+}
+
+/** A SHA-256 context, started; the caller frees it. */
+function newDigest(lib: Library): Deno.PointerObject {
+  const context = lib.EVP_MD_CTX_new();
+  const md = lib.EVP_sha256();
+  if (context === null || md === null) throw new Error("Cannot hash: libcrypto has no SHA-256");
+  try {
+    check(lib.EVP_DigestInit_ex(context, md, null), "hash");
+  } catch (error) {
+    lib.EVP_MD_CTX_free(context);
+    throw error;
+  }
+  return context;
+}
+
+function finishDigest(lib: Library, context: Deno.PointerObject): Uint8Array<ArrayBuffer> {
   const digest = new Uint8Array(32);
-  check(lib.EVP_DigestFinal_ex(digestContext, digest, null), "hash");
+  check(lib.EVP_DigestFinal_ex(context, digest, null), "hash");
   return digest;
 }
 
-let digestContext: Deno.PointerValue | undefined;
-
-/** Parts smaller than this are gathered before each call off the thread. */
-const GATHER_PART_BYTES = 256 * KIB;
-/** ...into this much. */
+/** Small parts are gathered into this much before each call off the thread. */
 const GATHER_BYTES = 1024 * KIB;
 
 /**
- * `nativeSha256`, with the hashing done off the calling thread, or null
- * when libcrypto is not usable here. A backup's main thread is its
- * pipeline's narrowest stage (it reads, chunks and packs for every
- * worker), and naming a pack was the largest thing on it: 0.65 s of a
- * backup of 650 MB of media. Each update runs on a thread of Deno's
- * blocking pool, with a context of its own, so packs may be named at
- * once. Small parts (database pages) are gathered first: one call each
- * would cost more than their hashing. `parts` must not change until the
- * promise settles.
+ * SHA-256 (FIPS 180-4, SHA-NI where the CPU has it) of the concatenation
+ * of `parts`, hashed off the calling thread, or null when libcrypto is not
+ * usable here. Pack names (FORMAT.md §9) hash every stored byte, and a
+ * backup's main thread is its pipeline's narrowest stage (it reads, chunks
+ * and packs for every worker): naming packs was the largest thing on it,
+ * 0.65 s of a backup of 650 MB of media. Each update runs on a thread of
+ * Deno's blocking pool, with a context of its own, so packs may be named
+ * at once; small parts (database pages) are gathered first (src/_bytes.ts
+ * `gathered`). `parts` must not change until the promise settles.
  */
 export async function nativeSha256Async(
   parts: readonly Uint8Array[],
@@ -208,35 +209,12 @@ export async function nativeSha256Async(
   const candidate = load();
   if (candidate === null) return null;
   const { lib } = candidate;
-  const context = lib.EVP_MD_CTX_new();
-  const md = lib.EVP_sha256();
-  if (context === null || md === null) throw new Error("Cannot hash: libcrypto has no SHA-256");
-  let gathered: Uint8Array | undefined;
-  let used = 0;
-  const update = async (bytes: Uint8Array) => {
-    check(await lib.EVP_DigestUpdate_async(context, bytes, BigInt(bytes.length)), "hash");
-  };
+  const context = newDigest(lib);
   try {
-    check(lib.EVP_DigestInit_ex(context, md, null), "hash");
-    for (const part of parts) {
-      if (part.length >= GATHER_PART_BYTES) {
-        if (used > 0) await update(gathered!.subarray(0, used));
-        used = 0;
-        await update(part);
-        continue;
-      }
-      gathered ??= new Uint8Array(GATHER_BYTES);
-      if (used + part.length > gathered.length) {
-        await update(gathered.subarray(0, used));
-        used = 0;
-      }
-      gathered.set(part, used);
-      used += part.length;
-    }
-    if (used > 0) await update(gathered!.subarray(0, used));
-    const digest = new Uint8Array(32);
-    check(lib.EVP_DigestFinal_ex(context, digest, null), "hash");
-    return digest;
+    await gathered(parts, new Uint8Array(GATHER_BYTES), async (bytes) => {
+      check(await lib.EVP_DigestUpdate_async(context, bytes, BigInt(bytes.length)), "hash");
+    });
+    return finishDigest(lib, context);
   } finally {
     lib.EVP_MD_CTX_free(context);
   }
@@ -319,21 +297,9 @@ export class NativeGcmContext {
       plaintext.byteOffset <= ciphertext.byteOffset;
     if (options.unseen && (behind || !overlaps(ciphertext, plaintext))) {
       this.#begin(ctx, 1, nonce, aad);
-      if (!overlaps(ciphertext, plaintext) || plaintext.byteOffset === ciphertext.byteOffset) {
-        this.#update(ctx, plaintext, ciphertext);
-      } else {
-        // OpenSSL refuses uneven overlap: a slice at a time through the
-        // scratch, each landing over ciphertext already read.
-        try {
-          for (let at = 0; at < length; at += SCRATCH_BYTES) {
-            const n = Math.min(SCRATCH_BYTES, length - at);
-            this.#update(ctx, scratch, ciphertext.subarray(at, at + n));
-            plaintext.set(scratch.subarray(0, n), at);
-          }
-        } finally {
-          scratch.fill(0, 0, Math.min(length, SCRATCH_BYTES));
-        }
-      }
+      // Through the scratch a slice at a time where they overlap unevenly,
+      // each slice landing over ciphertext already read.
+      this.#transform(ctx, ciphertext, plaintext);
       if (this.#verdict(ctx, sealed.subarray(length))) return true;
       plaintext.fill(0);
       return false;
@@ -353,7 +319,7 @@ export class NativeGcmContext {
     if (!verified) return false;
     // Pass 2: the same keystream again, into the output (no tag to check).
     this.#begin(ctx, 1, nonce, EMPTY);
-    this.#transform(ctx, ciphertext, out.subarray(offset, offset + length));
+    this.#transform(ctx, ciphertext, plaintext);
     return true;
   }
 
