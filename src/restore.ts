@@ -114,14 +114,17 @@ export async function restore(
         const slots = databases ? databaseSlots : fileSlots;
         const slot = slots.acquire();
         if (!databases) await slot;
-        const job = slot.then(() => restoreLeaf(node, path).finally(() => slots.release()));
+        const job = slot.then(() =>
+          restoreLeaf(node, path, databases).finally(() => slots.release())
+        );
         job.catch(() => {}); // awaited with the others below
         leaves.push(job);
       }
     }
   }
 
-  async function restoreLeaf(node: TreeNode, path: string): Promise<void> {
+  /** `database`: read pack by pack (isDatabase, known from the walk). */
+  async function restoreLeaf(node: TreeNode, path: string, database: boolean): Promise<void> {
     progress.path = path;
     const exists = await Deno.lstat(path).then(() => true, () => false);
     if (exists && !options.overwrite) {
@@ -140,8 +143,7 @@ export async function restore(
     const temp = await writeTempFile(
       dirname(path),
       ".cofre-restore-",
-      (file) =>
-        store.isScattered(node.content) ? writeScattered(file, node) : writeInOrder(file, node),
+      (file) => database ? writeScattered(file, node) : writeInOrder(file, node),
     );
     await Deno.chmod(temp, node.mode & 0o7777);
     await setTime(temp, node);
