@@ -186,9 +186,14 @@ export class WorkerBlobCrypto implements BlobCrypto {
     options: { level: number; count?: number },
   ): Promise<WorkerBlobCrypto> {
     const count = Math.max(1, options.count ?? navigator.hardwareConcurrency ?? 2);
-    const workers = await Promise.all(Array.from({ length: count }, async () => {
+    const settled = await Promise.allSettled(Array.from({ length: count }, async () => {
       const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
-      await expect(worker, "ready");
+      try {
+        await expect(worker, "ready");
+      } catch (error) {
+        worker.terminate();
+        throw error;
+      }
       const init: WorkerRequest = {
         kind: "init",
         keys: {
@@ -202,10 +207,23 @@ export class WorkerBlobCrypto implements BlobCrypto {
       worker.postMessage(init);
       // postMessage cloned the keys synchronously: these copies are not needed any more.
       if (init.kind === "init") { for (const key of Object.values(init.keys)) key.fill(0); }
-      await expect(worker, "initialized");
+      try {
+        await expect(worker, "initialized");
+      } catch (error) {
+        worker.terminate();
+        throw error;
+      }
       return { worker, busy: 0 };
     }));
-    return new WorkerBlobCrypto(workers);
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) {
+      // The others would wait on for work and keep the process alive.
+      for (const s of settled) if (s.status === "fulfilled") s.value.worker.terminate();
+      throw failed.reason;
+    }
+    return new WorkerBlobCrypto(
+      settled.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; busy: number }>).value),
+    );
   }
 
   #send(
