@@ -165,6 +165,7 @@ function pipeline(data: Uint8Array): void {
 }
 
 let idHasher: KeyedHasher | undefined;
+let referenceHasher: KeyedHasher | undefined;
 // Text-like input and its frames, rebuilt when the input size changes.
 let text: Uint8Array = new Uint8Array(0);
 let textFrames: { bytes: Uint8Array; length: number }[] = [];
@@ -193,12 +194,24 @@ export const PIPELINE_STAGES: readonly BenchStage[] = [
   },
   {
     id: "blake3-keyed",
-    label: "ChunkId keyed BLAKE3, 1 MiB pieces (hash-wasm)",
+    label: "ChunkId keyed BLAKE3, 1 MiB pieces (wasm core)",
     prepare: async () => {
       idHasher ??= await KeyedHasher.create(new Uint8Array(32).fill(7));
     },
     run: (data) => {
       for (const piece of pieces(data)) idHasher!.hash(piece);
+    },
+  },
+  {
+    id: "blake3-keyed-reference",
+    label: "ChunkId keyed BLAKE3, 1 MiB pieces (hash-wasm, the reference)",
+    prepare: async () => {
+      referenceHasher ??= await KeyedHasher.create(new Uint8Array(32).fill(7), {
+        engine: "hash-wasm",
+      });
+    },
+    run: (data) => {
+      for (const piece of pieces(data)) referenceHasher!.hash(piece);
     },
   },
   {

@@ -1,25 +1,44 @@
 /**
- * Keyed BLAKE3 (hash-wasm): ChunkIds (FORMAT.md §8.1) and the nonces of
- * compressed blobs (FORMAT.md §8.2). Both are `BLAKE3-keyed(subkey, bytes)`
- * with different subkeys, so one class serves both: create it once per key
- * (async, it instantiates WebAssembly), then hash synchronously.
+ * Keyed BLAKE3: ChunkIds (FORMAT.md §8.1) and the nonces of compressed
+ * blobs (FORMAT.md §8.2). Both are `BLAKE3-keyed(subkey, bytes)` with
+ * different subkeys, so one class serves both: create it once per key, then
+ * hash synchronously.
  *
- * Key material: `create` copies the key, hands the copy to hash-wasm and
- * zeroes it once the keyed initial state is captured. Two copies remain that
- * only `dispose()` or the garbage collector end: the captured state (ours;
- * `dispose()` zeroes it) and the state inside hash-wasm's own WebAssembly
- * instance, which hash-wasm does not expose and so cannot be wiped; it lives
- * until the instance is garbage-collected. BLAKE3's keyed state holds the key
- * itself as the first chaining value.
+ * Two engines give the same bytes (tests/chunk_id_test.ts checks them
+ * against BLAKE3's official vectors and against each other):
+ *
+ * - "wasm", the default: Cofre's WebAssembly core (assembly/blake3.ts,
+ *   ABI.md §8), four chunks at once in SIMD lanes, about twice
+ *   hash-wasm's speed (bench/chunk_id_bench.ts). Its key lives in a context
+ *   in wasm memory that `dispose()` zeroes.
+ * - "hash-wasm": hash-wasm's BLAKE3, the reference (DESIGN.md §2). `create`
+ *   copies the key, hands the copy to hash-wasm and zeroes it once the keyed
+ *   initial state is captured. Two copies remain that only `dispose()` or
+ *   the garbage collector end: the captured state (ours; `dispose()` zeroes
+ *   it) and the state inside hash-wasm's own WebAssembly instance, which
+ *   hash-wasm does not expose and so cannot be wiped; it lives until the
+ *   instance is garbage-collected. BLAKE3's keyed state holds the key itself
+ *   as the first chaining value.
  *
  * @module
  */
 
 import { createBLAKE3, type IHasher } from "hash-wasm";
+import { Blake3Context } from "./_wasm/blake3.ts";
+
 /** Bytes in a BLAKE3 key. */
 export const BLAKE3_KEY_BYTES = 32;
 /** Bytes of a compressed blob's nonce (FORMAT.md §8.2): an AES-GCM nonce. */
 export const BLOB_NONCE_BYTES = 12;
+
+/** Which implementation computes BLAKE3 (see the module doc). */
+export type HasherEngine = "wasm" | "hash-wasm";
+
+/** Options for `KeyedHasher.create`. */
+export interface KeyedHasherOptions {
+  /** "hash-wasm" insists on the reference; the default is Cofre's wasm core. */
+  engine?: HasherEngine;
+}
 
 /**
  * BLAKE3 in keyed-hash mode with one fixed 32-byte key, 32-byte output.
@@ -35,17 +54,27 @@ export const BLOB_NONCE_BYTES = 12;
  * ```
  */
 export class KeyedHasher {
-  #hasher: IHasher;
-  #initial: Uint8Array;
+  /** The engine that computes this hasher's hashes. */
+  readonly engine: HasherEngine;
+  #context: Blake3Context | null;
+  #hasher: IHasher | null;
+  #initial: Uint8Array | null;
   #disposed = false;
 
-  private constructor(hasher: IHasher, initial: Uint8Array) {
+  private constructor(
+    engine: HasherEngine,
+    context: Blake3Context | null,
+    hasher: IHasher | null,
+    initial: Uint8Array | null,
+  ) {
+    this.engine = engine;
+    this.#context = context;
     this.#hasher = hasher;
     this.#initial = initial;
   }
 
   /** Creates a hasher for `key` (32 bytes); the caller keeps, and may wipe, its own key. */
-  static async create(key: Uint8Array): Promise<KeyedHasher> {
+  static async create(key: Uint8Array, options: KeyedHasherOptions = {}): Promise<KeyedHasher> {
     if (!(key instanceof Uint8Array)) {
       throw new TypeError("Cannot create a keyed hasher: the key must be a Uint8Array");
     }
@@ -54,6 +83,9 @@ export class KeyedHasher {
         `Cannot create a keyed hasher: the key is ${key.length} bytes, expected ${BLAKE3_KEY_BYTES}`,
       );
     }
+    if ((options.engine ?? "wasm") === "wasm") {
+      return new KeyedHasher("wasm", new Blake3Context(key), null, null);
+    }
     // hash-wasm keeps a view of the key it is given and rereads it on every
     // init(); giving it a private copy, and never calling init() again
     // (load() restores the captured state instead), lets the copy be zeroed
@@ -61,7 +93,7 @@ export class KeyedHasher {
     const copy = key.slice();
     try {
       const hasher = await createBLAKE3(256, copy);
-      return new KeyedHasher(hasher, hasher.save());
+      return new KeyedHasher("hash-wasm", null, hasher, hasher.save());
     } finally {
       copy.fill(0);
     }
@@ -75,24 +107,32 @@ export class KeyedHasher {
   /** The keyed hash of the parts' concatenation, without concatenating them. */
   hashParts(parts: Iterable<Uint8Array>): Uint8Array {
     if (this.#disposed) throw new Error("Cannot hash: the keyed hasher was disposed");
-    this.#hasher.load(this.#initial);
-    for (const part of parts) {
-      if (!(part instanceof Uint8Array)) {
-        throw new TypeError("Cannot hash: data must be a Uint8Array");
-      }
-      this.#hasher.update(part);
-    }
-    return this.#hasher.digest("binary");
+    if (this.#context) return this.#context.hash(checked(parts));
+    const hasher = this.#hasher!;
+    hasher.load(this.#initial!);
+    for (const part of checked(parts)) hasher.update(part);
+    return hasher.digest("binary");
   }
 
-  /** Zeroes the captured key state; the hasher cannot be used afterwards. */
+  /** Zeroes the key state; the hasher cannot be used afterwards. */
   dispose(): void {
-    this.#initial.fill(0);
+    this.#context?.release();
+    this.#initial?.fill(0);
     this.#disposed = true;
   }
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/** Yields `parts`, refusing anything but a Uint8Array. */
+function* checked(parts: Iterable<Uint8Array>): Generator<Uint8Array> {
+  for (const part of parts) {
+    if (!(part instanceof Uint8Array)) {
+      throw new TypeError("Cannot hash: data must be a Uint8Array");
+    }
+    yield part;
   }
 }
 

@@ -6,7 +6,7 @@
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import type { CoreExports } from "../src/_wasm/core.ts";
-import { cutPoints } from "../mod.ts";
+import { cutPoints, KeyedHasher } from "../mod.ts";
 
 const WASM = new URL("../build/cofre.wasm", import.meta.url);
 const wasmBytes = await Deno.readFile(WASM);
@@ -96,6 +96,18 @@ Deno.test("self_test()'s AES-GCM answers are the NIST and Wycheproof vectors", a
   assertEquals(tc.result, "valid");
 });
 
+Deno.test("self_test()'s BLAKE3 answers are the official keyed_hash vectors (hash-wasm agrees)", async () => {
+  // The same values are in tests/chunk_id_test.ts's table of the official vectors.
+  const key = new TextEncoder().encode(source.match(/const B3_KEY = "([^"]+)";/)![1]);
+  assertEquals(key.length, 32);
+  using reference = await KeyedHasher.create(key, { engine: "hash-wasm" });
+  for (const length of [1023, 4096, 8193]) {
+    const input = Uint8Array.from({ length }, (_, i) => i % 251);
+    const hex = Array.from(reference.hash(input), (b) => b.toString(16).padStart(2, "0")).join("");
+    assertEquals(constant(`B3_${length}`), hex, `${length} bytes`);
+  }
+});
+
 Deno.test("a damaged known answer gives that check's code", async () => {
   const ct = constant("NIST_CT");
   const wrongCt = (ct[0] === "0" ? "1" : "0") + ct.slice(1);
@@ -103,6 +115,9 @@ Deno.test("a damaged known answer gives that check's code", async () => {
   const tag = constant("WYCHEPROOF_TAG");
   const wrongTag = (tag[0] === "0" ? "1" : "0") + tag.slice(1);
   assertEquals((await instantiate(patched(tag, wrongTag))).self_test(), 312);
+  const b3 = constant("B3_4096");
+  const wrongB3 = (b3[0] === "0" ? "1" : "0") + b3.slice(1);
+  assertEquals((await instantiate(patched(b3, wrongB3))).self_test(), 411);
 });
 
 Deno.test("self_test() passes under wabt's wasm-interp, a host without JavaScript", async () => {

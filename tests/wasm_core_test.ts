@@ -4,7 +4,7 @@
 
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { ABI_VERSION, core, STATUS_BAD_ARGUMENT, STATUS_OK } from "../src/_wasm/core.ts";
-import { cutPoints, StreamingChunker } from "../mod.ts";
+import { cutPoints, KeyedHasher, StreamingChunker } from "../mod.ts";
 
 const wasmBytes = await Deno.readFile(new URL("../build/cofre.wasm", import.meta.url));
 
@@ -73,5 +73,40 @@ Deno.test("the chunker's wasm memory stays bounded across many streams", () => {
   round(); // the first round reserves the regions; later rounds reuse them
   const before = core.memory.buffer.byteLength;
   for (let i = 0; i < 500; i++) round();
+  assertEquals(core.memory.buffer.byteLength, before);
+});
+
+Deno.test("b3_update() and b3_finish() refuse a context without a key, and b3_init() clears any", async () => {
+  const { exports } = await WebAssembly.instantiate(await WebAssembly.compile(wasmBytes), {});
+  const w = exports as unknown as typeof core;
+  const bytes = w.b3_context_bytes();
+  const ctx = w.alloc(bytes);
+  const key = w.alloc(32);
+  const data = w.alloc(8192);
+  const out = w.alloc(32);
+  assertEquals(w.b3_update(ctx, data, 10), STATUS_BAD_ARGUMENT);
+  assertEquals(w.b3_finish(ctx, out), STATUS_BAD_ARGUMENT);
+  // A region full of another context's bytes (or anything) is a valid place for a new key.
+  new Uint8Array(w.memory.buffer, ctx, bytes).fill(0xff);
+  assertEquals(w.b3_update(ctx, data, 10), STATUS_BAD_ARGUMENT);
+  assertEquals(w.b3_init(ctx, key), STATUS_OK);
+  assertEquals(w.b3_update(ctx, data, 8192), STATUS_OK);
+  assertEquals(w.b3_finish(ctx, out), STATUS_OK);
+  const first = new Uint8Array(w.memory.buffer, out, 32).slice();
+  // finish starts the next message under the same key, and leaves none of this one's input.
+  assertEquals(w.b3_update(ctx, data, 8192), STATUS_OK);
+  assertEquals(w.b3_finish(ctx, out), STATUS_OK);
+  assertEquals(new Uint8Array(w.memory.buffer, out, 32), first);
+  const state = new Uint8Array(w.memory.buffer, ctx + 64, bytes - 64);
+  assertTrue(state.every((b) => b === 0), "the context keeps message bytes after b3_finish");
+  w.wipe(ctx, bytes);
+  assertEquals(w.b3_update(ctx, data, 10), STATUS_BAD_ARGUMENT);
+});
+
+Deno.test("hashing keeps wasm memory bounded whatever the input length", async () => {
+  using hasher = await KeyedHasher.create(new Uint8Array(32));
+  hasher.hash(new Uint8Array(1 << 20)); // the first hash reserves the I/O region
+  const before = core.memory.buffer.byteLength;
+  for (const n of [0, 1, 4096, 300_000, 9 << 20]) hasher.hash(new Uint8Array(n));
   assertEquals(core.memory.buffer.byteLength, before);
 });

@@ -1,5 +1,6 @@
-// The same module gives the same bytes in every host: chunk boundaries and
-// sealed chunks from Cofre's own Deno code (src/chunker.ts, src/aead.ts),
+// The same module gives the same bytes in every host: chunk boundaries,
+// chunk ids (keyed BLAKE3) and sealed chunks from Cofre's own Deno code
+// (src/chunker.ts, src/aead.ts; the ids from hash-wasm, the reference),
 // from plain Node running examples/node/chunk_and_seal.mjs, and from headless
 // Chromium running both examples/node/cofre_core.mjs and Cofre's own src/
 // bundled for the browser (as the restore page is).
@@ -8,7 +9,7 @@ import { assertEquals, assertTrue } from "./_assert.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { openHeadlessPage } from "./_chromium.ts";
 import { serveLoopback } from "./_loopback.ts";
-import { AesGcm, cutPoints } from "../mod.ts";
+import { AesGcm, cutPoints, KeyedHasher } from "../mod.ts";
 import { fromHex, toHex } from "../src/_bytes.ts";
 
 // 1 MiB with a repeated stretch (equal chunks), chunks up to 256 KiB (several
@@ -22,15 +23,19 @@ const nonce = "cafebabefacedbadffffffff"; // the counter half wraps after the fi
 
 interface Result {
   ends: number[];
+  ids: string[];
   sealed: string[];
 }
 
-function denoResult(): Result {
+async function denoResult(): Promise<Result> {
   const ends = cutPoints(data, { ...chunker, seed: BigInt(seed) });
   using aead = new AesGcm(fromHex(key));
+  using hasher = await KeyedHasher.create(fromHex(key), { engine: "hash-wasm" });
+  const ids: string[] = [];
   const sealed: string[] = [];
   let start = 0;
   for (const [i, end] of ends.entries()) {
+    ids.push(toHex(hasher.hash(data.subarray(start, end))));
     const chunkNonce = fromHex(nonce);
     const view = new DataView(chunkNonce.buffer);
     view.setUint32(8, (view.getUint32(8) + i) >>> 0);
@@ -39,7 +44,7 @@ function denoResult(): Result {
     sealed.push(toHex(aead.seal(chunkNonce, data.subarray(start, end), aad)));
     start = end;
   }
-  return { ends, sealed };
+  return { ends, ids, sealed };
 }
 
 async function nodeResult(): Promise<Result> {
@@ -67,9 +72,9 @@ async function nodeResult(): Promise<Result> {
       ],
     }).output();
     assertTrue(output.success, new TextDecoder().decode(output.stderr));
-    const { abi, ends, sealed } = JSON.parse(new TextDecoder().decode(output.stdout));
-    assertEquals(abi, 3);
-    return { ends, sealed };
+    const { abi, ends, ids, sealed } = JSON.parse(new TextDecoder().decode(output.stdout));
+    assertEquals(abi, 4);
+    return { ends, ids, sealed };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -82,7 +87,8 @@ async function browserBundle(): Promise<Uint8Array<ArrayBuffer>> {
     const src = new URL("../src/", import.meta.url).href;
     await Deno.writeTextFile(
       `${dir}/entry.ts`,
-      `export { cutPoints } from "${src}chunker.ts";\nexport { AesGcm } from "${src}aead.ts";\n`,
+      `export { cutPoints } from "${src}chunker.ts";\nexport { AesGcm } from "${src}aead.ts";\n` +
+        `export { KeyedHasher } from "${src}chunk_id.ts";\n`,
     );
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -135,9 +141,12 @@ async function chromiumResults(): Promise<{ example: Result; bundled: Result }> 
     const cofre = await import("/build/web/hosts_check.js");
     const ends: number[] = cofre.cutPoints(input, chunker);
     const aead = new cofre.AesGcm(unhex(args.key));
+    const hasher = await cofre.KeyedHasher.create(unhex(args.key)); // the wasm core's BLAKE3
+    const ids: string[] = [];
     const sealed: string[] = [];
     let start = 0;
     for (const [i, end] of ends.entries()) {
+      ids.push(hex(hasher.hash(input.subarray(start, end))));
       const chunkNonce = unhex(args.nonce);
       const view = new DataView(chunkNonce.buffer);
       view.setUint32(8, (view.getUint32(8) + i) >>> 0);
@@ -147,20 +156,25 @@ async function chromiumResults(): Promise<{ example: Result; bundled: Result }> 
       start = end;
     }
     return {
-      example: { ends: example.ends, sealed: (example.sealed as Uint8Array[]).map(hex) },
-      bundled: { ends, sealed },
+      example: {
+        ends: example.ends,
+        ids: (example.ids as Uint8Array[]).map(hex),
+        sealed: (example.sealed as Uint8Array[]).map(hex),
+      },
+      bundled: { ends, ids, sealed },
     };
   }, { key, nonce, chunker, seed });
 }
 
-Deno.test("Deno, Node and Chromium give byte-identical chunk boundaries and sealed chunks", async () => {
-  const deno = denoResult();
+Deno.test("Deno, Node and Chromium give byte-identical chunk boundaries, ids and sealed chunks", async () => {
+  const deno = await denoResult();
   assertTrue(deno.ends.length > 4, `only ${deno.ends.length} chunks`);
   assertEquals(deno.ends.at(-1), data.length);
   const [node, chromium] = await Promise.all([nodeResult(), chromiumResults()]);
   const hosts = { node, chromium: chromium.example, "chromium, src/ bundled": chromium.bundled };
   for (const [host, result] of Object.entries(hosts)) {
     assertEquals(result.ends, deno.ends, host);
+    assertEquals(result.ids, deno.ids, host);
     assertEquals(result.sealed.length, deno.sealed.length, host);
     // Compared whole: one differing byte anywhere fails.
     assertTrue(

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Chunks a file with FastCDC and seals every chunk with AES-256-GCM, using
-// build/cofre.wasm from plain Node (no Deno): prints JSON with the chunk ends
-// and each sealed chunk in hex.
+// Chunks a file with FastCDC, hashes every chunk with keyed BLAKE3 and seals
+// it with AES-256-GCM, using build/cofre.wasm from plain Node (no Deno):
+// prints JSON with the chunk ends, each chunk's id and each sealed chunk in hex.
 //
 //   node examples/node/chunk_and_seal.mjs FILE --key HEX64 --nonce HEX24 \
 //     [--min 65536] [--avg 262144] [--max 1048576] [--seed 0]
@@ -40,7 +40,7 @@ const core = await instantiateCore(
 const data = new Uint8Array(await readFile(positionals[0]));
 const key = fromHex(values.key);
 const nonce = fromHex(values.nonce);
-const { ends, sealed } = core.chunkAndSeal(data, {
+const { ends, ids, sealed } = core.chunkAndSeal(data, {
   key,
   nonce,
   chunker: {
@@ -50,4 +50,4 @@ const { ends, sealed } = core.chunkAndSeal(data, {
     seed: BigInt(values.seed),
   },
 });
-console.log(JSON.stringify({ abi: 3, ends, sealed: sealed.map(toHex) }));
+console.log(JSON.stringify({ abi: 4, ends, ids: ids.map(toHex), sealed: sealed.map(toHex) }));

@@ -5,10 +5,10 @@
 // line around it.
 
 /** The ABI version this host speaks (ABI.md §1). */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 const STATUS_OK = 0;
 const STATUS_AUTH_FAILED = -2;
-/** Bytes pushed through the module per AES-GCM call: a multiple of 16 (ABI.md §5). */
+/** Bytes pushed through the module per AES-GCM or BLAKE3 call: a multiple of 16 (ABI.md §5). */
 const IO_BYTES = 64 * 1024;
 
 /** Instantiates the module from its bytes, checks its ABI version and runs its self-test. */
@@ -32,6 +32,7 @@ export class CofreCore {
   #io; // one region for all AES-GCM work: key, nonce, text and tag pass through it
   #gcm;
   #cdc;
+  #b3;
   #windows = new Map(); // chunker windows by size
 
   constructor(exports) {
@@ -40,6 +41,25 @@ export class CofreCore {
     this.#gcm = this.#alloc(this.#w.gcm_context_bytes());
     this.#io = this.#alloc(IO_BYTES + 16);
     this.#cdc = this.#alloc(this.#w.cdc_context_bytes());
+    this.#b3 = this.#alloc(this.#w.b3_context_bytes());
+  }
+
+  /** BLAKE3 in keyed-hash mode, 32 bytes (ABI.md §8): Cofre's chunk ids. */
+  keyedHash(key, data) {
+    const w = this.#w;
+    if (key.length !== 32) throw new RangeError("Cannot hash: the BLAKE3 key must have 32 bytes");
+    this.#memory().set(key, this.#io);
+    check(w.b3_init(this.#b3, this.#io), "set the key");
+    for (let at = 0; at < data.length; at += IO_BYTES) {
+      const part = data.subarray(at, at + IO_BYTES);
+      this.#memory().set(part, this.#io);
+      check(w.b3_update(this.#b3, this.#io, part.length), "hash");
+    }
+    check(w.b3_finish(this.#b3, this.#io), "hash");
+    const hash = this.#memory().slice(this.#io, this.#io + 32);
+    w.wipe(this.#b3, w.b3_context_bytes()); // the key
+    w.wipe(this.#io, IO_BYTES + 16);
+    return hash;
   }
 
   /**
@@ -128,16 +148,19 @@ export class CofreCore {
   }
 
   /**
-   * Chunks `data` and seals every chunk: chunk i under the nonce whose last 4
+   * Chunks `data`, hashes every chunk (keyed BLAKE3 under `key`, as Cofre's
+   * chunk ids are) and seals it: chunk i under the nonce whose last 4
    * bytes, read as a big-endian counter, are increased by i, with i (4 bytes,
    * big-endian) as additional data. This scheme is the example's, for
    * comparing hosts byte for byte; Cofre derives nonces from content (FORMAT.md §8).
    */
   chunkAndSeal(data, { key, nonce, chunker }) {
     const ends = this.cutPoints(data, chunker);
+    const ids = [];
     const sealed = [];
     let start = 0;
     for (const [i, end] of ends.entries()) {
+      ids.push(this.keyedHash(key, data.subarray(start, end)));
       const chunkNonce = nonce.slice();
       const view = new DataView(chunkNonce.buffer);
       view.setUint32(8, (view.getUint32(8) + i) >>> 0);
@@ -146,7 +169,7 @@ export class CofreCore {
       sealed.push(this.seal(key, chunkNonce, data.subarray(start, end), aad));
       start = end;
     }
-    return { ends, sealed };
+    return { ends, ids, sealed };
   }
 
   #start(key, nonce, aad) {

@@ -9,6 +9,10 @@ export interface CoreExports {
   abi_version(): number;
   alloc(bytes: number): number;
   wipe(ptr: number, bytes: number): void;
+  b3_context_bytes(): number;
+  b3_init(ctx: number, key: number): number;
+  b3_update(ctx: number, ptr: number, len: number): number;
+  b3_finish(ctx: number, out: number): number;
   cdc_context_bytes(): number;
   cdc_init(
     ctx: number,
@@ -40,7 +44,7 @@ export const STATUS_BAD_ARGUMENT = -1;
 export const STATUS_AUTH_FAILED = -2;
 
 /** The ABI version this host code speaks (ABI.md §1). */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 const WASM_URL = new URL("../../build/cofre.wasm", import.meta.url);
 
