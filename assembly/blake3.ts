@@ -2,12 +2,12 @@
 // "BLAKE3: one function, fast everywhere", 2020, §2 and §5), 32-byte output:
 // the chunk ids and blob nonces of FORMAT.md §8.1-§8.2. hash-wasm's BLAKE3
 // stays the reference (src/chunk_id.ts); this kernel must give the same bytes
-// (tests/blake3_test.ts) and exists for speed: hash-wasm is BLAKE3's portable
+// (tests/chunk_id_test.ts) and exists for speed: hash-wasm is BLAKE3's portable
 // C, one block at a time (about 670 MB/s here), while this one compresses
 // four chunks at once, one per 32-bit lane of a v128, as the reference's
 // SSE4.1 code does (BLAKE3 paper §5.3, "multiple chunks in parallel").
 //
-// A context (B3_CONTEXT_BYTES, from `alloc`) holds the key, the chaining
+// A context (`b3_context_bytes()`, from `alloc`) holds the key, the chaining
 // values of completed subtrees (the paper's CV stack, §5.1.2) and up to four
 // chunks of pending input. Input is hashed four chunks at a time only when
 // more input is known to follow, because the last chunk of a message is
