@@ -8,6 +8,7 @@ import {
   LocalStorage,
   normalizeAccount,
   normalizePassword,
+  type OpenOptions,
   openRcloneStorage,
   openS3Storage,
   Repository,
@@ -166,17 +167,27 @@ export async function newPassword(
   throw new UsageError("Cannot set the password: no acceptable password after 3 attempts");
 }
 
-/** Opens the repository the global options name, runs `body`, and always zeroes the keys. */
+/** `--workers`, for `withRepository`: the pool to start while the key is derived (default one per core). */
+export function workerThreads(workers: number | undefined): OpenOptions {
+  return { workers: workers ?? navigator.hardwareConcurrency ?? 2 };
+}
+
+/**
+ * Opens the repository the global options name, runs `body`, and always
+ * zeroes the keys. `open.workers`: threads to start while the key is
+ * derived, for a backup or restore.
+ */
 export async function withRepository<T>(
   command: { optsWithGlobals(): object },
   io: Io,
   body: (repository: Repository) => Promise<T>,
+  open: OpenOptions = {},
 ): Promise<T> {
   const global = command.optsWithGlobals() as RepositoryOptions;
   const credentials = await openingCredentials(global, io);
   const storage = await openStorage(global, io);
   try {
-    const repository = await Repository.open(storage, credentials);
+    const repository = await Repository.open(storage, credentials, open);
     const warned = new Set<string>();
     repository.onWarning = (message) => {
       if (warned.has(message)) return;

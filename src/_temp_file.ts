@@ -39,17 +39,18 @@ export async function writeParts(
 /**
  * Creates a new file `prefix` + random hex in `dir` (mode 0600), lets `body`
  * write it, and syncs its data. On any failure the file is closed and
- * removed, so nothing half-written stays behind. Returns the temporary path.
+ * removed, so nothing half-written stays behind. `body` may also write the
+ * file by its path (a restore worker does). Returns the temporary path.
  */
 export async function writeTempFile(
   dir: string,
   prefix: string,
-  body: (file: Deno.FsFile) => Promise<void>,
+  body: (file: Deno.FsFile, path: string) => Promise<void>,
 ): Promise<string> {
   const temp = join(dir, prefix + toHex(crypto.getRandomValues(new Uint8Array(8))));
   const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
   try {
-    await body(file);
+    await body(file, temp);
     await file.syncData();
   } catch (error) {
     file.close();

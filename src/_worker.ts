@@ -11,6 +11,7 @@ import { loadCompressor } from "./compress.ts";
 import { discard } from "./_buffer_pool.ts";
 import { GarbageMeter, loadGarbageCollector } from "./_gc.ts";
 import type { BlobType } from "./format.ts";
+import { type RestoreJob, RestoreScratch, runRestoreJob } from "./_restore_job.ts";
 
 export type WorkerRequest =
   | {
@@ -46,6 +47,7 @@ export type WorkerRequest =
     sealed: Uint8Array;
     plaintextLength: number;
   }
+  | { kind: "restore"; job: number; request: RestoreJob }
   | { kind: "close" };
 
 export type WorkerResponse =
@@ -58,9 +60,11 @@ export type WorkerResponse =
   | { kind: "openedMany"; job: number; plaintext: Uint8Array }
   | { kind: "sealedMany"; job: number; sealed: Uint8Array; lengths: number[] }
   | { kind: "opened"; job: number; plaintext: Uint8Array }
+  | { kind: "restored"; job: number; bytes: number }
   | { kind: "failed"; job: number; name: string; message: string };
 
 let keys: BlobKeys | null = null;
+const scratch = new RestoreScratch();
 let level = 3;
 // Each isolate collects its own garbage; with libzstd a worker makes little
 // (its buffers are freed as they die), with zstd-codec its handles pile up.
@@ -73,7 +77,6 @@ function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.kind === "init") {
-    await Promise.all([loadCompressor(), loadGarbageCollector()]);
     keys = {
       data: new AesGcm(request.keys.data),
       meta: new AesGcm(request.keys.meta),
@@ -99,6 +102,12 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   }
   try {
     if (!keys) throw new Error("Cannot work: the worker has no keys");
+    if (request.kind === "restore") {
+      // Its buffers are freed as it goes (src/_restore_job.ts): nothing for the meter.
+      const bytes = runRestoreJob(request.request, keys, scratch);
+      reply({ kind: "restored", job: request.job, bytes });
+      return;
+    }
     garbage.add("bytes" in request ? request.bytes.length : request.sealed.length);
     if (request.kind === "hash") {
       const id = keys.id.hash(request.bytes);
@@ -192,4 +201,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
 };
 
 // The main thread waits for this before sending anything (DESIGN.md §2).
+// Loaded first: a worker started ahead of its keys (src/workers.ts
+// WarmWorkers) loads while the key is derived, and is then ready at once.
+await Promise.all([loadCompressor(), loadGarbageCollector()]);
 reply({ kind: "ready" });

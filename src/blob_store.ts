@@ -9,15 +9,16 @@
  */
 
 import { fromHex, toHex } from "./_bytes.ts";
-import { type BufferPool, discard } from "./_buffer_pool.ts";
+import type { BufferPool } from "./_buffer_pool.ts";
 import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
 import { FormatError } from "./errors.ts";
-import type { BlobType, IndexEntry } from "./format.ts";
+import { type BlobType, CHUNK_ID_BYTES, type IndexEntry } from "./format.ts";
 import { PACK_ARENA_BYTES, PACK_TARGET_BYTES, PackBuilder, packName } from "./pack.ts";
 import type { Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
+import { RESTORE_BLOB_FIELDS, type RestoreRange } from "./_restore_job.ts";
 
 /** Reads blobs named by id, verifying each (FORMAT.md §8.2). */
 export class BlobStore {
@@ -96,33 +97,48 @@ export class BlobStore {
   }
 
   /**
-   * True when `content` is many small chunks (a database's pages, FORMAT.md
-   * §7.4), which `readScattered` reads far faster than one `read` each.
+   * Writes a file's content into `file` (which exists), every blob verified
+   * (FORMAT.md §8.2); resolves to the bytes written. The blobs are read pack
+   * by pack, not in file order: a pack's blobs lie in random order (FORMAT.md
+   * §9), and a database's thousands of pages would otherwise be a read each.
+   * The work goes in jobs of at most `RESTORE_JOB_BYTES` of plaintext to the
+   * BlobCrypto (src/_restore_job.ts), each holding one of `slots` while it
+   * runs; from a local folder a job reads its packs itself. `onWritten`
+   * hears each job's bytes.
    */
-  isScattered(content: readonly string[]): boolean {
-    if (content.length < SCATTERED_MIN_CHUNKS) return false;
-    return content.every((id) => {
-      const location = this.#index.get(id);
-      return location !== undefined && location.plaintextLength <= SCATTERED_CHUNK_BYTES;
-    });
+  async restoreFile(
+    content: readonly string[],
+    file: string,
+    options: { slots: Limiter; onWritten?: (bytes: number) => void },
+  ): Promise<number> {
+    const jobs = this.#planRestore(content);
+    // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
+    if (jobs.length > 1) this.#crypto.expect?.(jobs.length * RESTORE_JOB_BYTES);
+    const running: Promise<number>[] = [];
+    for (const ranges of jobs) {
+      await options.slots.acquire();
+      const job = (async () => {
+        try {
+          if (!this.#storage.localPath) await this.#fill(ranges);
+          const written = await this.#crypto.restore({ file, ranges });
+          options.onWritten?.(written);
+          return written;
+        } finally {
+          options.slots.release();
+        }
+      })();
+      job.catch(() => {}); // awaited below
+      running.push(job);
+    }
+    const outcomes = await Promise.allSettled(running);
+    const failure = outcomes.find((o) => o.status === "rejected");
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    return outcomes.reduce((n, o) => n + (o as PromiseFulfilledResult<number>).value, 0);
   }
 
-  /**
-   * Reads a file's data blobs pack by pack instead of chunk by chunk: each
-   * pack's blobs in a few coalesced ranged reads (blobs sit in a pack in
-   * random order, so file order would mean one request per blob), opened and
-   * verified in batches, two ranges in flight. The plaintexts are gathered,
-   * a pack (or at most 16 MiB) at a time, and handed to `write` as runs of
-   * consecutive file bytes (up to 1 MiB), so a database restores in a few
-   * large writes. `write` must be done with its bytes when it resolves: a
-   * run lies in a buffer that is reused.
-   */
-  async readScattered(
-    content: readonly string[],
-    write: (fileOffset: number, bytes: Uint8Array) => void | Promise<void>,
-    options: { buffers?: BufferPool } = {},
-  ): Promise<void> {
-    const packs = new Map<string, Map<string, ScatteredBlob>>();
+  /** Jobs for a file's content: blobs by pack and offset, ranges coalesced, split by plaintext size. */
+  #planRestore(content: readonly string[]): RestoreRange[][] {
+    const blobs: PlannedBlob[] = [];
     let fileOffset = 0;
     for (const id of content) {
       const location = this.#index.get(id);
@@ -131,175 +147,107 @@ export class BlobStore {
           `Cannot read data blob ${id.slice(0, 16)}: no index entry (run 'cofre check')`,
         );
       }
-      const blobs = packs.get(location.pack) ?? new Map<string, ScatteredBlob>();
-      packs.set(location.pack, blobs);
-      const blob = blobs.get(id) ?? { id, ...location, fileOffsets: [] };
-      blobs.set(id, blob);
-      blob.fileOffsets.push(fileOffset);
+      blobs.push({ id, ...location, fileOffset });
       fileOffset += location.plaintextLength;
     }
-    const ranges = [...packs].flatMap(([pack, blobs]) =>
-      coalesce([...blobs.values()]).map((range) => ({ pack, blobs: range }))
+    blobs.sort((a, b) =>
+      a.pack < b.pack
+        ? -1
+        : a.pack > b.pack
+        ? 1
+        : a.offset - b.offset || a.fileOffset - b.fileOffset
     );
-    // Thousands of pages: start every core now, not after the first 16 MiB.
-    this.#crypto.expect?.(fileOffset);
-    let pieces: { offset: number; bytes: Uint8Array }[] = [];
-    let piecesBytes = 0;
-    // Runs of consecutive pages are gathered here, one buffer for the whole file.
-    let staging: Uint8Array | undefined;
-    const flush = async () => {
-      pieces.sort((a, b) => a.offset - b.offset);
-      for (let i = 0; i < pieces.length;) {
-        let j = i + 1;
-        let end = pieces[i]!.offset + pieces[i]!.bytes.length;
-        while (
-          j < pieces.length && pieces[j]!.offset === end &&
-          end + pieces[j]!.bytes.length - pieces[i]!.offset <= SCATTERED_RUN_BYTES
-        ) end += pieces[j++]!.bytes.length;
-        if (j - i === 1) await write(pieces[i]!.offset, pieces[i]!.bytes);
-        else {
-          staging ??= new Uint8Array(SCATTERED_RUN_BYTES);
-          let at = 0;
-          for (let k = i; k < j; k++) {
-            staging.set(pieces[k]!.bytes, at);
-            at += pieces[k]!.bytes.length;
-          }
-          await write(pieces[i]!.offset, staging.subarray(0, at));
-        }
-        i = j;
-      }
-      // Written, and a range's pieces are flushed together: their batches' buffers are free.
-      discard(pieces.map((piece) => piece.bytes));
-      pieces = [];
-      piecesBytes = 0;
-    };
-    const inFlight: Promise<{ blob: ScatteredBlob; plaintext: Uint8Array }[]>[] = [];
-    let next = 0;
-    const startNext = () => {
-      if (next >= ranges.length) return;
-      const { pack, blobs } = ranges[next++]!;
-      const job = this.#openRange(pack, blobs, options.buffers);
-      job.catch(() => {}); // awaited in order below
-      inFlight.push(job);
-    };
-    startNext();
-    startNext();
-    let pack = ranges[0]?.pack;
-    while (inFlight.length > 0) {
-      // A pack's pages are mostly one stretch of the file: write it when the next pack starts.
-      if (ranges[next - inFlight.length]!.pack !== pack) {
-        await flush();
-        pack = ranges[next - inFlight.length]!.pack;
-      }
-      const opened = await inFlight.shift()!;
-      startNext();
-      for (const { blob, plaintext } of opened) {
-        for (const offset of blob.fileOffsets) pieces.push({ offset, bytes: plaintext });
-        piecesBytes += plaintext.length * blob.fileOffsets.length;
-      }
-      if (piecesBytes >= SCATTERED_WRITE_BYTES) await flush();
-    }
-    await flush();
-  }
-
-  /** One coalesced range of a pack: read, then its blobs opened in parallel batches. */
-  async #openRange(
-    pack: string,
-    blobs: ScatteredBlob[],
-    buffers: BufferPool | undefined,
-  ): Promise<{ blob: ScatteredBlob; plaintext: Uint8Array }[]> {
-    const start = blobs[0]!.offset;
-    const last = blobs.at(-1)!;
-    const length = last.offset + last.sealedLength - start;
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.#storage.get(packName(pack), { offset: start, length }, {
-        into: buffers?.take(length),
-      });
-    } catch (error) {
-      throw new FormatError(
-        `Cannot read ${blobs.length} data blobs from pack ${pack.slice(0, 16)}: ${
-          (error as Error).message
-        }`,
-      );
-    }
-    const batches: ScatteredBlob[][] = [[]];
-    let batchBytes = 0;
+    const jobs: RestoreRange[][] = [];
+    let job: PlannedBlob[] = [];
+    let jobBytes = 0;
     for (const blob of blobs) {
-      if (batchBytes >= OPEN_BATCH_BYTES) {
-        batches.push([]);
-        batchBytes = 0;
+      if (job.length > 0 && jobBytes + blob.plaintextLength > RESTORE_JOB_BYTES) {
+        jobs.push(this.#ranges(job));
+        job = [];
+        jobBytes = 0;
       }
-      batches.at(-1)!.push(blob);
-      batchBytes += blob.sealedLength;
+      job.push(blob);
+      jobBytes += blob.plaintextLength;
     }
-    const opened = await Promise.all(batches.map((batch) =>
-      this.#crypto.openMany(
-        "data",
-        batch.map((b) => fromHex(b.id)),
-        batch.map((b) => bytes.subarray(b.offset - start, b.offset - start + b.sealedLength)),
-        batch.map((b) => b.plaintextLength),
-      )
-    ));
-    // The jobs copied what they needed (src/workers.ts): the range's buffer is free.
-    buffers?.give(bytes);
-    return batches.flatMap((batch, i) =>
-      batch.map((blob, k) => ({ blob, plaintext: opened[i]![k]! }))
-    );
+    if (job.length > 0) jobs.push(this.#ranges(job));
+    return jobs;
+  }
+
+  /** A job's blobs (sorted by pack and offset) as ranges worth one read each. */
+  #ranges(blobs: PlannedBlob[]): RestoreRange[] {
+    const ranges: RestoreRange[] = [];
+    for (let i = 0; i < blobs.length;) {
+      const first = blobs[i]!;
+      let end = first.offset + first.sealedLength;
+      let j = i + 1;
+      while (j < blobs.length) {
+        const blob = blobs[j]!;
+        if (
+          blob.pack !== first.pack || blob.offset - end > RANGE_GAP_BYTES ||
+          Math.max(end, blob.offset + blob.sealedLength) - first.offset > RANGE_MAX_BYTES
+        ) break;
+        end = Math.max(end, blob.offset + blob.sealedLength);
+        j++;
+      }
+      const layout = new Float64Array((j - i) * RESTORE_BLOB_FIELDS);
+      const ids = new Uint8Array((j - i) * CHUNK_ID_BYTES);
+      for (let k = i; k < j; k++) {
+        const blob = blobs[k]!;
+        layout.set(
+          [blob.offset - first.offset, blob.sealedLength, blob.plaintextLength, blob.fileOffset],
+          (k - i) * RESTORE_BLOB_FIELDS,
+        );
+        ids.set(fromHex(blob.id), (k - i) * CHUNK_ID_BYTES);
+      }
+      const name = packName(first.pack);
+      ranges.push({
+        pack: first.pack,
+        ...(this.#storage.localPath ? { path: this.#storage.localPath(name) } : {}),
+        offset: first.offset,
+        length: end - first.offset,
+        blobs: layout,
+        ids,
+      });
+      i = j;
+    }
+    return ranges;
+  }
+
+  /** Reads a job's ranges from the storage (remote: the job cannot reach it). */
+  async #fill(ranges: RestoreRange[]): Promise<void> {
+    await Promise.all(ranges.map(async (range) => {
+      try {
+        range.bytes = await this.#storage.get(packName(range.pack), {
+          offset: range.offset,
+          length: range.length,
+        });
+      } catch (error) {
+        throw new FormatError(
+          `Cannot read ${range.blobs.length / RESTORE_BLOB_FIELDS} data blobs from pack ${
+            range.pack.slice(0, 16)
+          }: ${(error as Error).message}`,
+        );
+      }
+    }));
   }
 }
 
-/** A pack's blobs, by offset, in ranges worth one request each. */
-function coalesce(blobs: ScatteredBlob[]): ScatteredBlob[][] {
-  blobs.sort((a, b) => a.offset - b.offset);
-  const ranges: ScatteredBlob[][] = [];
-  let range: ScatteredBlob[] = [];
-  for (const blob of blobs) {
-    const first = range[0];
-    const previous = range.at(-1);
-    if (
-      first && previous &&
-      (blob.offset - (previous.offset + previous.sealedLength) > RANGE_GAP_BYTES ||
-        blob.offset + blob.sealedLength - first.offset > RANGE_MAX_BYTES)
-    ) {
-      ranges.push(range);
-      range = [];
-    }
-    range.push(blob);
-  }
-  if (range.length > 0) ranges.push(range);
-  return ranges;
+interface PlannedBlob {
+  id: string;
+  pack: string;
+  offset: number;
+  sealedLength: number;
+  plaintextLength: number;
+  /** Where the plaintext goes in the file. */
+  fileOffset: number;
 }
 
-/** Chunks up to this size are read pack by pack when a file has many (FORMAT.md §7.4 pages). */
-const SCATTERED_CHUNK_BYTES = 64 * 1024;
-/** ...and a file needs at least this many of them. */
-const SCATTERED_MIN_CHUNKS = 16;
+/** A restore job holds at most this much plaintext (more only for one larger chunk). */
+const RESTORE_JOB_BYTES = 2 * 1024 * 1024;
 /** Neighbouring blobs of a pack closer than this are read in one request... */
 const RANGE_GAP_BYTES = 64 * 1024;
 /** ...of at most this many bytes. */
 const RANGE_MAX_BYTES = 4 * 1024 * 1024;
-/**
- * Restored plaintext is gathered a pack at a time, up to this size, then
- * written as runs of consecutive bytes... A pack's blobs are shuffled
- * (FORMAT.md §9), so part of a pack is pages scattered over its stretch of
- * the file: flushing three ranges of four made runs of four pages (1249
- * writes for 5138 pages, 280 ms); a whole pack is a few runs of 1 MiB.
- */
-const SCATTERED_WRITE_BYTES = 48 * 1024 * 1024;
-/** ...of at most this many bytes each. */
-const SCATTERED_RUN_BYTES = 1024 * 1024;
-/** Blobs are opened in jobs of about this many sealed bytes. */
-const OPEN_BATCH_BYTES = 256 * 1024;
-
-interface ScatteredBlob {
-  id: string;
-  offset: number;
-  sealedLength: number;
-  plaintextLength: number;
-  /** Where the plaintext goes in the file (a page may repeat). */
-  fileOffsets: number[];
-}
 
 /** What a BlobWriter added. */
 export interface WriteStats {

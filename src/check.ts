@@ -120,6 +120,7 @@ const NO_CRYPTO: BlobCrypto = {
   sealMany: () => Promise.reject(new TypeError("Cannot seal without keys")),
   open: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
   openMany: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
+  restore: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
   close: () => Promise.resolve(),
 };
 const CONFIG_NAME = "config";

@@ -8,15 +8,11 @@
  */
 
 import { dirname, join } from "node:path";
-import { BufferPool, discard, isPooled } from "./_buffer_pool.ts";
-import { GarbageMeter } from "./_gc.ts";
-import { writeAll, writeAllSync, writeTempFile } from "./_temp_file.ts";
+import { writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { TreeNode } from "./format.ts";
-
-const MIB = 1024 * 1024;
 
 export interface RestoreOptions {
   /** The folder to restore into; created if missing. */
@@ -52,19 +48,12 @@ export async function restore(
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
-  // In flight at once: files, and chunks across all of them (this bounds
-  // memory: chunks are 1 MiB on average, 4 MiB at most). Each chunk waits on
-  // a read, a worker and a write in turn; with two per core the cores sat
-  // idle between them (peers corpus, 2 cores: 3.68-3.75 s, four per core
-  // 3.51-3.52 s, peak RSS the same; six gained nothing more).
+  // In flight at once: files, and jobs across all of them (src/blob_store.ts
+  // restoreFile; a job holds at most 16 MiB, so this bounds memory). Two
+  // jobs a core: one runs while the next is planned, or read from remote
+  // storage.
   const fileSlots = new Limiter(2 * store.parallelism + 1);
-  const databaseSlots = new Limiter(1);
-  const chunkSlots = new Limiter(4 * store.parallelism + 2);
-  const depth = store.parallelism + 1;
-  // Chunks are read and opened in reused buffers, and the others freed once
-  // written (src/_buffer_pool.ts); collections only when RSS calls for one.
-  const buffers = new BufferPool({ maxBytes: 16 * MIB });
-  const garbage = new GarbageMeter();
+  const jobSlots = new Limiter(2 * store.parallelism);
   const leaves: Promise<void>[] = [];
 
   /** True when `relative` is included, or lies on the way to an included path. */
@@ -76,23 +65,12 @@ export async function restore(
     return include.some((p) => p.startsWith(relative + "/")) ? "partly" : "no";
   };
 
-  /** True for a database read pack by pack (FORMAT.md §7.4). */
-  const isDatabase = (node: TreeNode) => node.type === "file" && store.isScattered(node.content);
-
-  /**
-   * Restores the wanted part of a tree: with `databases`, only its
-   * databases, started at once and one at a time, beside everything else
-   * (a database's pages open in batches with gaps, reads then writes, which
-   * the other files' chunks fill: met in walking order, the corpus's
-   * database waited for the media, restore 6.2-7.3 s against 4.8-5.2);
-   * without, every other node, several files at once.
-   */
+  /** Restores the wanted part of a tree, several files at once. */
   async function restoreTree(
     treeId: string,
     dir: string,
     relativeDir: string,
     all: boolean,
-    databases: boolean,
   ): Promise<void> {
     const nodes = await readTree(store, treeId);
     for (const node of nodes.values()) {
@@ -101,30 +79,34 @@ export async function restore(
       if (want === "no") continue;
       const path = join(dir, node.name);
       if (node.type === "dir") {
-        // A database's folder is made by restoreLeaf; its mode and time come last, below.
-        if (!databases) await Deno.mkdir(path, { recursive: true });
-        await restoreTree(node.subtree, path, relative, want === "yes", databases);
-        if (want === "yes" && !databases) {
+        await Deno.mkdir(path, { recursive: true });
+        await restoreTree(node.subtree, path, relative, want === "yes");
+        if (want === "yes") {
           progress.dirs++;
           directoryFixups.push({ path, node });
         }
-      } else if (want === "yes" && isDatabase(node) === databases) {
-        // A media library is mostly one-chunk files: several at once. The
-        // walk waits for a file slot, but never for a database.
-        const slots = databases ? databaseSlots : fileSlots;
-        const slot = slots.acquire();
-        if (!databases) await slot;
-        const job = slot.then(() =>
-          restoreLeaf(node, path, databases).finally(() => slots.release())
-        );
+      } else if (want === "yes") {
+        // A media library is mostly one-chunk files: several at once.
+        await fileSlots.acquire();
+        let held = true;
+        const release = () => {
+          if (held) fileSlots.release();
+          held = false;
+        };
+        const job = restoreLeaf(node, path, release).finally(release);
         job.catch(() => {}); // awaited with the others below
         leaves.push(job);
       }
     }
   }
 
-  /** `database`: read pack by pack (isDatabase, known from the walk). */
-  async function restoreLeaf(node: TreeNode, path: string, database: boolean): Promise<void> {
+  /**
+   * `written`: called once the file's content is written, before it is
+   * synced and renamed: the disk flushes one file while the next is written
+   * (the syncs, one after the other with the writes, took a fifth of a
+   * restore of the peers corpus).
+   */
+  async function restoreLeaf(node: TreeNode, path: string, written: () => void): Promise<void> {
     progress.path = path;
     const exists = await Deno.lstat(path).then(() => true, () => false);
     if (exists && !options.overwrite) {
@@ -140,78 +122,21 @@ export async function restore(
       return;
     }
     if (node.type !== "file") return;
-    const temp = await writeTempFile(
-      dirname(path),
-      ".cofre-restore-",
-      (file) => database ? writeScattered(file, node) : writeInOrder(file, node),
-    );
+    const temp = await writeTempFile(dirname(path), ".cofre-restore-", async (_, temp) => {
+      await store.restoreFile(node.content, temp, {
+        slots: jobSlots,
+        onWritten: (bytes) => {
+          progress.bytes += bytes;
+          report();
+        },
+      });
+      written();
+    });
     await Deno.chmod(temp, node.mode & 0o7777);
     await setTime(temp, node);
     await Deno.rename(temp, path);
     progress.files++;
     report();
-  }
-
-  /** Counts restored bytes as written. */
-  function written(bytes: Uint8Array): void {
-    progress.bytes += bytes.length;
-    garbage.add(bytes.length);
-    report();
-  }
-
-  /** A database's pages (FORMAT.md §7.4): read pack by pack, written where they belong. */
-  async function writeScattered(file: Deno.FsFile, node: TreeNode & { type: "file" }) {
-    await chunkSlots.acquire();
-    try {
-      // Thousands of runs, most of a few pages: each written synchronously
-      // (src/_temp_file.ts `writeAllSync`), where a round trip per run cost
-      // more than the rest of the restore of the database.
-      await store.readScattered(node.content, (offset, bytes) => {
-        file.seekSync(offset, Deno.SeekMode.Start);
-        writeAllSync(file, bytes);
-        written(bytes);
-      }, { buffers });
-    } finally {
-      chunkSlots.release();
-    }
-  }
-
-  /** Reads and opens chunks ahead, in parallel (bounded across all files); writes them in order. */
-  async function writeInOrder(file: Deno.FsFile, node: TreeNode & { type: "file" }) {
-    const ahead: Promise<Uint8Array>[] = [];
-    let next = 0;
-    let held = 0; // chunk slots this file holds
-    const fill = async () => {
-      while (next < node.content.length && ahead.length < depth) {
-        // Wait for a slot only with nothing to write: a file that waited while
-        // holding slots for chunks it had read could deadlock with the others.
-        if (ahead.length === 0) await chunkSlots.acquire();
-        else if (!chunkSlots.tryAcquire()) break;
-        held++;
-        const job = store.read("data", node.content[next++]!, { buffers });
-        job.catch(() => {}); // awaited in order below
-        ahead.push(job);
-      }
-    };
-    try {
-      await fill();
-      while (ahead.length > 0) {
-        const bytes = await ahead.shift()!;
-        // Chunks of about 1 MiB: an asynchronous write lets the pipeline go on meanwhile.
-        await writeAll(file, bytes);
-        written(bytes);
-        // Back to the pool, or freed: a data blob's plaintext is ours alone (BlobStore.read).
-        if (isPooled(bytes)) buffers.give(bytes);
-        else discard([bytes]);
-        chunkSlots.release();
-        held--;
-        await fill();
-      }
-    } catch (error) {
-      await Promise.allSettled(ahead);
-      for (; held > 0; held--) chunkSlots.release();
-      throw error;
-    }
   }
 
   // Check every --include path before writing anything.
@@ -223,8 +148,7 @@ export async function restore(
     );
   }
   await Deno.mkdir(options.target, { recursive: true });
-  await restoreTree(rootTree, options.target, "", false, true);
-  await restoreTree(rootTree, options.target, "", false, false);
+  await restoreTree(rootTree, options.target, "", false);
   const outcomes = await Promise.allSettled(leaves);
   const failure = outcomes.find((o) => o.status === "rejected");
   if (failure) throw (failure as PromiseRejectedResult).reason;

@@ -13,6 +13,7 @@ import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { FormatError } from "./errors.ts";
 import { type BlobType, CHUNK_ID_BYTES } from "./format.ts";
 import type { WorkerRequest, WorkerResponse } from "./_worker.ts";
+import { type RestoreJob, RestoreScratch, runRestoreJob } from "./_restore_job.ts";
 
 /** The CPU-heavy stages of the pipeline, behind one interface. */
 export interface BlobCrypto {
@@ -57,6 +58,12 @@ export interface BlobCrypto {
     sealed: Uint8Array,
     plaintextLength: number,
   ): Promise<Uint8Array>;
+  /**
+   * Runs a restore job (src/_restore_job.ts): its blobs read, opened,
+   * verified and written into its file; resolves to the bytes written.
+   * FormatError on any damage. The ranges' `bytes` are consumed.
+   */
+  restore(job: RestoreJob): Promise<number>;
   /** How many jobs may usefully be in flight. */
   readonly parallelism: number;
   /**
@@ -73,6 +80,7 @@ export class InlineBlobCrypto implements BlobCrypto {
   readonly parallelism = 1;
   readonly #keys: BlobKeys;
   readonly #level: number;
+  #scratch: RestoreScratch | undefined;
 
   constructor(keys: BlobKeys, options: { level: number }) {
     this.#keys = keys;
@@ -119,6 +127,15 @@ export class InlineBlobCrypto implements BlobCrypto {
       return Promise.resolve(
         openBlob(type, id, sealed, plaintextLength, this.#keys, { inPlace: isPooled(sealed) }),
       );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  restore(job: RestoreJob) {
+    try {
+      this.#scratch ??= new RestoreScratch();
+      return Promise.resolve(runRestoreJob(job, this.#keys, this.#scratch));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -180,20 +197,18 @@ export class WorkerBlobCrypto implements BlobCrypto {
     }
   }
 
-  /** Starts `count` workers (default: one per core) and gives each the keys. */
+  /**
+   * Starts `count` workers (default: one per core; `warm`'s first) and
+   * gives each the keys.
+   */
   static async start(
     keys: RawBlobKeys,
-    options: { level: number; count?: number },
+    options: { level: number; count?: number; warm?: WarmWorkers },
   ): Promise<WorkerBlobCrypto> {
     const count = Math.max(1, options.count ?? navigator.hardwareConcurrency ?? 2);
     const settled = await Promise.allSettled(Array.from({ length: count }, async () => {
-      const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
-      try {
-        await expect(worker, "ready");
-      } catch (error) {
-        worker.terminate();
-        throw error;
-      }
+      const { worker, ready } = options.warm?.take() ?? spawn();
+      await ready;
       const init: WorkerRequest = {
         kind: "init",
         keys: {
@@ -320,6 +335,22 @@ export class WorkerBlobCrypto implements BlobCrypto {
     return returned(r.plaintext);
   }
 
+  async restore(job: RestoreJob) {
+    const transfer: ArrayBuffer[] = [];
+    const ranges = job.ranges.map((range) => {
+      if (!range.bytes) return range;
+      const bytes = ownBuffer(range.bytes);
+      transfer.push(bytes.buffer as ArrayBuffer);
+      return { ...range, bytes };
+    });
+    const r = await this.#send(
+      { kind: "restore", job: this.#next++, request: { file: job.file, ranges } },
+      transfer,
+    );
+    if (r.kind !== "restored") throw new Error("Cannot restore: unexpected worker reply");
+    return r.bytes;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -359,6 +390,42 @@ function expect(worker: Worker, kind: "ready" | "initialized" | "closed"): Promi
       reject(new Error(`Cannot start a worker: ${event.message}`));
     };
   });
+}
+
+/** A new worker, and its "ready" (DESIGN.md §2); a worker that fails to start is terminated. */
+function spawn(): { worker: Worker; ready: Promise<void> } {
+  const worker = new Worker(new URL("./_worker.ts", import.meta.url), { type: "module" });
+  const ready = expect(worker, "ready");
+  ready.catch(() => worker.terminate());
+  return { worker, ready };
+}
+
+/**
+ * Workers started before their keys exist: they load their modules (wasm,
+ * zstd) while the key is derived (Argon2id, 0.34 s on one core), which
+ * otherwise came first and then kept the pool half a second from starting.
+ * `WorkerBlobCrypto.start` takes them; `close` stops those not taken.
+ */
+export class WarmWorkers {
+  readonly #workers: { worker: Worker; ready: Promise<void> }[];
+
+  constructor(count: number) {
+    this.#workers = Array.from({ length: count }, spawn);
+  }
+
+  /** How many are left to take. */
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  take(): { worker: Worker; ready: Promise<void> } | undefined {
+    return this.#workers.shift();
+  }
+
+  /** Stops the workers not taken: each would keep the process alive. */
+  close(): void {
+    for (const { worker } of this.#workers.splice(0)) worker.terminate();
+  }
 }
 
 /** Jobs this small always run inline (AdaptiveBlobCrypto). */
@@ -435,6 +502,17 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   openMany(type: BlobType, ids: Uint8Array[], sealed: Uint8Array[], plaintextLengths: number[]) {
     return this.#route(plaintextLengths.reduce((n, l) => n + l, 0))
       .openMany(type, ids, sealed, plaintextLengths);
+  }
+
+  async restore(job: RestoreJob) {
+    const bytes = job.ranges.reduce((n, r) => n + r.length, 0);
+    if (bytes <= SMALL_JOB_BYTES) return await this.#inline.restore(job);
+    if (!this.#pool) this.#count(bytes);
+    // A pool on its way is waited for: a job run here meanwhile would hold
+    // this thread (its reads and writes are synchronous), and the pool's
+    // "ready" with it.
+    const pool = this.#pool ?? await this.#starting?.catch(() => null);
+    return await (pool ?? this.#inline).restore(job);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,19 @@
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { randomBlobKeys } from "./_blob_keys.ts";
 import { pseudoRandomBytes } from "./_data.ts";
-import { FormatError, InlineBlobCrypto, WorkerBlobCrypto } from "../mod.ts";
+import { tempDirs } from "./_temp_dir.ts";
+import { TEST_ONLY_FAST_ARGON2ID } from "../src/kdf.ts";
+import {
+  FormatError,
+  InlineBlobCrypto,
+  LocalStorage,
+  Repository,
+  WorkerBlobCrypto,
+  WrongKeyError,
+} from "../mod.ts";
+
+const withDir = tempDirs("cofre-workers-");
+const PASSWORD = "vivid otter juggles lanterns";
 
 Deno.test("the worker pool hashes, seals and opens batches exactly as the inline stage does", async () => {
   const { raw, keys } = await randomBlobKeys();
@@ -51,3 +63,33 @@ Deno.test("the worker pool hashes, seals and opens batches exactly as the inline
     await inline.close();
   }
 });
+
+Deno.test("workers started with open() serve the backup and restore, and are stopped when unused", () =>
+  withDir(async (dir) => {
+    const storage = new LocalStorage(`${dir}/repo`);
+    const { repository } = await Repository.init(storage, {
+      password: PASSWORD,
+      argon2id: TEST_ONLY_FAST_ARGON2ID,
+    });
+    await repository.close();
+    await Deno.mkdir(`${dir}/src`);
+    const big = pseudoRandomBytes(3 * 1024 * 1024, 7);
+    await Deno.writeFile(`${dir}/src/video.mp4`, big);
+    await Deno.writeFile(`${dir}/src/note.txt`, new TextEncoder().encode("hello"));
+
+    const warm = await Repository.open(storage, { password: PASSWORD }, { workers: 2 });
+    try {
+      await warm.backup({ paths: [`${dir}/src`] });
+      const restored = await warm.restore("latest", { target: `${dir}/out` });
+      assertEquals(restored.files, 2);
+      assertEquals(await Deno.readFile(`${dir}/out/src/video.mp4`), big);
+    } finally {
+      await warm.close();
+    }
+    // Opened, not used, closed: the test would not end if the threads lived on.
+    await (await Repository.open(storage, { password: PASSWORD }, { workers: 2 })).close();
+    await assertRejects(
+      () => Repository.open(storage, { password: "not the password" }, { workers: 2 }),
+      WrongKeyError,
+    );
+  }));

@@ -41,6 +41,10 @@ export class LocalStorage implements Storage {
     return join(this.#root, ...name.split("/"));
   }
 
+  localPath(name: string): string {
+    return this.#path(name);
+  }
+
   async stat(name: string): Promise<ObjectInfo | null> {
     try {
       const info = await Deno.stat(this.#path(name));

@@ -53,6 +53,12 @@ export interface Storage {
   /** Every object whose name starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /**
+   * The object's file on this machine, for a reader that opens it itself
+   * (a restore worker, src/_restore_job.ts); only a local folder has one.
+   * The name is checked as `get` checks it; the file may not exist.
+   */
+  localPath?(name: string): string;
+  /**
    * Releases what the backend holds (rclone's server process); optional,
    * idempotent. `Repository.close()` calls it.
    */
