@@ -51,15 +51,16 @@ export class BlobIndex {
     return this.#blobs.get(id);
   }
 
-  add(entry: IndexEntry): void {
+  /** `pack`: the entry's pack id in hex, when the caller has it already. */
+  add(entry: IndexEntry, pack: string = toHex(entry.pack)): void {
     // A blob stored twice (two concurrent backups) keeps its first location.
     const id = toHex(entry.id);
     if (this.has(id)) return;
     // A blob stored again after its pack was withdrawn moves to its new pack.
-    if (this.#blobs.has(id) && this.#withdrawn.has(toHex(entry.pack))) return;
+    if (this.#blobs.has(id) && this.#withdrawn.has(pack)) return;
     this.#blobs.set(id, {
       type: entry.type,
-      pack: toHex(entry.pack),
+      pack,
       offset: entry.offset,
       sealedLength: entry.sealedLength,
       plaintextLength: entry.plaintextLength,
@@ -127,9 +128,16 @@ export async function loadIndex(
       damaged.push(info.name);
       continue;
     }
+    // An index file names each pack once (FORMAT.md §10): entries share its id.
+    const hex = new Map<Uint8Array, string>();
     for (const entry of entries) {
-      index.add(entry);
-      indexed.add(toHex(entry.pack));
+      let pack = hex.get(entry.pack);
+      if (pack === undefined) {
+        pack = toHex(entry.pack);
+        hex.set(entry.pack, pack);
+        indexed.add(pack);
+      }
+      index.add(entry, pack);
     }
   }
   if (damaged.length === 0) return index;

@@ -372,6 +372,11 @@ export function encodeIndex(entries: readonly IndexEntry[]): Uint8Array<ArrayBuf
   return w.finish();
 }
 
+/**
+ * The entries of an index file's plaintext. Ids and pack ids are views of
+ * `bytes`, not copies: an index holds tens of thousands, and a buffer each
+ * was most of the time it took to load one.
+ */
 export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
   const r = new ByteReader(bytes, "index");
   r.magic(INDEX_MAGIC);
@@ -379,7 +384,7 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
   const p = r.u32("pack count");
   if (p * PACK_ID_BYTES + 4 > r.remaining) r.fail(`${p} packs do not fit in ${bytes.length} bytes`);
   const packs: Uint8Array[] = [];
-  for (let i = 0; i < p; i++) packs.push(r.bytes(PACK_ID_BYTES, "pack id"));
+  for (let i = 0; i < p; i++) packs.push(r.view(PACK_ID_BYTES, "pack id"));
   const n = r.u32("entry count");
   if (r.remaining !== n * INDEX_ENTRY_BYTES) {
     r.fail(`${bytes.length} bytes, expected ${17 + PACK_ID_BYTES * p + INDEX_ENTRY_BYTES * n}`);
@@ -387,7 +392,7 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
   const entries: IndexEntry[] = [];
   for (let i = 0; i < n; i++) {
     const type = decodeBlobType(r, r.u8("blob type"));
-    const id = r.bytes(CHUNK_ID_BYTES, "chunk id");
+    const id = r.view(CHUNK_ID_BYTES, "chunk id");
     const packNumber = r.u32("pack number");
     if (packNumber >= p) r.fail(`entry ${i} names pack ${packNumber} of ${p}`);
     const offset = r.u32("offset");

@@ -52,7 +52,7 @@ export async function restore(
   // restoreFile; a job holds at most 16 MiB, so this bounds memory). Two
   // jobs a core: one runs while the next is planned, or read from remote
   // storage.
-  const fileSlots = new Limiter(2 * store.parallelism + 1);
+  const fileSlots = new Limiter(8 * store.parallelism);
   const jobSlots = new Limiter(2 * store.parallelism);
   const leaves: Promise<void>[] = [];
 
