@@ -12,16 +12,20 @@ import { discard } from "./_buffer_pool.ts";
 import { GarbageMeter, loadGarbageCollector } from "./_gc.ts";
 import type { BlobType } from "./format.ts";
 import { type RestoreJob, RestoreScratch, runRestoreJob } from "./_restore_job.ts";
+import { type BackupJob, BackupScratch, type BackupSink, runBackupJob } from "./_backup_job.ts";
+import type { ChunkerOptions } from "./chunker.ts";
+import { captureDatabase } from "./sqlite.ts";
 
 export type WorkerRequest =
   | {
     kind: "init";
     keys: { data: Uint8Array; meta: Uint8Array; id: Uint8Array; nonce: Uint8Array };
     level: number;
+    /** The repository's chunker, seeded, for backup jobs. */
+    chunker?: Required<ChunkerOptions>;
   }
   | { kind: "hash"; job: number; bytes: Uint8Array }
   | { kind: "seal"; job: number; type: BlobType; bytes: Uint8Array; id: Uint8Array }
-  | { kind: "hashMany"; job: number; bytes: Uint8Array; lengths: number[] }
   | {
     kind: "openMany";
     job: number;
@@ -32,14 +36,6 @@ export type WorkerRequest =
     plaintextLengths: number[];
   }
   | {
-    kind: "sealMany";
-    job: number;
-    type: BlobType;
-    bytes: Uint8Array;
-    lengths: number[];
-    ids: Uint8Array;
-  }
-  | {
     kind: "open";
     job: number;
     type: BlobType;
@@ -48,6 +44,18 @@ export type WorkerRequest =
     plaintextLength: number;
   }
   | { kind: "restore"; job: number; request: RestoreJob }
+  | { kind: "backup"; job: number; request: BackupJob }
+  | { kind: "capture"; job: number; path: string; to: string }
+  | {
+    kind: "answer";
+    job: number;
+    to: "reserve" | "add";
+    /** reserve: 1 for each id that is new. */
+    fresh?: Uint8Array;
+    /** add: the segment, back to be reused. */
+    segment?: Uint8Array;
+    error?: string;
+  }
   | { kind: "close" };
 
 export type WorkerResponse =
@@ -56,15 +64,24 @@ export type WorkerResponse =
   | { kind: "closed" }
   | { kind: "hashed"; job: number; id: Uint8Array; bytes: Uint8Array }
   | { kind: "sealed"; job: number; sealed: Uint8Array; compressed: boolean }
-  | { kind: "hashedMany"; job: number; ids: Uint8Array; bytes: Uint8Array }
   | { kind: "openedMany"; job: number; plaintext: Uint8Array }
-  | { kind: "sealedMany"; job: number; sealed: Uint8Array; lengths: number[] }
   | { kind: "opened"; job: number; plaintext: Uint8Array }
   | { kind: "restored"; job: number; bytes: number }
+  | { kind: "backedUp"; job: number; ids: Uint8Array; size: number }
+  | { kind: "captured"; job: number; pageSize: number }
+  /** A backup job asks which chunks are new (`bytes`: read since it last asked)... */
+  | { kind: "reserve"; job: number; ids: Uint8Array; bytes: number }
+  /** ...and hands over the new ones, sealed: `blobs` holds offset, length, plaintext length each. */
+  | { kind: "add"; job: number; segment: Uint8Array; blobs: Float64Array; ids: Uint8Array }
   | { kind: "failed"; job: number; name: string; message: string };
 
 let keys: BlobKeys | null = null;
+let chunker: Required<ChunkerOptions> | undefined;
 const scratch = new RestoreScratch();
+const backupScratch = new BackupScratch();
+/** Answers a running backup job awaits, by job and question. */
+const answers = new Map<string, (answer: Extract<WorkerRequest, { kind: "answer" }>) => void>();
+
 let level = 3;
 // Each isolate collects its own garbage; with libzstd a worker makes little
 // (its buffers are freed as they die), with zstd-codec its handles pile up.
@@ -85,10 +102,12 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
     };
     for (const key of Object.values(request.keys)) key.fill(0);
     level = request.level;
+    chunker = request.chunker;
     reply({ kind: "initialized" });
     return;
   }
   if (request.kind === "close") {
+    backupScratch.release();
     if (keys) {
       keys.data[Symbol.dispose]();
       keys.meta[Symbol.dispose]();
@@ -98,6 +117,27 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
     keys = null;
     reply({ kind: "closed" });
     self.close();
+    return;
+  }
+  if (request.kind === "answer") {
+    answers.get(`${request.job}:${request.to}`)?.(request);
+    return;
+  }
+  if (request.kind === "backup") {
+    backUp(request.job, request.request); // queued behind the others (src/_backup_job.ts)
+    return;
+  }
+  if (request.kind === "capture") {
+    try {
+      reply({
+        kind: "captured",
+        job: request.job,
+        pageSize: await captureDatabase(request.path, request.to),
+      });
+    } catch (error) {
+      const e = error as Error;
+      reply({ kind: "failed", job: request.job, name: e.name, message: e.message });
+    }
     return;
   }
   try {
@@ -132,36 +172,6 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
           blob.sealed.buffer as ArrayBuffer,
         ],
       );
-    } else if (request.kind === "hashMany") {
-      const ids = new Uint8Array(32 * request.lengths.length);
-      let at = 0;
-      request.lengths.forEach((n, i) => {
-        ids.set(keys!.id.hash(request.bytes.subarray(at, at += n)), 32 * i);
-      });
-      reply({ kind: "hashedMany", job: request.job, ids, bytes: request.bytes }, [
-        ids.buffer,
-        request.bytes.buffer as ArrayBuffer,
-      ]);
-    } else if (request.kind === "sealMany") {
-      let at = 0;
-      const blobs = request.lengths.map((n, i) => {
-        const part = request.bytes.subarray(at, at += n);
-        const id = request.ids.subarray(32 * i, 32 * i + 32);
-        return sealBlob(request.type, part, keys!, { level, id }).sealed;
-      });
-      request.bytes.fill(0);
-      discard([request.bytes]);
-      const lengths = blobs.map((b) => b.length);
-      const sealedBytes = new Uint8Array(lengths.reduce((n, l) => n + l, 0));
-      let out = 0;
-      for (const blob of blobs) {
-        sealedBytes.set(blob, out);
-        out += blob.length;
-      }
-      discard(blobs); // sealed into buffers of their own (src/blob.ts)
-      reply({ kind: "sealedMany", job: request.job, sealed: sealedBytes, lengths }, [
-        sealedBytes.buffer,
-      ]);
     } else if (request.kind === "openMany") {
       const plaintext = new Uint8Array(request.plaintextLengths.reduce((n, l) => n + l, 0));
       let at = 0;
@@ -199,6 +209,64 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
     reply({ kind: "failed", job: request.job, name: e.name, message: e.message });
   }
 };
+
+/** Runs a backup job, its sink's questions going to the main thread (src/workers.ts). */
+async function backUp(job: number, request: BackupJob): Promise<void> {
+  const ask = <T>(
+    to: "reserve" | "add",
+    message: WorkerResponse,
+    transfer: ArrayBuffer[],
+    take: (answer: Extract<WorkerRequest, { kind: "answer" }>) => T,
+  ): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      answers.set(`${job}:${to}`, (answer) => {
+        answers.delete(`${job}:${to}`);
+        if (answer.error !== undefined) reject(new Error(answer.error));
+        else resolve(take(answer));
+      });
+      reply(message, transfer);
+    });
+  const sink: BackupSink = {
+    reserve: (ids, bytes) => {
+      const all = new Uint8Array(ids.length * 32);
+      ids.forEach((id, i) => all.set(id, 32 * i));
+      return ask(
+        "reserve",
+        { kind: "reserve", job, ids: all, bytes },
+        [all.buffer],
+        (answer) => Array.from(answer.fresh!, (f) => f === 1),
+      );
+    },
+    add: (chunks, segment) => {
+      const blobs = new Float64Array(chunks.length * 3);
+      const ids = new Uint8Array(chunks.length * 32);
+      chunks.forEach((chunk, i) => {
+        blobs.set([
+          chunk.sealed.byteOffset - segment.byteOffset,
+          chunk.sealed.length,
+          chunk.plaintextLength,
+        ], 3 * i);
+        ids.set(chunk.id, 32 * i);
+      });
+      return ask(
+        "add",
+        { kind: "add", job, segment, blobs, ids },
+        [segment.buffer as ArrayBuffer, blobs.buffer, ids.buffer],
+        (answer) => answer.segment,
+      );
+    },
+  };
+  try {
+    if (!keys || !chunker) throw new Error("Cannot back up: the worker has no keys");
+    const result = await runBackupJob(request, { keys, level, chunker }, backupScratch, sink);
+    reply({ kind: "backedUp", job, ids: result.ids, size: result.size }, [
+      result.ids.buffer as ArrayBuffer,
+    ]);
+  } catch (error) {
+    const e = error as Error;
+    reply({ kind: "failed", job, name: e.name, message: e.message });
+  }
+}
 
 // The main thread waits for this before sending anything (DESIGN.md §2).
 // Loaded first: a worker started ahead of its keys (src/workers.ts

@@ -10,14 +10,12 @@
 
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
-import { BufferPool, discard } from "./_buffer_pool.ts";
-import { GarbageMeter } from "./_gc.ts";
+import type { BackupJob, BackupSink } from "./_backup_job.ts";
 import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
 import type { BlobIndex } from "./blob_index.ts";
 import { BlobStore, BlobWriter } from "./blob_store.ts";
-import { StreamingChunker } from "./chunker.ts";
-import { type Config, decodeTree, encodeTree, type PackRef, type TreeNode } from "./format.ts";
+import { CHUNK_ID_BYTES, decodeTree, encodeTree, type PackRef, type TreeNode } from "./format.ts";
 import {
   type Snapshot,
   type SnapshotKeys,
@@ -27,10 +25,12 @@ import {
 import type { Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
 import {
+  type CapturedDatabase,
   COMPANION_SUFFIXES,
   companionStates,
   DatabaseCapturer,
-  PageChunker,
+  pageChunkBytes,
+  probeDatabase,
   sameCompanions,
 } from "./sqlite.ts";
 
@@ -73,11 +73,9 @@ export interface BackupResult {
 /** Everything backup needs from an open repository (src/repository.ts supplies it). */
 export interface BackupContext {
   storage: Storage;
-  config: Config;
   keys: SnapshotKeys & { meta: AesGcm };
-  /** Hashing and sealing, in workers or inline. */
+  /** Reading, chunking, hashing and sealing files (its chunker seeded already), in workers or inline. */
   crypto: BlobCrypto;
-  cdcSeed: bigint;
   index: BlobIndex;
   /** Every snapshot in the repository, oldest first. */
   snapshots: StoredSnapshot[];
@@ -88,13 +86,11 @@ export interface BackupContext {
   previous: { id: string; sequence: bigint } | null;
 }
 
-const READ_BUFFER_BYTES = 1024 * 1024;
-/** Chunks up to this size (database pages: FORMAT.md §7.4) travel in batches... */
-const SMALL_CHUNK_BYTES = 64 * 1024;
-/** ...of about this many bytes: one message each way per batch instead of per chunk. */
-const BATCH_BYTES = 256 * 1024;
-/** Free chunk buffers kept for reuse (src/_buffer_pool.ts). */
-const POOL_BYTES = 16 * 1024 * 1024;
+/** What every node of a path has (FORMAT.md §11), whatever its type. */
+type NodeBase = { name: string; mode: number; mtimeMs: number; inode?: number; ctimeMs?: number };
+
+/** A database is stored in parts of this many bytes, at once (storePages). */
+const DATABASE_PART_BYTES = 16 * 1024 * 1024;
 /** Names chat apps give their databases (FORMAT.md §7.4): only the order of the walk depends on it. */
 const LIKELY_DATABASE = /\.(db|db3|sqlite|sqlite3)$/i;
 
@@ -104,7 +100,7 @@ export async function backup(
   options: BackupOptions,
 ): Promise<BackupResult> {
   const started = Date.now();
-  const { storage, config, keys, index } = context;
+  const { storage, keys, index } = context;
   if (options.paths.length === 0) throw new RangeError("Cannot back up: no paths given");
   const paths = options.paths.map((p) => resolve(p));
   const names = paths.map((p) => basename(p) || "root");
@@ -117,17 +113,12 @@ export async function backup(
   const host = options.host ?? Deno.hostname();
   const username = options.username ?? (Deno.env.get("USER") ?? "");
   const { crypto } = context;
-  // Chunks and their sealed blobs live in reused buffers; batched pages are
-  // freed as soon as their pack holds them (src/_buffer_pool.ts).
-  const buffers = new BufferPool({ maxBytes: POOL_BYTES });
-  const garbage = new GarbageMeter(); // a backstop, when RSS calls for it (src/_gc.ts)
-  const writer = new BlobWriter(storage, index, crypto, keys.meta, {
-    uploads: options.uploads,
-    buffers,
-  });
+  const writer = new BlobWriter(storage, index, crypto, keys.meta, { uploads: options.uploads });
   const reader = new BlobStore(storage, index, crypto);
-  // Chunks in flight, across all stages: this, not file size, bounds memory.
-  const window = new Limiter(3 * crypto.parallelism + 1);
+  // Files in flight, each a job on a worker (src/_backup_job.ts) that keeps
+  // at most two segments of 4 MiB in flight: this, not file size, bounds
+  // memory. Two a core: one runs while the next waits for it.
+  const jobSlots = new Limiter(2 * crypto.parallelism);
   const excludes = (options.excludes ?? []).map(globToRegExp);
   const failed: { path: string; error: string }[] = [];
   const progress: BackupProgress = {
@@ -160,19 +151,18 @@ export async function backup(
       s.snapshot.host === host && sameList(s.snapshot.paths, paths)
     ) ?? null;
   const parentRoot = parent ? await readTree(reader, parent.snapshot.tree) : null;
-  const chunker = new StreamingChunker({ ...config.chunker, seed: context.cdcSeed }, {
-    // Small chunks travel in batches, copied together: a pooled buffer each would waste its room.
-    allocate: (length) =>
-      length > SMALL_CHUNK_BYTES ? buffers.take(length) : new Uint8Array(length),
-  });
-  const buffer = new Uint8Array(READ_BUFFER_BYTES);
   // FORMAT.md §7.4: databases are read from consistent copies; their companions are skipped.
-  const databases = new DatabaseCapturer();
-  const capturedDatabases = new Set<string>();
-  const isCompanion = (path: string) =>
-    COMPANION_SUFFIXES.some((suffix) =>
-      path.endsWith(suffix) && capturedDatabases.has(path.slice(0, -suffix.length))
-    );
+  const databases = new DatabaseCapturer({
+    copy: (path, to, size) => crypto.captureDatabase(path, to, size),
+  });
+  // Databases met by the walk: whether each was captured (then its
+  // companions are skipped), known once its copy is made.
+  const captured = new Map<string, Promise<boolean>>();
+  /** For a companion (-wal, -journal, -shm) of a database met, whether that one was captured. */
+  const companionOf = (path: string) => {
+    const suffix = COMPANION_SUFFIXES.find((suffix) => path.endsWith(suffix));
+    return suffix ? captured.get(path.slice(0, -suffix.length)) : undefined;
+  };
 
   const excluded = (path: string) =>
     excludes.some((re) => re.test(path) || re.test(basename(path)));
@@ -183,120 +173,50 @@ export async function backup(
     return id;
   }
 
-  /** One chunk through hash → dedup → seal → pack; resolves to its hex id. */
-  async function storeChunk(bytes: Uint8Array): Promise<string> {
-    try {
-      const length = bytes.length;
-      const hashed = await crypto.hash(bytes);
-      const hex = toHex(hashed.id);
-      if (writer.reserve(hex)) {
-        const { sealed } = await crypto.seal("data", hashed.bytes, hashed.id);
-        await writer.addSealed("data", hashed.id, sealed, length);
-      } else buffers.give(hashed.bytes);
-      reference(hex);
-      return hex;
-    } finally {
-      window.release();
-    }
-  }
-
-  /**
-   * Small chunks (database pages, FORMAT.md §7.4) through the same stages as
-   * one job each way: per-chunk messages would cost more than the work.
-   */
-  async function storeBatch(parts: Uint8Array[]): Promise<string[]> {
-    try {
-      const lengths = parts.map((p) => p.length);
-      const hashed = await crypto.hashMany(parts);
-      const hexes = hashed.ids.map(toHex);
-      const fresh = hexes.flatMap((hex, i) => writer.reserve(hex) ? [i] : []);
-      if (fresh.length > 0) {
-        const sealed = await crypto.sealMany(
-          "data",
-          fresh.map((i) => hashed.parts[i]!),
-          fresh.map((i) => hashed.ids[i]!),
-        );
-        let copied = true;
-        for (const [k, i] of fresh.entries()) {
-          copied = await writer.addSealed("data", hashed.ids[i]!, sealed[k]!, lengths[i]!) &&
-            copied;
-        }
-        // In the packs' arenas now: free the batch's buffers (src/_buffer_pool.ts).
-        if (copied) discard(sealed);
-      }
-      // The pages were copied to be hashed and sealed; none is read again.
-      discard(parts);
-      discard(hashed.parts);
-      hexes.forEach(reference);
-      return hexes;
-    } finally {
-      window.release();
-    }
-  }
-
-  /**
-   * Reads and chunks a file, handing each chunk to the pipeline; returns once
-   * the file is read, with its content still being stored. The next file is
-   * read meanwhile: a media library is mostly one-chunk files, and waiting
-   * for each to be stored left the workers idle between files. The window
-   * bounds the chunks in flight across files.
-   */
-  async function readFile(
-    path: string,
-    cutter: Pick<StreamingChunker, "push" | "finish"> = chunker,
-    readBuffer: Uint8Array = buffer,
-  ): Promise<{ content: Promise<string[]>; size: number }> {
-    const file = await Deno.open(path, { read: true });
-    const content: Promise<string[]>[] = [];
-    let size = 0;
-    const start = async (job: () => Promise<string[]>) => {
-      await window.acquire();
-      const running = job();
-      running.catch(() => {}); // awaited below; this only keeps it from being "unhandled" meanwhile
-      content.push(running);
-    };
-    const take = async (chunks: { bytes: Uint8Array }[]) => {
-      let batch: Uint8Array[] = [];
-      let batchBytes = 0;
-      const flush = async () => {
-        const parts = batch;
-        batch = [];
-        batchBytes = 0;
-        if (parts.length > 0) await start(() => storeBatch(parts));
-      };
+  /** Where a file's job sends its chunks: dedup against the index and packs (FORMAT.md §9). */
+  const sink: BackupSink = {
+    reserve(ids, bytesRead) {
+      progress.bytes += bytesRead;
+      report();
+      return Promise.resolve(ids.map((id) => writer.reserve(toHex(id))));
+    },
+    async add(chunks, segment) {
+      let copied = true;
       for (const chunk of chunks) {
-        garbage.add(chunk.bytes.length);
-        if (chunk.bytes.length > SMALL_CHUNK_BYTES) {
-          await flush();
-          await start(async () => [await storeChunk(chunk.bytes)]);
-          continue;
+        copied = await writer.addSealed("data", chunk.id, chunk.sealed, chunk.plaintextLength) &&
+          copied;
+      }
+      // Copied into packs: the job may reuse the segment.
+      return copied ? segment : undefined;
+    },
+  };
+
+  /**
+   * Starts backing up a file's content as one job (src/_backup_job.ts, on a
+   * worker); returns once it started, with its chunk ids and size to come.
+   * The walk goes on meanwhile: a media library is mostly one-chunk files,
+   * and waiting for each left the workers idle between them.
+   */
+  async function storeFile(
+    job: BackupJob,
+  ): Promise<{ stored: Promise<{ content: string[]; size: number }> }> {
+    await jobSlots.acquire();
+    const running = (async () => {
+      try {
+        const { ids, size } = await crypto.backup(job, sink);
+        const content: string[] = [];
+        for (let at = 0; at < ids.length; at += CHUNK_ID_BYTES) {
+          const hex = toHex(ids.subarray(at, at + CHUNK_ID_BYTES));
+          reference(hex);
+          content.push(hex);
         }
-        batch.push(chunk.bytes);
-        batchBytes += chunk.bytes.length;
-        if (batchBytes >= BATCH_BYTES) await flush();
+        return { content, size };
+      } finally {
+        jobSlots.release();
       }
-      await flush();
-    };
-    try {
-      for (;;) {
-        const n = await file.read(readBuffer);
-        if (n === null) break;
-        size += n;
-        progress.bytes += n;
-        await take(cutter.push(readBuffer.subarray(0, n)));
-        report();
-      }
-      await take(cutter.finish());
-    } catch (error) {
-      cutter.finish(); // drop the partial stream so the next file starts clean
-      await Promise.allSettled(content);
-      throw error;
-    } finally {
-      file.close();
-    }
-    const stored = Promise.all(content).then((ids) => ids.flat());
-    stored.catch(() => {}); // the caller awaits it
-    return { content: stored, size };
+    })();
+    running.catch(() => {}); // the caller awaits it
+    return { stored: running };
   }
 
   /** A node whose reading is done and whose storing may still run; `node` never rejects for a failed file. */
@@ -329,7 +249,7 @@ export async function backup(
       failed.push({ path, error: (error as Error).message });
       return done(null);
     }
-    const base = {
+    const base: NodeBase = {
       name,
       mode: (info.mode ?? 0o644) & 0o7777,
       mtimeMs: info.mtime?.getTime() ?? 0,
@@ -374,7 +294,7 @@ export async function backup(
       previous.content.forEach(reference);
       progress.bytes += info.size;
       report();
-      if (previousDatabase) capturedDatabases.add(path);
+      if (previousDatabase) captured.set(path, Promise.resolve(true));
       return done({
         ...base,
         type: "file",
@@ -383,41 +303,67 @@ export async function backup(
         ...(previousDatabase ? { sqlite: previousDatabase } : {}),
       });
     }
-    // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
-    crypto.expect?.(info.size);
     try {
-      // One copy at a time (DatabaseCapturer): a second database waits for this one's read.
-      const database = await databases.capture(path, info.size);
-      if (database) {
-        // Now, not once read: its -wal and -journal come next in the folder.
-        capturedDatabases.add(path);
-        // Read beside the walk, which goes on to the media meanwhile: pages
-        // keep the workers busy (zstd) while media keeps this thread busy
-        // (reading, FastCDC, packing), where one after the other left a
-        // core idle in each phase.
-        const node = (async (): Promise<TreeNode> => {
-          let read: Awaited<ReturnType<typeof readFile>>;
+      if (await probeDatabase(path) !== null) {
+        // Copied beside the walk, which goes on to the media meanwhile (one
+        // copy at a time: DatabaseCapturer); its companions wait for it.
+        const database = databases.capture(path, info.size);
+        captured.set(path, database.then((d) => d !== null, () => false));
+        const node = database.then(async (database): Promise<TreeNode> => {
+          if (!database) return await storeContent(base, { path, size: info.size });
           try {
-            read = await readFile(
-              database.copy,
-              new PageChunker(database.pageSize),
-              new Uint8Array(READ_BUFFER_BYTES),
-            );
+            return { ...(await storePages(base, database)), sqlite: database.record };
           } finally {
-            // Read whole: the copy is not needed for storing.
             await databases.release(database);
           }
-          const ids = await read.content;
-          return { ...base, type: "file", size: read.size, content: ids, sqlite: database.record };
-        })();
+        });
         return storing(path, node);
       }
-      const { content, size } = await readFile(path);
-      return storing(path, content.then((ids) => ({ ...base, type: "file", size, content: ids })));
+      const { stored } = await storeFile({ path, size: info.size });
+      return storing(
+        path,
+        stored.then(({ content, size }) => ({ ...base, type: "file", size, content })),
+      );
     } catch (error) {
       failed.push({ path, error: (error as Error).message });
       return done(null);
     }
+  }
+
+  /** A file's node, once its content is stored. */
+  async function storeContent(base: NodeBase, job: BackupJob): Promise<TreeNode> {
+    const { content, size } = await (await storeFile(job)).stored;
+    return { ...base, type: "file", size, content };
+  }
+
+  /**
+   * A captured database's node (FORMAT.md §7.4): its pages in parts of
+   * DATABASE_PART_BYTES, stored at once on every core (pages cut apart stay
+   * apart; one job of a 150 MB database kept one core busy while the others
+   * finished the media).
+   */
+  async function storePages(base: NodeBase, database: CapturedDatabase) {
+    const { size } = await Deno.stat(database.copy);
+    const chunkBytes = pageChunkBytes(database.pageSize);
+    const parts: Promise<{ content: string[]; size: number }>[] = [];
+    for (let offset = 0; offset === 0 || offset < size; offset += DATABASE_PART_BYTES) {
+      const length = Math.min(DATABASE_PART_BYTES, size - offset);
+      parts.push(
+        (await storeFile({
+          path: database.copy,
+          chunkBytes,
+          range: { offset, length },
+          size: length,
+        })).stored,
+      );
+    }
+    const stored = await Promise.all(parts);
+    return {
+      ...base,
+      type: "file" as const,
+      size: stored.reduce((n, part) => n + part.size, 0),
+      content: stored.flatMap((part) => part.content),
+    };
   }
 
   /**
@@ -444,7 +390,18 @@ export async function backup(
     const nodes: Promise<TreeNode | null>[] = [];
     for (const name of [...entries.filter(likely), ...entries.filter((n) => !likely(n))]) {
       const child = `${path}/${name}`;
-      if (excluded(child) || isCompanion(child)) continue;
+      if (excluded(child)) continue;
+      // A captured database's companions are in its copy; those of one read
+      // byte for byte are backed up as they are.
+      const database = companionOf(child);
+      if (database) {
+        const node = database.then(async (skip) =>
+          skip ? null : await (await visit(child, name, previous?.get(name))).node
+        );
+        node.catch(() => {}); // awaited with the others
+        nodes.push(node);
+        continue;
+      }
       nodes.push((await visit(child, name, previous?.get(name))).node);
     }
     const tree = Promise.all(nodes).then((all) => storeTree(all.filter((n) => n !== null)));

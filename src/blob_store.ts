@@ -273,9 +273,23 @@ export class BlobWriter {
   #waiting: Promise<void> | undefined;
   /** Pack arenas not in use: one fills while others upload, none is allocated twice. */
   readonly #arenas: Uint8Array[] = [];
+  /** Arenas made: at most MAX_ARENAS, the next pack waits for one (addSealed). */
+  #arenasMade = 0;
+  /** Adds waiting for an arena to come back. */
+  readonly #arenaWaiters: (() => void)[] = [];
   readonly #builder = new PackBuilder({
-    arena: () => this.#arenas.pop() ?? new Uint8Array(PACK_ARENA_BYTES),
+    arena: () => {
+      const arena = this.#arenas.pop();
+      if (arena) return arena;
+      this.#arenasMade++;
+      return new Uint8Array(PACK_ARENA_BYTES);
+    },
   });
+  /**
+   * Packs in memory: one filling, one being written (a local folder frees
+   * its pack before the sync, src/storage/local.ts): 16 MiB each.
+   */
+  static readonly MAX_ARENAS = 2;
   /** Ids reserved by `reserve` whose pack is not stored yet: dedup across in-flight work. */
   readonly #pending = new Set<string>();
   #unindexed: IndexEntry[] = [];
@@ -342,6 +356,11 @@ export class BlobWriter {
     plaintextLength: number,
   ): Promise<boolean> {
     while (this.#waiting) await this.#waiting;
+    // A new pack takes an arena: wait for one to come back rather than make a third.
+    while (
+      this.#builder.count === 0 && this.#arenas.length === 0 &&
+      this.#arenasMade >= BlobWriter.MAX_ARENAS
+    ) await new Promise<void>((resolve) => this.#arenaWaiters.push(resolve));
     const copied = this.#builder.add(
       { type, id, sealedLength: sealed.length, plaintextLength },
       sealed,
@@ -383,11 +402,18 @@ export class BlobWriter {
     const upload = (async () => {
       try {
         const pack = await finishing;
+        // Free for the next pack once put reads it no more (src/storage/storage.ts):
+        // a local folder is done before its sync, which held a third arena.
+        let held = pack.arena !== undefined;
+        const release = () => {
+          if (held) this.#arenas.push(pack.arena!);
+          held = false;
+          for (const wake of this.#arenaWaiters.splice(0)) wake();
+        };
         try {
-          await this.#storage.put(pack.name, pack.parts);
+          await this.#storage.put(pack.name, pack.parts, { onConsumed: release });
         } finally {
-          // Settled, put reads the parts no more (src/storage/storage.ts).
-          if (pack.arena) this.#arenas.push(pack.arena);
+          release();
         }
         if (this.#buffers) { for (const part of pack.parts) this.#buffers.give(part); }
         this.packSizes.set(toHex(pack.id), pack.size);

@@ -116,10 +116,10 @@ const NO_CRYPTO: BlobCrypto = {
   parallelism: 1,
   hash: () => Promise.reject(new TypeError("Cannot hash without keys")),
   seal: () => Promise.reject(new TypeError("Cannot seal without keys")),
-  hashMany: () => Promise.reject(new TypeError("Cannot hash without keys")),
-  sealMany: () => Promise.reject(new TypeError("Cannot seal without keys")),
   open: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
   openMany: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
+  backup: () => Promise.reject(new TypeError("Cannot seal without keys")),
+  captureDatabase: () => Promise.reject(new TypeError("Cannot back up without keys")),
   restore: () => Promise.reject(new TypeError("Cannot open a blob without keys")),
   close: () => Promise.resolve(),
 };

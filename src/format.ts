@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ByteReader, ByteWriter } from "./_bytes.ts";
+import { ByteReader, ByteWriter, toHex } from "./_bytes.ts";
 import { validateChunkerOptions } from "./chunker.ts";
 import { FormatError, UnsupportedVersionError } from "./errors.ts";
 
@@ -348,27 +348,36 @@ const PACK_ID_BYTES = 32;
 
 /** An index file's plaintext (FORMAT.md §10). */
 export function encodeIndex(entries: readonly IndexEntry[]): Uint8Array<ArrayBuffer> {
-  const packs = new Map<string, number>();
-  for (const e of entries) {
-    const key = hexKey(fixed(e.pack, PACK_ID_BYTES, "pack id"));
-    if (!packs.has(key)) packs.set(key, packs.size);
-  }
-  const packIds = new Map<number, Uint8Array>();
-  for (const e of entries) packIds.set(packs.get(hexKey(e.pack))!, e.pack);
+  // Pack numbers in order of first appearance; entries of one pack share its
+  // id object (BlobWriter, decodeIndex), so most lookups skip the hex.
+  const packs = new Map<string, { number: number; id: Uint8Array }>();
+  const byObject = new Map<Uint8Array, number>();
+  const numberOf = (pack: Uint8Array): number => {
+    let number = byObject.get(pack);
+    if (number === undefined) {
+      const key = toHex(fixed(pack, PACK_ID_BYTES, "pack id"));
+      const known = packs.get(key) ?? { number: packs.size, id: pack };
+      packs.set(key, known);
+      number = known.number;
+      byObject.set(pack, number);
+    }
+    return number;
+  };
+  const numbers = entries.map((e) => numberOf(e.pack));
   const w = new ByteWriter(17 + PACK_ID_BYTES * packs.size + INDEX_ENTRY_BYTES * entries.length)
     .ascii(INDEX_MAGIC)
     .u8(FORMAT_VERSION)
     .u32(packs.size);
-  for (let i = 0; i < packs.size; i++) w.bytes(packIds.get(i)!);
+  for (const { id } of packs.values()) w.bytes(id);
   w.u32(entries.length);
-  for (const e of entries) {
+  entries.forEach((e, i) => {
     w.u8(blobTypeCode(e.type))
       .bytes(fixed(e.id, CHUNK_ID_BYTES, "chunk id"))
-      .u32(packs.get(hexKey(e.pack))!)
+      .u32(numbers[i]!)
       .u32(e.offset)
       .u32(e.sealedLength)
       .u32(e.plaintextLength);
-  }
+  });
   return w.finish();
 }
 
@@ -405,12 +414,6 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
   }
   r.end();
   return entries;
-}
-
-function hexKey(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
 }
 
 // ---------------------------------------------------------------------------

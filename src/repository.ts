@@ -509,7 +509,10 @@ export class Repository {
       withdrawn: plans.flatMap((plan) => plan.packs),
       onWarning: this.onWarning,
     });
-    const inline = new InlineBlobCrypto(keys, { level: this.config.zstdLevel });
+    const inline = new InlineBlobCrypto(keys, {
+      level: this.config.zstdLevel,
+      chunker: this.#chunker(),
+    });
     this.#session = {
       keys,
       index,
@@ -537,13 +540,18 @@ export class Repository {
           meta: this.#subkeys.meta,
           id: this.#subkeys.id,
           nonce: this.#subkeys.nonce,
-        }, { level: this.config.zstdLevel, count, warm }),
+        }, { level: this.config.zstdLevel, count, warm, chunker: this.#chunker() }),
       // Warm workers cost little more to start: with the first large job,
       // not after 16 MiB (a backup of unchanged files needs none).
       { parallelism: count, thresholdBytes: warm ? 1 : undefined },
     );
     session.pools.push(crypto);
     return crypto;
+  }
+
+  /** The repository's chunker (FORMAT.md §7.1), seeded with its secret. */
+  #chunker(): Required<ChunkerOptions> {
+    return { ...this.config.chunker, seed: this.#subkeys.cdcSeed };
   }
 
   /** Every snapshot, oldest first (FORMAT.md §12.3 order: sequence, then time). */
@@ -564,10 +572,8 @@ export class Repository {
     const { head } = await readChain(this.storage, this.config);
     return await backup({
       storage: this.storage,
-      config: this.config,
       keys: session.keys,
       crypto: this.#crypto(session, options.workers),
-      cdcSeed: this.#subkeys.cdcSeed,
       index: session.index,
       snapshots: await this.snapshots(),
       previous: head ? { id: head.position, sequence: head.sequence } : null,

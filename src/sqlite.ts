@@ -9,7 +9,6 @@
  */
 
 import { backup, DatabaseSync } from "node:sqlite";
-import type { Chunk } from "./chunker.ts";
 import type { SqliteRecord } from "./format.ts";
 
 // FORMAT.md §7.4: the 16 bytes every database file starts with.
@@ -160,53 +159,12 @@ async function openSource(path: string): Promise<DatabaseSync> {
 }
 
 /**
- * Cuts a captured database on page boundaries (FORMAT.md §7.4): runs of
- * `max(1, 4096 / pageSize)` pages from offset 0, the last chunk holding the
- * rest. Same interface as `StreamingChunker`, so backup feeds either.
+ * FORMAT.md §7.4: a captured database is cut on page boundaries, into runs
+ * of `max(1, 4096 / pageSize)` pages from offset 0, the last chunk holding
+ * the rest (src/_backup_job.ts cuts them).
  */
-export class PageChunker {
-  readonly #chunkBytes: number;
-  #pending: Uint8Array;
-  #filled = 0;
-  #offset = 0;
-
-  constructor(pageSize: number) {
-    this.#chunkBytes = Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
-    this.#pending = new Uint8Array(this.#chunkBytes);
-  }
-
-  /** Bytes per chunk (all but the last). */
-  get chunkBytes(): number {
-    return this.#chunkBytes;
-  }
-
-  /** Adds bytes; returns the chunks they complete. */
-  push(data: Uint8Array): Chunk[] {
-    const chunks: Chunk[] = [];
-    let at = 0;
-    while (at < data.length) {
-      const n = Math.min(this.#chunkBytes - this.#filled, data.length - at);
-      this.#pending.set(data.subarray(at, at + n), this.#filled);
-      this.#filled += n;
-      at += n;
-      if (this.#filled === this.#chunkBytes) chunks.push(this.#take());
-    }
-    return chunks;
-  }
-
-  /** Ends the stream: the last, possibly short, chunk. */
-  finish(): Chunk[] {
-    const chunks = this.#filled > 0 ? [this.#take()] : [];
-    this.#offset = 0;
-    return chunks;
-  }
-
-  #take(): Chunk {
-    const chunk = { offset: this.#offset, bytes: this.#pending.slice(0, this.#filled), hash: 0n };
-    this.#offset += this.#filled;
-    this.#filled = 0;
-    return chunk;
-  }
+export function pageChunkBytes(pageSize: number): number {
+  return Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
 }
 
 /** A captured database, ready to be read: the copy, its page size and the node's record. */
@@ -226,6 +184,18 @@ export interface CapturedDatabase {
 export class DatabaseCapturer {
   /** Files read as plain bytes although they looked like databases, and why. */
   readonly warnings: { path: string; warning: string }[] = [];
+  readonly #copy: (path: string, to: string, size: number) => Promise<number>;
+
+  /**
+   * `copy`: takes the copy as `captureDatabase` does (default: that, in
+   * this thread; a backup has a worker do it, src/workers.ts, for SQLite's
+   * single step holds its thread for the whole copy).
+   */
+  constructor(
+    options: { copy?: (path: string, to: string, size: number) => Promise<number> } = {},
+  ) {
+    this.#copy = options.copy ?? captureDatabase;
+  }
   #dir: string | null = null;
   #copies = 0;
   /** Settles when the last capture's copy is released. */
@@ -249,7 +219,7 @@ export class DatabaseCapturer {
       this.#dir ??= await Deno.makeTempDir({ prefix: "cofre-sqlite-" });
       await Deno.chmod(this.#dir, 0o700); // the copy is plaintext: for this user only
       copy = `${this.#dir}/${this.#copies++}.db`;
-      const pageSize = await captureDatabase(path, copy);
+      const pageSize = await this.#copy(path, copy, sourceSize);
       this.#turns.set(copy, handOn);
       return { copy, pageSize, record: { sourceSize, companions } };
     } catch (error) {

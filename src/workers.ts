@@ -14,6 +14,16 @@ import { FormatError } from "./errors.ts";
 import { type BlobType, CHUNK_ID_BYTES } from "./format.ts";
 import type { WorkerRequest, WorkerResponse } from "./_worker.ts";
 import { type RestoreJob, RestoreScratch, runRestoreJob } from "./_restore_job.ts";
+import {
+  type BackupJob,
+  type BackupResult,
+  BackupScratch,
+  type BackupSink,
+  runBackupJob,
+  type SealedChunk,
+} from "./_backup_job.ts";
+import type { ChunkerOptions } from "./chunker.ts";
+import { captureDatabase, DatabaseBusyError } from "./sqlite.ts";
 
 /** The CPU-heavy stages of the pipeline, behind one interface. */
 export interface BlobCrypto {
@@ -25,17 +35,6 @@ export interface BlobCrypto {
     bytes: Uint8Array,
     id: Uint8Array,
   ): Promise<{ sealed: Uint8Array; compressed: boolean }>;
-  /**
-   * Hashes many small chunks (database pages, FORMAT.md §7.4) as one job:
-   * their ids in order, and the bytes back (perhaps as copies: `parts` may
-   * be dead, and the returned views share the buffers they lie in).
-   */
-  hashMany(parts: Uint8Array[]): Promise<{ ids: Uint8Array[]; parts: Uint8Array[] }>;
-  /**
-   * Seals many small blobs of one type as one job; `parts` are consumed.
-   * The sealed blobs lie in buffers nothing else holds (several may share one).
-   */
-  sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]): Promise<Uint8Array[]>;
   /**
    * Opens and verifies many small blobs of one type as one job (FormatError
    * on any damage): the plaintexts in order, in buffers nothing else holds
@@ -59,6 +58,19 @@ export interface BlobCrypto {
     plaintextLength: number,
   ): Promise<Uint8Array>;
   /**
+   * Runs a backup job (src/_backup_job.ts): reads the file, cuts, hashes
+   * and seals its chunks, asking `sink` which are new and handing it those;
+   * resolves to the file's chunk ids and size. Errors reading the file
+   * reject with the system's message.
+   */
+  backup(job: BackupJob, sink: BackupSink): Promise<BackupResult>;
+  /**
+   * Copies the live database at `path` (`size` bytes) to `to` as one
+   * committed state (src/sqlite.ts captureDatabase); resolves to its page
+   * size. DatabaseBusyError when writers keep it locked.
+   */
+  captureDatabase(path: string, to: string, size?: number): Promise<number>;
+  /**
    * Runs a restore job (src/_restore_job.ts): its blobs read, opened,
    * verified and written into its file; resolves to the bytes written.
    * FormatError on any damage. The ranges' `bytes` are consumed.
@@ -80,11 +92,15 @@ export class InlineBlobCrypto implements BlobCrypto {
   readonly parallelism = 1;
   readonly #keys: BlobKeys;
   readonly #level: number;
+  readonly #chunker: Required<ChunkerOptions> | undefined;
   #scratch: RestoreScratch | undefined;
+  #backupScratch: BackupScratch | undefined;
 
-  constructor(keys: BlobKeys, options: { level: number }) {
+  /** `chunker`: the repository's, seeded, for backup jobs. */
+  constructor(keys: BlobKeys, options: { level: number; chunker?: Required<ChunkerOptions> }) {
     this.#keys = keys;
     this.#level = options.level;
+    this.#chunker = options.chunker;
   }
 
   hash(bytes: Uint8Array) {
@@ -98,18 +114,6 @@ export class InlineBlobCrypto implements BlobCrypto {
       inPlace: isPooled(bytes),
     });
     return Promise.resolve({ sealed: blob.sealed, compressed: blob.compressed });
-  }
-
-  hashMany(parts: Uint8Array[]) {
-    return Promise.resolve({ ids: parts.map((part) => this.#keys.id.hash(part)), parts });
-  }
-
-  sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]) {
-    return Promise.resolve(
-      parts.map((part, i) =>
-        sealBlob(type, part, this.#keys, { level: this.#level, id: ids[i]! }).sealed
-      ),
-    );
   }
 
   openMany(type: BlobType, ids: Uint8Array[], sealed: Uint8Array[], plaintextLengths: number[]) {
@@ -132,6 +136,27 @@ export class InlineBlobCrypto implements BlobCrypto {
     }
   }
 
+  backup(job: BackupJob, sink: BackupSink) {
+    if (!this.#chunker) {
+      return Promise.reject(new TypeError("Cannot back up: the stage has no chunker"));
+    }
+    this.#backupScratch ??= new BackupScratch();
+    return runBackupJob(
+      job,
+      {
+        keys: this.#keys,
+        level: this.#level,
+        chunker: this.#chunker,
+      },
+      this.#backupScratch,
+      sink,
+    );
+  }
+
+  captureDatabase(path: string, to: string) {
+    return captureDatabase(path, to);
+  }
+
   restore(job: RestoreJob) {
     try {
       this.#scratch ??= new RestoreScratch();
@@ -142,6 +167,8 @@ export class InlineBlobCrypto implements BlobCrypto {
   }
 
   close(): Promise<void> {
+    this.#backupScratch?.release();
+    this.#backupScratch = undefined;
     return Promise.resolve();
   }
 }
@@ -164,6 +191,8 @@ export class WorkerBlobCrypto implements BlobCrypto {
   readonly parallelism: number;
   readonly #workers: { worker: Worker; busy: number }[];
   readonly #pending = new Map<number, Pending>();
+  /** Backup jobs' sinks, by job: a worker asks them mid-job (src/_backup_job.ts). */
+  readonly #sinks = new Map<number, BackupSink>();
   #next = 0;
   #closed = false;
 
@@ -174,6 +203,10 @@ export class WorkerBlobCrypto implements BlobCrypto {
       slot.worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
         const response = event.data;
         if (!("job" in response)) return;
+        if (response.kind === "reserve" || response.kind === "add") {
+          this.#answer(slot.worker, response);
+          return;
+        }
         slot.busy--;
         const pending = this.#pending.get(response.job);
         this.#pending.delete(response.job);
@@ -181,6 +214,8 @@ export class WorkerBlobCrypto implements BlobCrypto {
         if (response.kind === "failed") {
           const error = response.name === "FormatError"
             ? new FormatError(response.message)
+            : response.name === "DatabaseBusyError"
+            ? new DatabaseBusyError(response.message)
             : new Error(response.message);
           pending.reject(error);
         } else {
@@ -203,7 +238,13 @@ export class WorkerBlobCrypto implements BlobCrypto {
    */
   static async start(
     keys: RawBlobKeys,
-    options: { level: number; count?: number; warm?: WarmWorkers },
+    options: {
+      level: number;
+      count?: number;
+      warm?: WarmWorkers;
+      /** The repository's chunker, seeded, for backup jobs. */
+      chunker?: Required<ChunkerOptions>;
+    },
   ): Promise<WorkerBlobCrypto> {
     const count = Math.max(1, options.count ?? navigator.hardwareConcurrency ?? 2);
     const settled = await Promise.allSettled(Array.from({ length: count }, async () => {
@@ -218,6 +259,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
           nonce: keys.nonce.slice(),
         },
         level: options.level,
+        chunker: options.chunker,
       };
       worker.postMessage(init);
       // postMessage cloned the keys synchronously: these copies are not needed any more.
@@ -274,37 +316,6 @@ export class WorkerBlobCrypto implements BlobCrypto {
     return { sealed: returned(r.sealed), compressed: r.compressed };
   }
 
-  async hashMany(parts: Uint8Array[]) {
-    // One message for the lot: a page costs less to hash than a message costs to send.
-    const bytes = concatBytes(...parts);
-    const r = await this.#send({
-      kind: "hashMany",
-      job: this.#next++,
-      bytes,
-      lengths: parts.map((p) => p.length),
-    }, [bytes.buffer as ArrayBuffer]);
-    if (r.kind !== "hashedMany") throw new Error("Cannot hash: unexpected worker reply");
-    return {
-      ids: split(r.ids, parts.map(() => CHUNK_ID_BYTES)),
-      parts: split(r.bytes, parts.map((p) => p.length)),
-    };
-  }
-
-  async sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]) {
-    const bytes = concatBytes(...parts);
-    for (const part of parts) part.fill(0); // the plaintext travels in `bytes` only
-    const r = await this.#send({
-      kind: "sealMany",
-      job: this.#next++,
-      type,
-      bytes,
-      lengths: parts.map((p) => p.length),
-      ids: concatBytes(...ids),
-    }, [bytes.buffer as ArrayBuffer]);
-    if (r.kind !== "sealedMany") throw new Error("Cannot seal: unexpected worker reply");
-    return split(r.sealed, r.lengths);
-  }
-
   async openMany(
     type: BlobType,
     ids: Uint8Array[],
@@ -335,6 +346,73 @@ export class WorkerBlobCrypto implements BlobCrypto {
     return returned(r.plaintext);
   }
 
+  async backup(job: BackupJob, sink: BackupSink): Promise<BackupResult> {
+    const number = this.#next++;
+    this.#sinks.set(number, sink);
+    try {
+      const r = await this.#send({ kind: "backup", job: number, request: job }, []);
+      if (r.kind !== "backedUp") throw new Error("Cannot back up: unexpected worker reply");
+      return { ids: r.ids, size: r.size };
+    } finally {
+      this.#sinks.delete(number);
+    }
+  }
+
+  async captureDatabase(path: string, to: string): Promise<number> {
+    const r = await this.#send({ kind: "capture", job: this.#next++, path, to }, []);
+    if (r.kind !== "captured") throw new Error("Cannot copy the database: unexpected worker reply");
+    return r.pageSize;
+  }
+
+  /** A backup job's question to its sink, answered to the worker that asked. */
+  #answer(
+    worker: Worker,
+    request: Extract<WorkerResponse, { kind: "reserve" | "add" }>,
+  ): void {
+    const sink = this.#sinks.get(request.job);
+    const reply = (message: WorkerRequest, transfer: ArrayBuffer[] = []) =>
+      worker.postMessage(message, transfer);
+    const fail = (error: unknown) =>
+      reply({ kind: "answer", job: request.job, to: request.kind, error: String(error) });
+    if (!sink) return fail(new Error("Cannot answer a backup job: it is not running"));
+    if (request.kind === "reserve") {
+      sink.reserve(split(request.ids, idLengths(request.ids)), request.bytes).then(
+        (fresh) =>
+          reply({
+            kind: "answer",
+            job: request.job,
+            to: "reserve",
+            fresh: Uint8Array.from(fresh, Number),
+          }),
+        fail,
+      );
+      return;
+    }
+    // The segment is ours now (transferred), its blobs views of it; it goes
+    // back to the worker once packed (not to a BufferPool: not marked owned).
+    const chunks: SealedChunk[] = [];
+    const layout = request.blobs;
+    for (let i = 0; i < layout.length / 3; i++) {
+      const [offset, length, plaintextLength] = [
+        layout[3 * i]!,
+        layout[3 * i + 1]!,
+        layout[3 * i + 2]!,
+      ];
+      chunks.push({
+        id: request.ids.subarray(CHUNK_ID_BYTES * i, CHUNK_ID_BYTES * (i + 1)),
+        sealed: request.segment.subarray(offset, offset + length),
+        plaintextLength,
+      });
+    }
+    sink.add(chunks, request.segment).then((back) => {
+      if (back) {
+        reply({ kind: "answer", job: request.job, to: "add", segment: back }, [
+          back.buffer as ArrayBuffer,
+        ]);
+      } else reply({ kind: "answer", job: request.job, to: "add" });
+    }, fail);
+  }
+
   async restore(job: RestoreJob) {
     const transfer: ArrayBuffer[] = [];
     const ranges = job.ranges.map((range) => {
@@ -361,6 +439,11 @@ export class WorkerBlobCrypto implements BlobCrypto {
       worker.terminate();
     }));
   }
+}
+
+/** The lengths of a run of chunk ids. */
+function idLengths(ids: Uint8Array): number[] {
+  return Array.from({ length: ids.length / CHUNK_ID_BYTES }, () => CHUNK_ID_BYTES);
 }
 
 /** Views of consecutive `lengths` bytes of `bytes`. */
@@ -487,14 +570,6 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
     return this.#route(bytes.length).seal(type, bytes, id);
   }
 
-  hashMany(parts: Uint8Array[]) {
-    return this.#route(parts.reduce((n, p) => n + p.length, 0)).hashMany(parts);
-  }
-
-  sealMany(type: BlobType, parts: Uint8Array[], ids: Uint8Array[]) {
-    return this.#route(parts.reduce((n, p) => n + p.length, 0)).sealMany(type, parts, ids);
-  }
-
   open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
     return this.#route(plaintextLength).open(type, id, sealed, plaintextLength);
   }
@@ -502,6 +577,25 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   openMany(type: BlobType, ids: Uint8Array[], sealed: Uint8Array[], plaintextLengths: number[]) {
     return this.#route(plaintextLengths.reduce((n, l) => n + l, 0))
       .openMany(type, ids, sealed, plaintextLengths);
+  }
+
+  async captureDatabase(path: string, to: string, size = Infinity): Promise<number> {
+    if (!this.#pool) this.#count(size);
+    // A pool on its way does it: the copy would hold this thread, and the pool's "ready".
+    const pool = this.#pool ?? await this.#starting?.catch(() => null);
+    return await (pool ?? this.#inline).captureDatabase(path, to);
+  }
+
+  async backup(job: BackupJob, sink: BackupSink): Promise<BackupResult> {
+    // A small file goes to a running pool too: a job here would cost this
+    // thread a chunker window and segments (18 MiB) for one message saved.
+    if (this.#pool) return await this.#pool.backup(job, sink);
+    const size = job.size ?? Infinity;
+    if (size <= SMALL_JOB_BYTES) return await this.#inline.backup(job, sink);
+    // As restore jobs: a pool on its way is waited for, not raced inline.
+    if (!this.#pool) this.#count(size);
+    const pool = this.#pool ?? await this.#starting?.catch(() => null);
+    return await (pool ?? this.#inline).backup(job, sink);
   }
 
   async restore(job: RestoreJob) {

@@ -9,6 +9,9 @@ const GIB = 1024 * 1024 * 1024;
 const BUDGET_BYTES = 300 * 1024 * 1024;
 const SIZE_BYTES = 2 * GIB;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+const FLAGS: string[] = String(
+  JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks.cofre,
+).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
 
 /** Writes `size` bytes that never repeat a chunk: one random block, XORed with a different byte per copy. */
 async function writeBigFile(path: string, size: number): Promise<string> {
@@ -46,7 +49,8 @@ async function runMeasured(
   env: Record<string, string>,
 ): Promise<{ code: number; peak: number; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+    // As `deno task cofre` runs it (deno.json): the budget is the CLI's.
+    args: ["run", "-A", ...FLAGS, CLI, ...args],
     env,
     stdout: "null",
     stderr: "piped",

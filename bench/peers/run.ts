@@ -227,9 +227,11 @@ function borgPeer(compression: string): Peer {
 function cofrePeer(cli: string): Peer {
   const root = cli.replace(/\/cli\/main\.ts$/, "");
   // Deno itself, not `npx deno`: npx's node process would add its start-up
-  // time and its own RSS to Cofre's figures.
+  // time and its own RSS to Cofre's figures. The V8 flags are the ones
+  // `deno task cofre` runs with (deno.json), as users run it.
+  const flags = taskV8Flags(`${root}/deno.json`);
   const cofre = (...args: string[]): Invocation => ({
-    argv: [Deno.execPath(), "run", "-A", "--config", `${root}/deno.json`, cli, ...args],
+    argv: [Deno.execPath(), "run", "-A", ...flags, "--config", `${root}/deno.json`, cli, ...args],
     cwd: root,
   });
   return {
@@ -273,6 +275,12 @@ function cofrePeer(cli: string): Peer {
     restore: (repo, target) => cofre("restore", "-r", repo, "latest", "--target", target),
     snapshots: (repo) => cofre("snapshots", "-r", repo, "--json"),
   };
+}
+
+/** The `--v8-flags=...` of deno.json's `cofre` task (none when it has none). */
+export function taskV8Flags(config: string): string[] {
+  const task = JSON.parse(Deno.readTextFileSync(config)).tasks?.cofre ?? "";
+  return String(task).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
 }
 
 /** Whether GNU time is there to measure peak RSS. */

@@ -191,6 +191,8 @@ function finishDigest(lib: Library, context: Deno.PointerObject): Uint8Array<Arr
 
 /** Small parts are gathered into this much before each call off the thread. */
 const GATHER_BYTES = 1024 * KIB;
+/** Gathering buffers not in use, one per pack being named at once. */
+const gatherBuffers: Uint8Array[] = [];
 
 /**
  * SHA-256 (FIPS 180-4, SHA-NI where the CPU has it) of the concatenation
@@ -210,13 +212,16 @@ export async function nativeSha256Async(
   if (candidate === null) return null;
   const { lib } = candidate;
   const context = newDigest(lib);
+  // Reused: a megabyte of garbage per pack piled up between collections.
+  const staging = gatherBuffers.pop() ?? new Uint8Array(GATHER_BYTES);
   try {
-    await gathered(parts, new Uint8Array(GATHER_BYTES), async (bytes) => {
+    await gathered(parts, staging, async (bytes) => {
       check(await lib.EVP_DigestUpdate_async(context, bytes, BigInt(bytes.length)), "hash");
     });
     return finishDigest(lib, context);
   } finally {
     lib.EVP_MD_CTX_free(context);
+    gatherBuffers.push(staging);
   }
 }
 

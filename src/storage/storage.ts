@@ -47,7 +47,11 @@ export interface Storage {
    * The caller may reuse `bytes` once the promise settles, so nothing may
    * read them later (a retry after a timeout included).
    */
-  put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  put(
+    name: string,
+    bytes: Uint8Array | readonly Uint8Array[],
+    options?: PutOptions,
+  ): Promise<void>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(name: string): Promise<void>;
   /** Every object whose name starts with `prefix`, in no particular order. */
@@ -63,6 +67,17 @@ export interface Storage {
    * idempotent. `Repository.close()` calls it.
    */
   close?(): Promise<void>;
+}
+
+/** Options for `Storage.put`. */
+export interface PutOptions {
+  /**
+   * Called once `put` reads `bytes` no more, which may be before it settles:
+   * a local folder has copied them into a file that it then syncs and names
+   * (FORMAT.md §4). A backup reuses a pack's memory from then on. Backends
+   * that read the bytes until the end never call it.
+   */
+  onConsumed?: () => void;
 }
 
 /** The object does not exist. */
