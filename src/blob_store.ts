@@ -9,7 +9,6 @@
  */
 
 import { fromHex, toHex } from "./_bytes.ts";
-import type { BufferPool } from "./_buffer_pool.ts";
 import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
@@ -50,16 +49,10 @@ export class BlobStore {
 
   /**
    * The plaintext of blob `id` (hex); FormatError when it is missing or
-   * damaged. `buffers`: a data blob is read and opened in one of the pool's
-   * buffers, which the caller gives back once done with the plaintext. A
-   * data blob's plaintext lies in a buffer nothing else holds (the caller
-   * may `discard` it); a tree's is cached and shared.
+   * damaged. A data blob's plaintext lies in a buffer nothing else holds
+   * (the caller may `discard` it); a tree's is cached and shared.
    */
-  async read(
-    type: BlobType,
-    id: string,
-    options: { buffers?: BufferPool } = {},
-  ): Promise<Uint8Array> {
+  async read(type: BlobType, id: string): Promise<Uint8Array> {
     if (type === "tree") {
       const cached = this.#trees.get(id);
       if (cached) return cached;
@@ -75,12 +68,10 @@ export class BlobStore {
     }
     let sealed: Uint8Array;
     try {
-      // A tree is cached, so never in a pool's buffer.
-      const into = type === "data" ? options.buffers?.take(location.sealedLength) : undefined;
       sealed = await this.#storage.get(packName(location.pack), {
         offset: location.offset,
         length: location.sealedLength,
-      }, { into });
+      });
     } catch (error) {
       throw new FormatError(
         `Cannot read ${type} blob ${id.slice(0, 16)} from pack ${location.pack.slice(0, 16)}: ${
@@ -307,21 +298,16 @@ export class BlobWriter {
   readonly stats: WriteStats = { newBlobs: 0, newBytes: 0, storedBytes: 0, packs: 0 };
   static readonly INDEX_EVERY_PACKS = 64;
 
-  /** Where stored blobs' buffers go back to (src/_buffer_pool.ts). */
-  readonly #buffers: BufferPool | undefined;
-
   /**
    * `uploads`: packs stored at once (default 1: one after another).
-   * `buffers`: the pool the sealed blobs' buffers return to once their pack is stored.
    */
   constructor(
     storage: Storage,
     index: BlobIndex,
     crypto: BlobCrypto,
     meta: AesGcm,
-    options: { uploads?: number; buffers?: BufferPool } = {},
+    options: { uploads?: number } = {},
   ) {
-    this.#buffers = options.buffers;
     this.#storage = storage;
     this.#index = index;
     this.#crypto = crypto;
@@ -346,8 +332,8 @@ export class BlobWriter {
 
   /**
    * Adds a sealed blob that `reserve` returned true for. True when the pack
-   * took a copy, so that `sealed` is free again (a pool's buffer goes back
-   * to the pool); false when the pack holds `sealed` itself until stored.
+   * took a copy, so that `sealed` is free again (a backup job reuses its
+   * segment); false when the pack holds `sealed` itself until stored.
    */
   async addSealed(
     type: BlobType,
@@ -365,7 +351,6 @@ export class BlobWriter {
       { type, id, sealedLength: sealed.length, plaintextLength },
       sealed,
     );
-    if (copied) this.#buffers?.give(sealed);
     this.stats.newBlobs++;
     this.stats.newBytes += plaintextLength;
     if (this.#builder.size >= PACK_TARGET_BYTES) await this.#flushPack();
@@ -415,7 +400,6 @@ export class BlobWriter {
         } finally {
           release();
         }
-        if (this.#buffers) { for (const part of pack.parts) this.#buffers.give(part); }
         this.packSizes.set(toHex(pack.id), pack.size);
         this.stats.storedBytes += pack.size;
         this.stats.packs++;

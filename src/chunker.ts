@@ -155,7 +155,7 @@ export class StreamingChunker {
 
   /**
    * `allocate`: where each chunk's bytes are copied (`length` bytes, e.g. a
-   * buffer pool's); default a new buffer per chunk.
+   * slot of a backup job's segment); default a new buffer per chunk.
    */
   constructor(
     options: ChunkerOptions,

@@ -8,7 +8,7 @@
  */
 
 import { concatBytes } from "./_bytes.ts";
-import { isPooled, markOwned, ownsBuffer } from "./_buffer_pool.ts";
+import { markOwned, ownsBuffer } from "./_buffer_pool.ts";
 import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
 import { FormatError } from "./errors.ts";
 import { type BlobType, CHUNK_ID_BYTES } from "./format.ts";
@@ -48,8 +48,8 @@ export interface BlobCrypto {
   ): Promise<Uint8Array[]>;
   /**
    * Opens and verifies a blob (FormatError on any damage). The plaintext
-   * lies in `sealed`'s buffer when the caller gave that up (a pool's,
-   * src/_buffer_pool.ts), else in a new one nothing else holds.
+   * may lie in `sealed`'s buffer (a raw blob opened in a worker, where the
+   * buffer travelled), else in a new one nothing else holds.
    */
   open(
     type: BlobType,
@@ -108,11 +108,7 @@ export class InlineBlobCrypto implements BlobCrypto {
   }
 
   seal(type: BlobType, bytes: Uint8Array, id: Uint8Array) {
-    const blob = sealBlob(type, bytes, this.#keys, {
-      level: this.#level,
-      id,
-      inPlace: isPooled(bytes),
-    });
+    const blob = sealBlob(type, bytes, this.#keys, { level: this.#level, id });
     return Promise.resolve({ sealed: blob.sealed, compressed: blob.compressed });
   }
 
@@ -129,7 +125,7 @@ export class InlineBlobCrypto implements BlobCrypto {
   open(type: BlobType, id: Uint8Array, sealed: Uint8Array, plaintextLength: number) {
     try {
       return Promise.resolve(
-        openBlob(type, id, sealed, plaintextLength, this.#keys, { inPlace: isPooled(sealed) }),
+        openBlob(type, id, sealed, plaintextLength, this.#keys),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -389,7 +385,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
       return;
     }
     // The segment is ours now (transferred), its blobs views of it; it goes
-    // back to the worker once packed (not to a BufferPool: not marked owned).
+    // back to the worker once packed.
     const chunks: SealedChunk[] = [];
     const layout = request.blobs;
     for (let i = 0; i < layout.length / 3; i++) {

@@ -20,12 +20,27 @@ import {
   WorkerBlobCrypto,
 } from "../mod.ts";
 import { concatBytes, equalBytes, toHex } from "../src/_bytes.ts";
-import { BufferPool, discard, isPooled, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
+import { discard, markOwned, ownsBuffer, ROOM_AFTER, ROOM_BEFORE } from "../src/_buffer_pool.ts";
 import { GarbageMeter } from "../src/_gc.ts";
 import { openBlob, sealBlob } from "../src/blob.ts";
 import { PACK_ARENA_BYTES } from "../src/pack.ts";
 import { writeAllSync, writeParts } from "../src/_temp_file.ts";
 import { tempDirs } from "./_temp_dir.ts";
+
+const withDir = tempDirs("cofre-in-place-test-");
+
+/**
+ * A view of `length` bytes with room around it to be sealed in place (as a
+ * backup job's segment slot), its buffer marked as the view's own.
+ */
+function roomy(length: number): Uint8Array {
+  const view = new Uint8Array(ROOM_BEFORE + length + ROOM_AFTER).subarray(
+    ROOM_BEFORE,
+    ROOM_BEFORE + length,
+  );
+  markOwned(view);
+  return view;
+}
 
 for (const engine of AEAD_ENGINES) {
   const { AesGcm } = aeadWith(engine);
@@ -79,9 +94,8 @@ for (const engine of AEAD_ENGINES) {
   });
 }
 
-Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocating path's bytes", async () => {
+Deno.test("a blob sealed and opened in a roomy buffer has exactly the allocating path's bytes", async () => {
   const { keys } = await randomBlobKeys();
-  const pool = new BufferPool({ maxBytes: 64 * 1024 * 1024 });
   const text = new TextEncoder().encode("msg: lunch at one? bring the photos\n".repeat(40_000));
   const chunks = [
     pseudoRandomBytes(300_000, 1), // media: raw
@@ -92,7 +106,7 @@ Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocatin
   for (const [i, chunk] of chunks.entries()) {
     const type = i === 3 ? "tree" : "data";
     const expected = sealBlob(type, chunk, keys, { level: 3 });
-    const view = pool.take(chunk.length);
+    const view = roomy(chunk.length);
     view.set(chunk);
     const blob = sealBlob(type, view, keys, { level: 3, id: expected.id, inPlace: true });
     assertEquals(blob.sealed, expected.sealed, `chunk ${i}`);
@@ -110,7 +124,6 @@ Deno.test("a blob sealed and opened in a pooled buffer has exactly the allocatin
     assertEquals(opened, chunk);
     // A raw blob's plaintext is a view of the very buffer it was read into.
     if (!blob.compressed) assertTrue(opened.buffer === view.buffer);
-    pool.give(opened);
   }
 });
 
@@ -152,40 +165,6 @@ Deno.test("sealBlob() seals in place only when asked and when the buffer has the
   assertTrue(copy.sealed.buffer !== roomy.buffer);
   assertEquals(view, chunk);
   assertEquals(copy.sealed, blob.sealed);
-});
-
-Deno.test("BufferPool reuses its buffers, keeps at most maxBytes and takes back only its own", () => {
-  const pool = new BufferPool({ maxBytes: 4 * 1024 * 1024 });
-  const a = pool.take(1_000_000);
-  assertEquals(a.length, 1_000_000);
-  assertEquals(a.byteOffset, ROOM_BEFORE);
-  assertTrue(a.buffer.byteLength >= ROOM_BEFORE + a.length + ROOM_AFTER);
-  assertTrue(isPooled(a));
-  pool.give(a);
-  // A chunk of about the same size gets the same buffer; a far smaller one does not.
-  const b = pool.take(990_000);
-  assertTrue(b.buffer === a.buffer);
-  const page = pool.take(4096);
-  assertTrue(page.buffer !== a.buffer);
-  pool.give(b);
-  pool.give(b); // twice: still one entry
-  assertTrue(pool.take(1_000_000).buffer === a.buffer);
-  assertTrue(pool.take(1_000_000).buffer !== a.buffer);
-  // Not the pool's: ignored.
-  const foreign = new Uint8Array(2_000_000).subarray(13, 1_000_013);
-  assertTrue(!isPooled(foreign));
-  pool.give(foreign);
-  assertTrue(pool.take(1_000_000).buffer !== foreign.buffer);
-  // At most maxBytes kept.
-  const many = Array.from({ length: 8 }, () => pool.take(1_000_000));
-  for (const view of many) pool.give(view);
-  const again = Array.from({ length: 8 }, () => pool.take(1_000_000));
-  const reused = again.filter((v) => many.some((m) => m.buffer === v.buffer)).length;
-  assertTrue(reused >= 3 && reused <= 4, `${reused} buffers kept`);
-  // Those it had no room for were freed at once, not left to a collection.
-  const freed = many.filter((m) => m.buffer.byteLength === 0).length;
-  assertEquals(freed, 8 - reused);
-  assertTrue(foreign.buffer.byteLength === 2_000_000, "a foreign buffer is never freed");
 });
 
 Deno.test("discard() frees its views' buffers at once and leaves what it cannot free alone", () => {
@@ -288,68 +267,39 @@ Deno.test("a pack built in an arena is the pack built from the blobs themselves"
   assertEquals(asked, 2);
 });
 
-Deno.test("LocalStorage.get() reads a range into the buffer it is given", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const storage = new LocalStorage(dir);
-    const bytes = pseudoRandomBytes(10_000, 6);
-    await storage.put("data/ab/abcd", bytes);
-    const into = new Uint8Array(5000);
-    const got = await storage.get("data/ab/abcd", { offset: 100, length: 4000 }, { into });
-    assertTrue(got.buffer === into.buffer);
-    assertEquals(got, bytes.subarray(100, 4100));
-    // Too small a buffer: a new one, and the given buffer is left alone.
-    const small = new Uint8Array(10);
-    const other = await storage.get("data/ab/abcd", { offset: 0, length: 4000 }, { into: small });
-    assertTrue(other.buffer !== small.buffer);
-    assertEquals(other, bytes.subarray(0, 4000));
-    assertEquals(small, new Uint8Array(10));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("the worker pool seals and opens pooled chunks in their own buffers, as inline does", async () => {
+Deno.test("the worker pool seals and opens roomy chunks in their own buffers, as inline does", async () => {
   const { keys, raw } = await randomBlobKeys();
   const inline = new InlineBlobCrypto(keys, { level: 3 });
-  const pool = await WorkerBlobCrypto.start(
-    raw,
-    { level: 3, count: 2 },
-  );
-  const buffers = new BufferPool({ maxBytes: 16 * 1024 * 1024 });
+  const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 2 });
   try {
     const text = new TextEncoder().encode(
       "voice note transcript, line after line\n".repeat(30_000),
     );
     for (const chunk of [pseudoRandomBytes(1_500_000, 7), text.subarray(0, 900_000)]) {
-      const view = buffers.take(chunk.length);
+      const view = roomy(chunk.length);
       view.set(chunk);
+      const room = view.buffer.byteLength;
       const hashed = await pool.hash(view);
-      assertTrue(isPooled(hashed.bytes), "the chunk's buffer came back whole");
+      assertTrue(ownsBuffer(hashed.bytes), "the chunk's buffer came back whole");
       const { sealed } = await pool.seal("data", hashed.bytes, hashed.id);
-      assertTrue(isPooled(sealed));
+      assertTrue(sealed.buffer.byteLength === room, "sealed where it lay");
       const expected = await inline.seal("data", chunk.slice(), hashed.id);
       assertEquals(sealed, expected.sealed);
-      const into = buffers.take(sealed.length);
+      const into = roomy(sealed.length);
       into.set(sealed);
       const opened = await pool.open("data", hashed.id, into, chunk.length);
       assertEquals(opened, chunk);
-      assertTrue(isPooled(opened));
-      buffers.give(opened);
-      buffers.give(sealed);
     }
     // A damaged blob still fails, in the worker, with the blob named.
     const { id, sealed } = sealBlob("data", pseudoRandomBytes(100_000, 8), keys, { level: 3 });
     sealed[500]! ^= 1;
-    const into = buffers.take(sealed.length);
+    const into = roomy(sealed.length);
     into.set(sealed);
     await assertRejects(() => pool.open("data", id, into, 100_000), FormatError);
   } finally {
     await pool.close();
   }
 });
-
-const withDir = tempDirs("cofre-in-place-test-");
 
 /** What `write` leaves in a new file `dir`/out. */
 async function written(dir: string, write: (file: Deno.FsFile) => unknown): Promise<Uint8Array> {

@@ -56,11 +56,7 @@ export class LocalStorage implements Storage {
     }
   }
 
-  async get(
-    name: string,
-    range?: ByteRange,
-    options: { into?: Uint8Array } = {},
-  ): Promise<Uint8Array> {
+  async get(name: string, range?: ByteRange): Promise<Uint8Array> {
     const path = this.#path(name);
     let file: Deno.FsFile;
     try {
@@ -73,8 +69,7 @@ export class LocalStorage implements Storage {
       const size = (await file.stat()).size;
       const { offset, length } = range ?? { offset: 0, length: size };
       checkRange(name, size, { offset, length });
-      const into = options.into;
-      const out = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
+      const out = new Uint8Array(length);
       await file.seek(offset, Deno.SeekMode.Start);
       for (let at = 0; at < length;) {
         const n = await file.read(out.subarray(at));

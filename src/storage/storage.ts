@@ -32,13 +32,8 @@ export interface Storage {
   readonly location: string;
   /** The object's size, or null when it does not exist. */
   stat(name: string): Promise<ObjectInfo | null>;
-  /**
-   * The object's bytes, or a range of them; throws `ObjectNotFoundError`.
-   * `into`: a buffer of at least the range's length that the bytes may be
-   * read into (the result is then a view of it), so a restore reuses its
-   * buffers; a backend that cannot read in place returns a new buffer.
-   */
-  get(name: string, range?: ByteRange, options?: { into?: Uint8Array }): Promise<Uint8Array>;
+  /** The object's bytes, or a range of them; throws `ObjectNotFoundError`. */
+  get(name: string, range?: ByteRange): Promise<Uint8Array>;
   /**
    * Writes an object atomically: afterwards it exists whole or not at all.
    * Writing the same bytes again is a no-op; different bytes under an
