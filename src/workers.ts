@@ -192,45 +192,54 @@ export class WorkerBlobCrypto implements BlobCrypto {
   #next = 0;
   #closed = false;
 
-  private constructor(workers: { worker: Worker; busy: number }[]) {
-    this.#workers = workers;
-    this.parallelism = workers.length;
-    for (const slot of workers) {
-      slot.worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
-        const response = event.data;
-        if (!("job" in response)) return;
-        if (response.kind === "reserve" || response.kind === "add") {
-          this.#answer(slot.worker, response);
-          return;
-        }
-        slot.busy--;
-        const pending = this.#pending.get(response.job);
-        this.#pending.delete(response.job);
-        if (!pending) return;
-        if (response.kind === "failed") {
-          const error = response.name === "FormatError"
-            ? new FormatError(response.message)
-            : response.name === "DatabaseBusyError"
-            ? new DatabaseBusyError(response.message)
-            : new Error(response.message);
-          pending.reject(error);
-        } else {
-          pending.resolve(response);
-        }
-      };
-      slot.worker.onerror = (event) => {
-        event.preventDefault();
-        for (const p of this.#pending.values()) {
-          p.reject(new Error(`Cannot continue: a worker failed: ${event.message}`));
-        }
-        this.#pending.clear();
-      };
-    }
+  /** Workers still starting: they join the pool when ready (or are stopped by `close`). */
+  readonly #joining = new Set<Promise<unknown>>();
+
+  private constructor(parallelism: number) {
+    this.#workers = [];
+    this.parallelism = parallelism;
+  }
+
+  /** Takes a started worker into the pool: jobs may go to it from now on. */
+  #adopt(slot: { worker: Worker; busy: number }): void {
+    // Also when closing: close() waits for those joining, then stops them all.
+    this.#workers.push(slot);
+    slot.worker.onmessage = (event: MessageEvent<WorkerResponse>) => {
+      const response = event.data;
+      if (!("job" in response)) return;
+      if (response.kind === "reserve" || response.kind === "add") {
+        this.#answer(slot.worker, response);
+        return;
+      }
+      slot.busy--;
+      const pending = this.#pending.get(response.job);
+      this.#pending.delete(response.job);
+      if (!pending) return;
+      if (response.kind === "failed") {
+        const error = response.name === "FormatError"
+          ? new FormatError(response.message)
+          : response.name === "DatabaseBusyError"
+          ? new DatabaseBusyError(response.message)
+          : new Error(response.message);
+        pending.reject(error);
+      } else {
+        pending.resolve(response);
+      }
+    };
+    slot.worker.onerror = (event) => {
+      event.preventDefault();
+      for (const p of this.#pending.values()) {
+        p.reject(new Error(`Cannot continue: a worker failed: ${event.message}`));
+      }
+      this.#pending.clear();
+    };
   }
 
   /**
    * Starts `count` workers (default: one per core; `warm`'s first) and
-   * gives each the keys.
+   * gives each the keys. Resolves once one is ready, a warm one as a rule:
+   * the others join as they become ready, and one that fails to start
+   * leaves the pool smaller. Rejects only when none starts.
    */
   static async start(
     keys: RawBlobKeys,
@@ -243,7 +252,8 @@ export class WorkerBlobCrypto implements BlobCrypto {
     },
   ): Promise<WorkerBlobCrypto> {
     const count = Math.max(1, options.count ?? navigator.hardwareConcurrency ?? 2);
-    const settled = await Promise.allSettled(Array.from({ length: count }, async () => {
+    const pool = new WorkerBlobCrypto(count);
+    const starting = Array.from({ length: count }, async () => {
       const { worker, ready } = options.warm?.take() ?? spawn();
       await ready;
       const init: WorkerRequest = {
@@ -266,17 +276,18 @@ export class WorkerBlobCrypto implements BlobCrypto {
         worker.terminate();
         throw error;
       }
-      return { worker, busy: 0 };
-    }));
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) {
-      // The others would wait on for work and keep the process alive.
-      for (const s of settled) if (s.status === "fulfilled") s.value.worker.terminate();
-      throw failed.reason;
+      pool.#adopt({ worker, busy: 0 });
+    });
+    for (const joining of starting) {
+      pool.#joining.add(joining);
+      joining.then(() => pool.#joining.delete(joining), () => pool.#joining.delete(joining));
     }
-    return new WorkerBlobCrypto(
-      settled.map((s) => (s as PromiseFulfilledResult<{ worker: Worker; busy: number }>).value),
-    );
+    try {
+      await Promise.any(starting);
+    } catch (error) {
+      throw (error as AggregateError).errors[0];
+    }
+    return pool;
   }
 
   #send(
@@ -428,6 +439,8 @@ export class WorkerBlobCrypto implements BlobCrypto {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Those still starting are stopped with the others once they joined.
+    await Promise.allSettled([...this.#joining]);
     await Promise.all(this.#workers.map(async ({ worker }) => {
       const closed = expect(worker, "closed");
       worker.postMessage({ kind: "close" } satisfies WorkerRequest);

@@ -11,6 +11,7 @@ import {
   InlineBlobCrypto,
   LocalStorage,
   Repository,
+  WarmWorkers,
   WorkerBlobCrypto,
   WrongKeyError,
 } from "../mod.ts";
@@ -89,3 +90,17 @@ Deno.test("workers started with open() serve the backup and restore, and are sto
       WrongKeyError,
     );
   }));
+
+Deno.test("a pool starts with its first ready worker; the others join, and close stops them all", async () => {
+  const { raw } = await randomBlobKeys();
+  const warm = new WarmWorkers(1);
+  const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 3, warm });
+  assertEquals(warm.size, 0);
+  assertEquals(pool.parallelism, 3);
+  // Jobs go to whoever is ready, before and after the others join.
+  const chunks = Array.from({ length: 12 }, (_, i) => pseudoRandomBytes(70_000 + i, i));
+  const ids = await Promise.all(chunks.map(async (c) => (await pool.hash(c.slice())).id));
+  assertEquals(new Set(ids.map((id) => id.join())).size, 12);
+  // Closed at once: the workers still starting are stopped too (the test would not end otherwise).
+  await pool.close();
+});
