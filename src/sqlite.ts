@@ -92,24 +92,28 @@ export function sameCompanions(
 
 /**
  * Copies the live database at `path` to `to` (which must not exist) as one
- * committed state, write-ahead log included: SQLite's online backup API in a
- * single step, which holds one read transaction from the first page to the
- * last (FORMAT.md §7.4). The source is opened read-only and left as it was.
+ * committed state (FORMAT.md §7.4): in WAL mode, write-ahead log included,
+ * through SQLite's online backup API in a single step, which holds one read
+ * transaction from the first page to the last; in rollback-journal mode, its
+ * file byte for byte under a read transaction (copyUnderReadLock). The
+ * source is opened read-only and left as it was.
  * Returns the copy's page size. Throws `DatabaseBusyError` when writers keep
  * the database locked, and SQLite's own error when the file is not a
  * readable database.
  */
 export async function captureDatabase(path: string, to: string): Promise<number> {
-  const source = await openSource(path);
+  const { database: source, wal } = await openSource(path);
   try {
     // Parse the schema now: a file with a valid header and garbage after it
     // fails here, where a page-by-page copy would not notice.
     source.prepare("SELECT count(*) FROM sqlite_schema").get();
     for (let attempt = 0;; attempt++) {
       try {
-        // rate -1: every page in one step, under one read lock; in steps, a
-        // commit between them would restart the copy, forever under a busy writer.
-        await backup(source, to, { rate: -1 });
+        if (wal) {
+          // rate -1: every page in one step, under one read lock; in steps, a
+          // commit between them would restart the copy, forever under a busy writer.
+          await backup(source, to, { rate: -1 });
+        } else await copyUnderReadLock(source, path, to);
         break;
       } catch (error) {
         await Deno.remove(to).catch(() => {});
@@ -133,12 +137,33 @@ export async function captureDatabase(path: string, to: string): Promise<number>
 }
 
 /**
+ * FORMAT.md §7.4, a database in rollback-journal mode: its file, copied
+ * whole while a read transaction holds SQLite's SHARED lock, is the
+ * committed state byte for byte (a writer changes the file only under an
+ * EXCLUSIVE lock, which waits for readers). The kernel copies it
+ * (copy_file_range), a fifth of the time of the backup API's page by page
+ * copy and with no pass through this process. POSIX drops every lock this
+ * process holds on a file when any of its descriptors closes: the copy's
+ * one descriptor closes once the bytes are copied, and nothing reads the
+ * file through SQLite after that.
+ */
+async function copyUnderReadLock(source: DatabaseSync, path: string, to: string): Promise<void> {
+  source.exec("BEGIN");
+  try {
+    source.prepare("SELECT count(*) FROM sqlite_schema").get(); // takes the SHARED lock
+    await Deno.copyFile(path, to);
+  } finally {
+    source.exec("ROLLBACK");
+  }
+}
+
+/**
  * Opens the live database to copy it: read-only, unless it is in WAL mode
  * and no connection has it open (no -wal file). SQLite then creates the
  * -wal and -shm files to read it, and only a read-write connection removes
  * them on closing, as the last one out: the source is left as it was found.
  */
-async function openSource(path: string): Promise<DatabaseSync> {
+async function openSource(path: string): Promise<{ database: DatabaseSync; wal: boolean }> {
   const header = new Uint8Array(20);
   const file = await Deno.open(path, { read: true });
   try {
@@ -150,12 +175,12 @@ async function openSource(path: string): Promise<DatabaseSync> {
   const wal = header[18] === 2 && header[19] === 2;
   if (wal && !(await Deno.stat(`${path}-wal`).catch(() => null))) {
     try {
-      return new DatabaseSync(path, { timeout: BUSY_WAIT_MS });
+      return { database: new DatabaseSync(path, { timeout: BUSY_WAIT_MS }), wal };
     } catch {
       // Not writable: read-only it is, and the two files stay.
     }
   }
-  return new DatabaseSync(path, { readOnly: true, timeout: BUSY_WAIT_MS });
+  return { database: new DatabaseSync(path, { readOnly: true, timeout: BUSY_WAIT_MS }), wal };
 }
 
 /**
