@@ -38,6 +38,9 @@ export class BlobIndex {
 
   /** True when blob `id` is stored in a pack that a backup may deduplicate against. */
   has(id: string): boolean {
+    // Most repositories have no deletion plan: then a lookup is all it takes
+    // (an unchanged database's tens of thousands of pages are checked so).
+    if (this.#withdrawn.size === 0) return this.#blobs.has(id);
     const location = this.#blobs.get(id);
     return location !== undefined && !this.#withdrawn.has(location.pack);
   }

@@ -541,9 +541,9 @@ export class Repository {
           id: this.#subkeys.id,
           nonce: this.#subkeys.nonce,
         }, { level: this.config.zstdLevel, count, warm, chunker: this.#chunker() }),
-      // Warm workers cost little more to start: with the first large job,
+      // Warm workers cost little more to start: with the first large file,
       // not after 16 MiB (a backup of unchanged files needs none).
-      { parallelism: count, thresholdBytes: warm ? 1 : undefined },
+      { parallelism: count, eagerFiles: warm !== undefined },
     );
     session.pools.push(crypto);
     return crypto;

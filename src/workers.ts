@@ -533,20 +533,34 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   readonly #inline: BlobCrypto;
   readonly #start: () => Promise<BlobCrypto>;
   readonly #threshold: number;
+  readonly #eagerFiles: boolean;
   #bytes = 0;
   #starting: Promise<BlobCrypto> | null = null;
   #pool: BlobCrypto | null = null;
   #closed = false;
 
+  /**
+   * `eagerFiles`: the first large file job (backup, restore, a database's
+   * copy) starts the pool at once, as when its workers are warm (src/
+   * repository.ts); blob jobs (trees) still only count toward the
+   * threshold: an unchanged backup stores a large tree and nothing else,
+   * and starting the pool for it cost 0.3 s of waiting for a worker.
+   */
   constructor(
     inline: BlobCrypto,
     start: () => Promise<BlobCrypto>,
-    options: { parallelism: number; thresholdBytes?: number },
+    options: { parallelism: number; thresholdBytes?: number; eagerFiles?: boolean },
   ) {
     this.#inline = inline;
     this.#start = start;
     this.parallelism = options.parallelism;
     this.#threshold = options.thresholdBytes ?? 16 * 1024 * 1024;
+    this.#eagerFiles = options.eagerFiles ?? false;
+  }
+
+  /** Counts a file job's bytes (all of the threshold when eager). */
+  #countFile(bytes: number): void {
+    if (!this.#pool) this.#count(this.#eagerFiles ? Math.max(bytes, this.#threshold) : bytes);
   }
 
   expect(bytes: number): void {
@@ -589,7 +603,7 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   }
 
   async captureDatabase(path: string, to: string, size = Infinity): Promise<number> {
-    if (!this.#pool) this.#count(size);
+    this.#countFile(size);
     // A pool on its way does it: the copy would hold this thread, and the pool's "ready".
     const pool = this.#pool ?? await this.#starting?.catch(() => null);
     return await (pool ?? this.#inline).captureDatabase(path, to);
@@ -602,7 +616,7 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
     const size = job.size ?? Infinity;
     if (size <= SMALL_JOB_BYTES) return await this.#inline.backup(job, sink);
     // As restore jobs: a pool on its way is waited for, not raced inline.
-    if (!this.#pool) this.#count(size);
+    this.#countFile(size);
     const pool = this.#pool ?? await this.#starting?.catch(() => null);
     return await (pool ?? this.#inline).backup(job, sink);
   }
@@ -610,7 +624,7 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   async restore(job: RestoreJob) {
     const bytes = job.ranges.reduce((n, r) => n + r.length, 0);
     if (bytes <= SMALL_JOB_BYTES) return await this.#inline.restore(job);
-    if (!this.#pool) this.#count(bytes);
+    this.#countFile(bytes);
     // A pool on its way is waited for: a job run here meanwhile would hold
     // this thread (its reads and writes are synchronous), and the pool's
     // "ready" with it.
