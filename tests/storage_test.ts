@@ -1,6 +1,7 @@
 // One suite for every Storage backend: the contract in src/storage/storage.ts.
 
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
+import { pseudoRandomBytes } from "./_data.ts";
 import {
   LocalStorage,
   MemoryStorage,
@@ -111,6 +112,37 @@ Deno.test("LocalStorage leaves no temporary files and ignores those a crash left
     assertEquals((await Array.fromAsync(storage.list("keys/"))).map((o) => o.name), ["keys/abc"]);
     const mode = (await Deno.stat(`${root}/keys/abc`)).mode! & 0o777;
     assertTrue(mode === 0o600, `mode ${mode.toString(8)}`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("LocalStorage.put releases the bytes before it settles, and still compares a taken name", async () => {
+  const root = await Deno.makeTempDir({ prefix: "cofre-storage-" });
+  try {
+    const storage = new LocalStorage(root);
+    const bytes = pseudoRandomBytes(100_000, 3);
+    const original = bytes.slice();
+    const parts = [bytes.subarray(0, 40_000), bytes.subarray(40_000)];
+    let released = false;
+    // The caller reuses the memory as soon as it is told: the object must not change.
+    const put = storage.put("data/ab/one", parts, {
+      onConsumed: () => {
+        released = true;
+        bytes.fill(7);
+      },
+    });
+    await put;
+    assertTrue(released);
+    const stored = await storage.get("data/ab/one");
+    assertEquals(stored, original, "the object holds the bytes as they were");
+    // The same bytes again under the taken name are compared from the file, not the reused memory.
+    const again = stored.slice();
+    await storage.put("data/ab/one", again, { onConsumed: () => again.fill(1) });
+    const other = stored.slice();
+    other[5]! ^= 1;
+    await assertRejects(() => storage.put("data/ab/one", other), ObjectExistsError);
+    assertEquals(await storage.get("data/ab/one"), stored);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
