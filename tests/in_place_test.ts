@@ -13,7 +13,6 @@ import {
   AuthenticationError,
   FormatError,
   InlineBlobCrypto,
-  LocalStorage,
   MemoryStorage,
   PackBuilder,
   readPackHeader,
