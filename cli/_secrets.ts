@@ -8,7 +8,6 @@ import {
   LocalStorage,
   normalizeAccount,
   normalizePassword,
-  type OpenOptions,
   openRcloneStorage,
   openS3Storage,
   Repository,
@@ -167,33 +166,17 @@ export async function newPassword(
   throw new UsageError("Cannot set the password: no acceptable password after 3 attempts");
 }
 
-/**
- * `--workers`, for `withRepository`: the threads to start while the key is
- * derived, one per core but the one deriving it (the pool starts the rest
- * when the work comes). More only competed with the derivation (an
- * unchanged backup, which needs no worker, took 0.3 s longer with two).
- */
-export function workerThreads(workers: number | undefined): OpenOptions {
-  const cores = navigator.hardwareConcurrency ?? 2;
-  return { workers: Math.min(workers ?? cores, Math.max(1, cores - 1)) };
-}
-
-/**
- * Opens the repository the global options name, runs `body`, and always
- * zeroes the keys. `open.workers`: threads to start while the key is
- * derived, for a backup or restore.
- */
+/** Opens the repository the global options name, runs `body`, and always zeroes the keys. */
 export async function withRepository<T>(
   command: { optsWithGlobals(): object },
   io: Io,
   body: (repository: Repository) => Promise<T>,
-  open: OpenOptions = {},
 ): Promise<T> {
   const global = command.optsWithGlobals() as RepositoryOptions;
   const credentials = await openingCredentials(global, io);
   const storage = await openStorage(global, io);
   try {
-    const repository = await Repository.open(storage, credentials, open);
+    const repository = await Repository.open(storage, credentials);
     const warned = new Set<string>();
     repository.onWarning = (message) => {
       if (warned.has(message)) return;

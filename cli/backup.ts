@@ -4,12 +4,7 @@ import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, globToRegExp } from "../mod.ts";
 import { advanceAfter, guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
-import {
-  connectionsOption,
-  type RepositoryOptions,
-  withRepository,
-  workerThreads,
-} from "./_secrets.ts";
+import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { describeDue } from "./schedule.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
 
@@ -81,8 +76,7 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
         });
         await advanceAfter(io, pin, repository.storage, repository.config);
         return result;
-        // An hourly --if-due is mostly not due: no threads for it.
-      }, workerThreads(options.ifDue ? 0 : options.workers));
+      });
       progress.done();
       if ("due" in result) {
         // --if-due and not due: nothing to do, which is success.

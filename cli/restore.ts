@@ -3,12 +3,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
-import {
-  connectionsOption,
-  type RepositoryOptions,
-  withRepository,
-  workerThreads,
-} from "./_secrets.ts";
+import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -58,7 +53,7 @@ export function restoreCommand({ io, done }: CliContext) {
               }  ${p.path}`;
             }),
         });
-      }, workerThreads(options.workers));
+      });
       progress.done();
       const ms = performance.now() - started;
       if (options.json) {

@@ -269,7 +269,6 @@ async function backUp(job: number, request: BackupJob): Promise<void> {
 }
 
 // The main thread waits for this before sending anything (DESIGN.md §2).
-// Loaded first: a worker started ahead of its keys (src/workers.ts
-// WarmWorkers) loads while the key is derived, and is then ready at once.
+// Loaded first, so that the keys' "init" is answered at once.
 await Promise.all([loadCompressor(), loadGarbageCollector()]);
 reply({ kind: "ready" });

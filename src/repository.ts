@@ -33,7 +33,6 @@ import {
   AdaptiveBlobCrypto,
   type BlobCrypto,
   InlineBlobCrypto,
-  WarmWorkers,
   WorkerBlobCrypto,
 } from "./workers.ts";
 import {
@@ -100,16 +99,6 @@ export interface Credentials {
   account?: string;
 }
 
-/** How `Repository.open` prepares the session. */
-export interface OpenOptions {
-  /**
-   * Worker threads to start at once, before the key derivation: they load
-   * meanwhile, for the backup or restore to come (0 or absent: started on
-   * demand, after 16 MiB of work).
-   */
-  workers?: number;
-}
-
 export interface InitOptions {
   /** The first password (at least 8 characters). Optional when `recoveryKey` is true. */
   password?: string;
@@ -165,8 +154,6 @@ export class Repository {
   #openedSlotId: string;
   #closed = false;
   #session: Session | null = null;
-  /** Workers started with `open`, for the first pool (src/workers.ts). */
-  #warm: WarmWorkers | undefined;
   /**
    * Hears about damage that does not stop the work (a damaged envelope or
    * index file, skipped or worked around); the CLI prints it as a warning.
@@ -293,24 +280,7 @@ export class Repository {
    * `WrongKeyError` when no slot opens with the credentials, `FormatError`
    * or `UnsupportedVersionError` for a damaged or newer repository.
    */
-  static async open(
-    storage: Storage,
-    credentials: Credentials,
-    options: OpenOptions = {},
-  ): Promise<Repository> {
-    // Started first, they load while the key is derived (src/workers.ts WarmWorkers).
-    const warm = options.workers ? new WarmWorkers(options.workers) : undefined;
-    try {
-      const repository = await Repository.#unlock(storage, credentials);
-      repository.#warm = warm;
-      return repository;
-    } catch (error) {
-      warm?.close();
-      throw error;
-    }
-  }
-
-  static async #unlock(storage: Storage, credentials: Credentials): Promise<Repository> {
+  static async open(storage: Storage, credentials: Credentials): Promise<Repository> {
     const secret = toSlotSecret(credentials);
     let configBytes: Uint8Array;
     if (!(await storage.stat(CONFIG_NAME))) {
@@ -531,20 +501,15 @@ export class Repository {
   #crypto(session: Session, workers: number | undefined): BlobCrypto {
     if (workers === 0) return session.inline;
     const count = Math.max(1, workers ?? navigator.hardwareConcurrency ?? 2);
-    const warm = this.#warm?.size ? this.#warm : undefined;
-    const crypto = new AdaptiveBlobCrypto(
-      session.inline,
-      () =>
-        WorkerBlobCrypto.start({
-          data: this.#subkeys.data,
-          meta: this.#subkeys.meta,
-          id: this.#subkeys.id,
-          nonce: this.#subkeys.nonce,
-        }, { level: this.config.zstdLevel, count, warm, chunker: this.#chunker() }),
-      // Warm workers cost little more to start: with the first large file,
-      // not after 16 MiB (a backup of unchanged files needs none).
-      { parallelism: count, eagerFiles: warm !== undefined },
-    );
+    const crypto = new AdaptiveBlobCrypto(session.inline, () =>
+      WorkerBlobCrypto.start({
+        data: this.#subkeys.data,
+        meta: this.#subkeys.meta,
+        id: this.#subkeys.id,
+        nonce: this.#subkeys.nonce,
+      }, { level: this.config.zstdLevel, count, chunker: this.#chunker() }), {
+      parallelism: count,
+    });
     session.pools.push(crypto);
     return crypto;
   }
@@ -834,7 +799,6 @@ export class Repository {
       keys.id.dispose();
       keys.nonce.dispose();
     }
-    this.#warm?.close();
     // Remote backends hold a helper process (rclone): it stops with the repository.
     await this.storage.close?.();
   }

@@ -236,17 +236,16 @@ export class WorkerBlobCrypto implements BlobCrypto {
   }
 
   /**
-   * Starts `count` workers (default: one per core; `warm`'s first) and
-   * gives each the keys. Resolves once one is ready, a warm one as a rule:
-   * the others join as they become ready, and one that fails to start
-   * leaves the pool smaller. Rejects only when none starts.
+   * Starts `count` workers (default: one per core) and gives each the
+   * keys. Resolves once one is ready: the others join as they become
+   * ready, and one that fails to start leaves the pool smaller. Rejects
+   * only when none starts.
    */
   static async start(
     keys: RawBlobKeys,
     options: {
       level: number;
       count?: number;
-      warm?: WarmWorkers;
       /** The repository's chunker, seeded, for backup jobs. */
       chunker?: Required<ChunkerOptions>;
     },
@@ -254,7 +253,7 @@ export class WorkerBlobCrypto implements BlobCrypto {
     const count = Math.max(1, options.count ?? navigator.hardwareConcurrency ?? 2);
     const pool = new WorkerBlobCrypto(count);
     const starting = Array.from({ length: count }, async () => {
-      const { worker, ready } = options.warm?.take() ?? spawn();
+      const { worker, ready } = spawn();
       await ready;
       const init: WorkerRequest = {
         kind: "init",
@@ -492,34 +491,6 @@ function spawn(): { worker: Worker; ready: Promise<void> } {
   return { worker, ready };
 }
 
-/**
- * Workers started before their keys exist: they load their modules (wasm,
- * zstd) while the key is derived (Argon2id, 0.34 s on one core), which
- * otherwise came first and then kept the pool half a second from starting.
- * `WorkerBlobCrypto.start` takes them; `close` stops those not taken.
- */
-export class WarmWorkers {
-  readonly #workers: { worker: Worker; ready: Promise<void> }[];
-
-  constructor(count: number) {
-    this.#workers = Array.from({ length: count }, spawn);
-  }
-
-  /** How many are left to take. */
-  get size(): number {
-    return this.#workers.length;
-  }
-
-  take(): { worker: Worker; ready: Promise<void> } | undefined {
-    return this.#workers.shift();
-  }
-
-  /** Stops the workers not taken: each would keep the process alive. */
-  close(): void {
-    for (const { worker } of this.#workers.splice(0)) worker.terminate();
-  }
-}
-
 /** Jobs this small always run inline (AdaptiveBlobCrypto). */
 const SMALL_JOB_BYTES = 16 * 1024;
 
@@ -533,34 +504,20 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   readonly #inline: BlobCrypto;
   readonly #start: () => Promise<BlobCrypto>;
   readonly #threshold: number;
-  readonly #eagerFiles: boolean;
   #bytes = 0;
   #starting: Promise<BlobCrypto> | null = null;
   #pool: BlobCrypto | null = null;
   #closed = false;
 
-  /**
-   * `eagerFiles`: the first large file job (backup, restore, a database's
-   * copy) starts the pool at once, as when its workers are warm (src/
-   * repository.ts); blob jobs (trees) still only count toward the
-   * threshold: an unchanged backup stores a large tree and nothing else,
-   * and starting the pool for it cost 0.3 s of waiting for a worker.
-   */
   constructor(
     inline: BlobCrypto,
     start: () => Promise<BlobCrypto>,
-    options: { parallelism: number; thresholdBytes?: number; eagerFiles?: boolean },
+    options: { parallelism: number; thresholdBytes?: number },
   ) {
     this.#inline = inline;
     this.#start = start;
     this.parallelism = options.parallelism;
     this.#threshold = options.thresholdBytes ?? 16 * 1024 * 1024;
-    this.#eagerFiles = options.eagerFiles ?? false;
-  }
-
-  /** Counts a file job's bytes (all of the threshold when eager). */
-  #countFile(bytes: number): void {
-    if (!this.#pool) this.#count(this.#eagerFiles ? Math.max(bytes, this.#threshold) : bytes);
   }
 
   expect(bytes: number): void {
@@ -603,7 +560,7 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   }
 
   async captureDatabase(path: string, to: string, size = Infinity): Promise<number> {
-    this.#countFile(size);
+    if (!this.#pool) this.#count(size);
     // A pool on its way does it: the copy would hold this thread, and the pool's "ready".
     const pool = this.#pool ?? await this.#starting?.catch(() => null);
     return await (pool ?? this.#inline).captureDatabase(path, to);
@@ -616,7 +573,7 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
     const size = job.size ?? Infinity;
     if (size <= SMALL_JOB_BYTES) return await this.#inline.backup(job, sink);
     // As restore jobs: a pool on its way is waited for, not raced inline.
-    this.#countFile(size);
+    if (!this.#pool) this.#count(size);
     const pool = this.#pool ?? await this.#starting?.catch(() => null);
     return await (pool ?? this.#inline).backup(job, sink);
   }
@@ -624,7 +581,7 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
   async restore(job: RestoreJob) {
     const bytes = job.ranges.reduce((n, r) => n + r.length, 0);
     if (bytes <= SMALL_JOB_BYTES) return await this.#inline.restore(job);
-    this.#countFile(bytes);
+    if (!this.#pool) this.#count(bytes);
     // A pool on its way is waited for: a job run here meanwhile would hold
     // this thread (its reads and writes are synchronous), and the pool's
     // "ready" with it.

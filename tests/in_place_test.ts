@@ -386,28 +386,4 @@ Deno.test("AdaptiveBlobCrypto works inline until the threshold, or until expect(
   announced.expect(150_000_000); // once only
   assertEquals(started, 2);
   await announced.close();
-
-  // Eager (warm workers): the first large file job starts the pool and goes
-  // to it; a large tree only counts.
-  const eager = new AdaptiveBlobCrypto(inline, start, {
-    parallelism: 2,
-    thresholdBytes: 1_000_000,
-    eagerFiles: true,
-  });
-  await eager.hash(pseudoRandomBytes(600_000, 12));
-  assertEquals(started, 2);
-  const file = await Deno.makeTempFile();
-  assertEquals(await eager.restore({ file, ranges: [] }), 0); // under 16 KiB: inline, no pool
-  assertEquals(started, 2);
-  await Deno.remove(file);
-  await assertRejects(
-    () =>
-      eager.backup({ path: "/nonexistent/video.mp4", size: 50_000 }, {
-        reserve: () => Promise.resolve([]),
-        add: () => Promise.resolve(undefined),
-      }),
-    Error,
-  );
-  assertEquals(started, 3);
-  await eager.close();
 });

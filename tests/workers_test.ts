@@ -11,9 +11,7 @@ import {
   InlineBlobCrypto,
   LocalStorage,
   Repository,
-  WarmWorkers,
   WorkerBlobCrypto,
-  WrongKeyError,
 } from "../mod.ts";
 
 const withDir = tempDirs("cofre-workers-");
@@ -61,7 +59,7 @@ Deno.test("the worker pool hashes, seals and opens blobs exactly as the inline s
   }
 });
 
-Deno.test("workers started with open() serve the backup and restore, and are stopped when unused", () =>
+Deno.test("a repository's backup and restore run on the worker pool and give the file back", () =>
   withDir(async (dir) => {
     const storage = new LocalStorage(`${dir}/repo`);
     const { repository } = await Repository.init(storage, {
@@ -70,32 +68,24 @@ Deno.test("workers started with open() serve the backup and restore, and are sto
     });
     await repository.close();
     await Deno.mkdir(`${dir}/src`);
-    const big = pseudoRandomBytes(3 * 1024 * 1024, 7);
+    // Past the 16 MiB after which the pool starts: its jobs do the rest.
+    const big = pseudoRandomBytes(24 * 1024 * 1024, 7);
     await Deno.writeFile(`${dir}/src/video.mp4`, big);
     await Deno.writeFile(`${dir}/src/note.txt`, new TextEncoder().encode("hello"));
-
-    const warm = await Repository.open(storage, { password: PASSWORD }, { workers: 2 });
+    const opened = await Repository.open(storage, { password: PASSWORD });
     try {
-      await warm.backup({ paths: [`${dir}/src`] });
-      const restored = await warm.restore("latest", { target: `${dir}/out` });
+      await opened.backup({ paths: [`${dir}/src`], workers: 2 });
+      const restored = await opened.restore("latest", { target: `${dir}/out`, workers: 2 });
       assertEquals(restored.files, 2);
       assertEquals(await Deno.readFile(`${dir}/out/src/video.mp4`), big);
     } finally {
-      await warm.close();
+      await opened.close();
     }
-    // Opened, not used, closed: the test would not end if the threads lived on.
-    await (await Repository.open(storage, { password: PASSWORD }, { workers: 2 })).close();
-    await assertRejects(
-      () => Repository.open(storage, { password: "not the password" }, { workers: 2 }),
-      WrongKeyError,
-    );
   }));
 
 Deno.test("a pool starts with its first ready worker; the others join, and close stops them all", async () => {
   const { raw } = await randomBlobKeys();
-  const warm = new WarmWorkers(1);
-  const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 3, warm });
-  assertEquals(warm.size, 0);
+  const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 3 });
   assertEquals(pool.parallelism, 3);
   // Jobs go to whoever is ready, before and after the others join.
   const chunks = Array.from({ length: 12 }, (_, i) => pseudoRandomBytes(70_000 + i, i));
