@@ -115,9 +115,9 @@ export async function backup(
   const { crypto } = context;
   const writer = new BlobWriter(storage, index, crypto, keys.meta, { uploads: options.uploads });
   const reader = new BlobStore(storage, index, crypto);
-  // Files in flight, each a job on a worker (src/_backup_job.ts) that keeps
-  // at most two segments of 4 MiB in flight: this, not file size, bounds
-  // memory. Two a core: one runs while the next waits for it.
+  // Files in flight, each a job on a worker (src/_backup_job.ts) that holds
+  // at most three segments of 2 MiB (filling, sealing, being packed): this,
+  // not file size, bounds memory. Two a core: one runs while the next waits.
   const jobSlots = new Limiter(2 * crypto.parallelism);
   const excludes = (options.excludes ?? []).map(globToRegExp);
   const failed: { path: string; error: string }[] = [];
@@ -357,7 +357,13 @@ export async function backup(
         })).stored,
       );
     }
-    const stored = await Promise.all(parts);
+    // Every part settles before the copy goes (the caller releases it).
+    const settled = await Promise.allSettled(parts);
+    const failure = settled.find((s) => s.status === "rejected");
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const stored = settled.map((s) =>
+      (s as PromiseFulfilledResult<{ content: string[]; size: number }>).value
+    );
     return {
       ...base,
       type: "file" as const,

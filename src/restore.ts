@@ -48,11 +48,12 @@ export async function restore(
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
   const directoryFixups: { path: string; node: TreeNode }[] = [];
-  // In flight at once: files, and jobs across all of them (src/blob_store.ts
-  // restoreFile; a job holds at most 16 MiB, so this bounds memory). Two
-  // jobs a core: one runs while the next is planned, or read from remote
-  // storage.
-  const fileSlots = new Limiter(8 * store.parallelism);
+  // In flight at once: files being written (one more than the jobs, so a
+  // job is always ready), and jobs across all of them (src/blob_store.ts
+  // restoreFile; a job holds at most 2 MiB of plaintext, so this bounds
+  // memory). Two jobs a core: one runs while the next is planned, or read
+  // from remote storage. A file's syncs and renames run on after its slot.
+  const fileSlots = new Limiter(2 * store.parallelism + 1);
   const jobSlots = new Limiter(2 * store.parallelism);
   const leaves: Promise<void>[] = [];
 

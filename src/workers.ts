@@ -1,8 +1,11 @@
 /**
- * The pipeline's parallel stages (DESIGN.md §2): hashing, sealing and opening
- * blobs, on a pool of Web Workers, one per core, each with its own wasm and
- * zstd instances. `InlineBlobCrypto` does the same work in the calling
- * thread, for small jobs and for hosts without workers.
+ * The pipeline's parallel stages (DESIGN.md §2), on a pool of Web Workers,
+ * one per core, each with its own wasm and zstd instances: whole files
+ * backed up (src/_backup_job.ts: read, cut, hashed, sealed) and restored
+ * (src/_restore_job.ts: read from packs, opened, verified, written), a
+ * database's consistent copy, and single blobs hashed, sealed and opened
+ * (trees, `cat`, `check`). `InlineBlobCrypto` does the same work in the
+ * calling thread, for small jobs and for hosts without workers.
  *
  * @module
  */
@@ -25,7 +28,7 @@ import {
 import type { ChunkerOptions } from "./chunker.ts";
 import { captureDatabase, DatabaseBusyError } from "./sqlite.ts";
 
-/** The CPU-heavy stages of the pipeline, behind one interface. */
+/** The pipeline's CPU-heavy stages, and the file jobs that run them, behind one interface. */
 export interface BlobCrypto {
   /** The chunk id, and the bytes back (they may have travelled to a worker). */
   hash(bytes: Uint8Array): Promise<{ id: Uint8Array; bytes: Uint8Array }>;
