@@ -86,6 +86,29 @@ export interface BackupContext {
   previous: { id: string; sequence: bigint } | null;
 }
 
+/** A folder's tree in the parent snapshot: its id and its nodes by name. */
+interface PreviousTree {
+  id: string;
+  nodes: Map<string, TreeNode>;
+}
+
+/** True when `nodes` are exactly `previous`'s (an unchanged file's node shares its content list). */
+function sameNodes(nodes: TreeNode[], previous: Map<string, TreeNode>): boolean {
+  return nodes.length === previous.size && nodes.every((node) => {
+    const before = previous.get(node.name);
+    if (
+      !before || before.type !== node.type || before.mode !== node.mode ||
+      before.mtimeMs !== node.mtimeMs || before.inode !== node.inode ||
+      before.ctimeMs !== node.ctimeMs
+    ) return false;
+    if (node.type === "dir") return before.type === "dir" && before.subtree === node.subtree;
+    if (node.type === "symlink") return before.type === "symlink" && before.target === node.target;
+    return before.type === "file" && before.size === node.size &&
+      sameList(before.content, node.content) &&
+      JSON.stringify(before.sqlite) === JSON.stringify(node.sqlite);
+  });
+}
+
 /** What every node of a path has (FORMAT.md §11), whatever its type. */
 type NodeBase = { name: string; mode: number; mtimeMs: number; inode?: number; ctimeMs?: number };
 
@@ -167,7 +190,18 @@ export async function backup(
   const excluded = (path: string) =>
     excludes.some((re) => re.test(path) || re.test(basename(path)));
 
-  async function storeTree(nodes: TreeNode[]): Promise<string> {
+  /**
+   * Stores a folder's tree, or names the parent snapshot's when nothing in
+   * it changed: encoding, hashing and sealing it again would make the same
+   * blob (FORMAT.md §11: the encoding is canonical), and a folder of
+   * unchanged files is what most backups meet (the corpus's root tree, with
+   * the database's 36,643 chunk ids, took 45 ms).
+   */
+  async function storeTree(nodes: TreeNode[], previous: PreviousTree | null): Promise<string> {
+    if (previous && index.has(previous.id) && sameNodes(nodes, previous.nodes)) {
+      reference(previous.id);
+      return previous.id;
+    }
     const id = await writer.add("tree", encodeTree(nodes));
     reference(id);
     return id;
@@ -265,10 +299,10 @@ export async function backup(
       }
     }
     if (info.isDirectory) {
-      const previousNodes = previous?.type === "dir"
-        ? await readTree(reader, previous.subtree)
+      const previousTree = previous?.type === "dir"
+        ? { id: previous.subtree, nodes: await readTree(reader, previous.subtree) }
         : null;
-      const subtree = await visitDirectory(path, previousNodes);
+      const subtree = await visitDirectory(path, previousTree);
       if (subtree === null) return done(null);
       // A tree that cannot be stored fails the backup, as before: not caught here.
       const node = subtree.tree.then((id): TreeNode => {
@@ -378,8 +412,9 @@ export async function backup(
    */
   async function visitDirectory(
     path: string,
-    previous: Map<string, TreeNode> | null,
+    previousTree: PreviousTree | null,
   ): Promise<{ tree: Promise<string> } | null> {
+    const previous = previousTree?.nodes;
     let entries: string[];
     try {
       entries = (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name);
@@ -410,7 +445,9 @@ export async function backup(
       }
       nodes.push((await visit(child, name, previous?.get(name))).node);
     }
-    const tree = Promise.all(nodes).then((all) => storeTree(all.filter((n) => n !== null)));
+    const tree = Promise.all(nodes).then((all) =>
+      storeTree(all.filter((n) => n !== null), previousTree)
+    );
     tree.catch(() => {}); // awaited by the parent
     return { tree };
   }
@@ -434,7 +471,10 @@ export async function backup(
       })`,
     );
   }
-  const tree = await storeTree(rootNodes);
+  const tree = await storeTree(
+    rootNodes,
+    parent && parentRoot ? { id: parent.snapshot.tree, nodes: parentRoot } : null,
+  );
   await writer.finish();
   for (const pack of writer.packSizes.keys()) neededPacks.add(pack);
 
@@ -496,8 +536,8 @@ async function packRefs(
   return refs;
 }
 
-function sameList(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
 /** `*` matches within a name, `**` across folders, `?` one character. */

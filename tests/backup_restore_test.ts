@@ -154,6 +154,38 @@ Deno.test("an unchanged tree adds no pack; a changed file adds only its new chun
     assertEquals(snapshots.map((s: { sequence: number }) => s.sequence), [0, 1, 2]);
   }));
 
+Deno.test("an unchanged folder's tree is named again, not stored again; a change stores its path up", () =>
+  withDir(async (dir) => {
+    await makeSource(`${dir}/src`);
+    await withRepository(`${dir}/repo`, async (repository) => {
+      const first = await repository.backup({ paths: [`${dir}/src/app`], workers: 0 });
+      const again = await repository.backup({ paths: [`${dir}/src/app`], workers: 0 });
+      assertEquals(again.snapshot.tree, first.snapshot.tree);
+      assertEquals([again.snapshot.stats.newBlobs, again.addedPacks], [0, 0]);
+      // A new file in media/: media's tree and the root's are new, db's is the one before.
+      await Deno.writeTextFile(`${dir}/src/app/media/new.txt`, "hello");
+      const changed = await repository.backup({ paths: [`${dir}/src/app`], workers: 0 });
+      assertTrue(changed.snapshot.tree !== first.snapshot.tree);
+      // A folder's tree id, as the snapshot lists it.
+      const subtree = async (snapshot: string, path: string) => {
+        for await (const { path: p, node } of repository.list(snapshot, "app")) {
+          if (p === path && node.type === "dir") return node.subtree;
+        }
+        throw new Error(`${path} is not a folder of ${snapshot}`);
+      };
+      assertEquals(
+        await subtree(changed.snapshotId, "app/db"),
+        await subtree(first.snapshotId, "app/db"),
+      );
+      assertTrue(
+        await subtree(changed.snapshotId, "app/media") !==
+          await subtree(first.snapshotId, "app/media"),
+      );
+      // New blobs: new.txt's chunk, and the trees on its way up (media, app, the snapshot's root).
+      assertEquals(changed.snapshot.stats.newBlobs, 4);
+    });
+  }));
+
 Deno.test("a JPEG is stored raw and text is compressed", () =>
   withDir(async (dir) => {
     await makeSource(`${dir}/src`);
