@@ -341,12 +341,24 @@ export class BlobWriter {
     sealed: Uint8Array,
     plaintextLength: number,
   ): Promise<boolean> {
-    while (this.#waiting) await this.#waiting;
-    // A new pack takes an arena: wait for one to come back rather than make a third.
-    while (
-      this.#builder.count === 0 && this.#arenas.length === 0 &&
-      this.#arenasMade >= BlobWriter.MAX_ARENAS
-    ) await new Promise<void>((resolve) => this.#arenaWaiters.push(resolve));
+    // Each wait lets other adds run: what it waited for is checked again.
+    for (;;) {
+      if (this.#waiting) {
+        await this.#waiting;
+      } else if (
+        this.#builder.count > 0 && this.#builder.size + sealed.length > PACK_TARGET_BYTES
+      ) {
+        // The pack closes before this blob would take it past the target
+        // (FORMAT.md §9), so a pack fits its arena.
+        await this.#flushPack();
+      } else if (
+        this.#builder.count === 0 && this.#arenas.length === 0 &&
+        this.#arenasMade >= BlobWriter.MAX_ARENAS
+      ) {
+        // A new pack takes an arena: wait for one to come back rather than make a third.
+        await new Promise<void>((resolve) => this.#arenaWaiters.push(resolve));
+      } else break;
+    }
     const copied = this.#builder.add(
       { type, id, sealedLength: sealed.length, plaintextLength },
       sealed,

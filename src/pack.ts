@@ -49,10 +49,11 @@ export interface FinishedPack {
 }
 
 /**
- * Bytes of a pack arena: a pack closes once it reaches PACK_TARGET_BYTES,
- * so this holds any pack of blobs up to the default chunker's 4 MiB.
+ * Bytes of a pack arena: a backup closes a pack before a blob would take it
+ * past PACK_TARGET_BYTES (src/blob_store.ts), so this holds every pack but
+ * one of a single larger blob (kept as it is).
  */
-export const PACK_ARENA_BYTES = PACK_TARGET_BYTES + 4 * 1024 * 1024 + 64 * 1024;
+export const PACK_ARENA_BYTES = PACK_TARGET_BYTES;
 
 /**
  * Collects sealed blobs until the pack is full, then lays them out. With
