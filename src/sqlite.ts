@@ -9,6 +9,7 @@
  */
 
 import { backup, DatabaseSync } from "node:sqlite";
+import { writeAllSync } from "./_temp_file.ts";
 import type { SqliteRecord } from "./format.ts";
 
 // FORMAT.md §7.4: the 16 bytes every database file starts with.
@@ -160,7 +161,7 @@ function copyUnderReadLock(source: DatabaseSync, path: string, to: string): void
     for (;;) {
       const n = from.readSync(buffer);
       if (n === null) break;
-      for (let at = 0; at < n;) at += copy.writeSync(buffer.subarray(at, n));
+      writeAllSync(copy, buffer.subarray(0, n));
     }
   } finally {
     source.exec("ROLLBACK");
