@@ -15,7 +15,18 @@ import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
 import type { BlobIndex } from "./blob_index.ts";
 import { BlobStore, BlobWriter } from "./blob_store.ts";
-import { CHUNK_ID_BYTES, decodeTree, encodeTree, type PackRef, type TreeNode } from "./format.ts";
+import {
+  CHUNK_ID_BYTES,
+  CONTENT_LIST_IDS,
+  decodeContentList,
+  decodeTree,
+  encodeContentList,
+  encodeTree,
+  type FileContent,
+  type PackRef,
+  sameFileContent,
+  type TreeNode,
+} from "./format.ts";
 import {
   type Snapshot,
   type SnapshotKeys,
@@ -104,16 +115,17 @@ function sameNodes(nodes: TreeNode[], previous: Map<string, TreeNode>): boolean 
     if (node.type === "dir") return before.type === "dir" && before.subtree === node.subtree;
     if (node.type === "symlink") return before.type === "symlink" && before.target === node.target;
     return before.type === "file" && before.size === node.size &&
-      sameList(before.content, node.content) &&
+      sameFileContent(before, node) &&
       JSON.stringify(before.sqlite) === JSON.stringify(node.sqlite);
   });
 }
 
+/** A file's node (FORMAT.md §11). */
+type FileNode = Extract<TreeNode, { type: "file" }>;
+
 /** What every node of a path has (FORMAT.md §11), whatever its type. */
 type NodeBase = { name: string; mode: number; mtimeMs: number; inode?: number; ctimeMs?: number };
 
-/** A database is stored in parts of this many bytes, at once (storePages). */
-const DATABASE_PART_BYTES = 16 * 1024 * 1024;
 /** Names chat apps give their databases (FORMAT.md §7.4): only the order of the walk depends on it. */
 const LIKELY_DATABASE = /\.(db|db3|sqlite|sqlite3)$/i;
 
@@ -233,24 +245,81 @@ export async function backup(
    */
   async function storeFile(
     job: BackupJob,
-  ): Promise<{ stored: Promise<{ content: string[]; size: number }> }> {
+  ): Promise<{ stored: Promise<{ ids: Uint8Array; size: number }> }> {
     await jobSlots.acquire();
     const running = (async () => {
       try {
-        const { ids, size } = await crypto.backup(job, sink);
-        const content: string[] = [];
-        for (let at = 0; at < ids.length; at += CHUNK_ID_BYTES) {
-          const hex = toHex(ids.subarray(at, at + CHUNK_ID_BYTES));
-          reference(hex);
-          content.push(hex);
-        }
-        return { content, size };
+        return await crypto.backup(job, sink);
       } finally {
         jobSlots.release();
       }
     })();
     running.catch(() => {}); // the caller awaits it
     return { stored: running };
+  }
+
+  /** The hex ids of `ids` (32 bytes each) from `start` to `end`, each referenced. */
+  function hexIds(ids: Uint8Array, start: number, end: number): string[] {
+    const out: string[] = [];
+    for (let i = start; i < end; i++) {
+      const hex = toHex(ids.subarray(i * CHUNK_ID_BYTES, (i + 1) * CHUNK_ID_BYTES));
+      reference(hex);
+      out.push(hex);
+    }
+    return out;
+  }
+
+  /** Stores a run of 1..4096 chunk ids as a content list (FORMAT.md §11.1); its id. */
+  async function storeList(ids: string[]): Promise<string> {
+    const id = await writer.add("tree", encodeContentList(ids));
+    reference(id);
+    return id;
+  }
+
+  /**
+   * A file's content from its chunk ids (FORMAT.md §11): listed in its node,
+   * or, past 4096 chunks, in content lists of 4096 stored as they are cut.
+   */
+  async function contentOf(ids: Uint8Array): Promise<FileContent> {
+    const count = ids.length / CHUNK_ID_BYTES;
+    if (count <= CONTENT_LIST_IDS) return { content: hexIds(ids, 0, count) };
+    const contentLists: string[] = [];
+    for (let start = 0; start < count; start += CONTENT_LIST_IDS) {
+      contentLists.push(
+        await storeList(hexIds(ids, start, Math.min(count, start + CONTENT_LIST_IDS))),
+      );
+    }
+    return { contentLists };
+  }
+
+  /**
+   * True when an unchanged file's chunks are all still stored (not in a
+   * withdrawn pack, FORMAT.md §14.2), and then its blobs are referenced. A
+   * file's content lists are read for it one at a time; one that cannot be
+   * read means the file is read again.
+   */
+  async function stillStored(node: FileContent): Promise<boolean> {
+    const packs = new Set<string>();
+    const take = (id: string) => {
+      const location = index.get(id);
+      if (!location || !index.has(id)) return false;
+      packs.add(location.pack);
+      return true;
+    };
+    if (node.contentLists) {
+      for (const list of node.contentLists) {
+        if (!take(list)) return false;
+        let ids: string[];
+        try {
+          ids = decodeContentList(await reader.read("tree", list, { cache: false }));
+        } catch {
+          return false;
+        }
+        if (!ids.every(take)) return false;
+      }
+    } else if (!node.content.every(take)) return false;
+    for (const pack of packs) neededPacks.add(pack);
+    return true;
   }
 
   /** A node whose reading is done and whose storing may still run; `node` never rejects for a failed file. */
@@ -323,9 +392,8 @@ export async function backup(
         sameCompanions(previousDatabase.companions, await companionStates(path))) &&
       previous.mtimeMs === base.mtimeMs &&
       previous.inode === base.inode && previous.ctimeMs === base.ctimeMs &&
-      previous.content.every((id) => index.has(id))
+      await stillStored(previous)
     ) {
-      previous.content.forEach(reference);
       progress.bytes += info.size;
       report();
       if (previousDatabase) captured.set(path, Promise.resolve(true));
@@ -333,7 +401,9 @@ export async function backup(
         ...base,
         type: "file",
         size: previous.size,
-        content: previous.content,
+        ...(previous.contentLists
+          ? { contentLists: previous.contentLists }
+          : { content: previous.content }),
         ...(previousDatabase ? { sqlite: previousDatabase } : {}),
       });
     }
@@ -353,11 +423,7 @@ export async function backup(
         });
         return storing(path, node);
       }
-      const { stored } = await storeFile({ path, size: info.size });
-      return storing(
-        path,
-        stored.then(({ content, size }) => ({ ...base, type: "file", size, content })),
-      );
+      return storing(path, storeContent(base, { path, size: info.size }));
     } catch (error) {
       failed.push({ path, error: (error as Error).message });
       return done(null);
@@ -365,44 +431,54 @@ export async function backup(
   }
 
   /** A file's node, once its content is stored. */
-  async function storeContent(base: NodeBase, job: BackupJob): Promise<TreeNode> {
-    const { content, size } = await (await storeFile(job)).stored;
-    return { ...base, type: "file", size, content };
+  async function storeContent(base: NodeBase, job: BackupJob): Promise<FileNode> {
+    const { ids, size } = await (await storeFile(job)).stored;
+    return { ...base, type: "file", size, ...(await contentOf(ids)) };
   }
 
   /**
-   * A captured database's node (FORMAT.md §7.4): its pages in parts of
-   * DATABASE_PART_BYTES, stored at once on every core (pages cut apart stay
-   * apart; one job of a 150 MB database kept one core busy while the others
-   * finished the media).
+   * A captured database's node (FORMAT.md §7.4): its pages in parts of one
+   * content list each (4096 chunks, 16 MiB of 4 KiB pages; FORMAT.md §11.1),
+   * stored at once on every core (pages cut apart stay apart; one job of a
+   * 150 MB database kept one core busy while the others finished the
+   * media). Each part's list is stored as the part ends, so memory holds a
+   * list id per part, however large the database.
    */
-  async function storePages(base: NodeBase, database: CapturedDatabase) {
+  async function storePages(base: NodeBase, database: CapturedDatabase): Promise<FileNode> {
     const { size } = await Deno.stat(database.copy);
     const chunkBytes = pageChunkBytes(database.pageSize);
-    const parts: Promise<{ content: string[]; size: number }>[] = [];
-    for (let offset = 0; offset === 0 || offset < size; offset += DATABASE_PART_BYTES) {
-      const length = Math.min(DATABASE_PART_BYTES, size - offset);
-      parts.push(
-        (await storeFile({
-          path: database.copy,
-          chunkBytes,
-          range: { offset, length },
-          size: length,
-        })).stored,
-      );
+    const partBytes = CONTENT_LIST_IDS * chunkBytes;
+    if (size <= partBytes) {
+      return await storeContent(base, { path: database.copy, chunkBytes, size });
+    }
+    const parts: Promise<{ list: string; size: number }>[] = [];
+    for (let offset = 0; offset < size; offset += partBytes) {
+      const length = Math.min(partBytes, size - offset);
+      const { stored } = await storeFile({
+        path: database.copy,
+        chunkBytes,
+        range: { offset, length },
+        size: length,
+      });
+      const part = stored.then(async ({ ids, size }) => ({
+        list: await storeList(hexIds(ids, 0, ids.length / CHUNK_ID_BYTES)),
+        size,
+      }));
+      part.catch(() => {}); // settled below
+      parts.push(part);
     }
     // Every part settles before the copy goes (the caller releases it).
     const settled = await Promise.allSettled(parts);
     const failure = settled.find((s) => s.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
     const stored = settled.map((s) =>
-      (s as PromiseFulfilledResult<{ content: string[]; size: number }>).value
+      (s as PromiseFulfilledResult<{ list: string; size: number }>).value
     );
     return {
       ...base,
       type: "file" as const,
       size: stored.reduce((n, part) => n + part.size, 0),
-      content: stored.flatMap((part) => part.content),
+      contentLists: stored.map((part) => part.list),
     };
   }
 

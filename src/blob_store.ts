@@ -13,7 +13,13 @@ import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
 import { FormatError } from "./errors.ts";
-import { type BlobType, CHUNK_ID_BYTES, type IndexEntry } from "./format.ts";
+import {
+  type BlobType,
+  CHUNK_ID_BYTES,
+  decodeContentList,
+  type FileContent,
+  type IndexEntry,
+} from "./format.ts";
 import { PACK_ARENA_BYTES, PACK_TARGET_BYTES, PackBuilder, packName } from "./pack.ts";
 import type { Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
@@ -26,6 +32,9 @@ export class BlobStore {
   readonly #crypto: BlobCrypto;
   // Trees are read again and again (ls, restore, the parent of a backup).
   readonly #trees = new Map<string, Uint8Array>();
+  #treeBytes = 0;
+  /** The tree cache's bound: a tree with thousands of files is hundreds of KB. */
+  static readonly TREE_CACHE_BYTES = 16 * 1024 * 1024;
 
   readonly #reads: number;
 
@@ -50,10 +59,16 @@ export class BlobStore {
   /**
    * The plaintext of blob `id` (hex); FormatError when it is missing or
    * damaged. A data blob's plaintext lies in a buffer nothing else holds
-   * (the caller may `discard` it); a tree's is cached and shared.
+   * (the caller may `discard` it); a tree's is cached and shared, unless
+   * `cache` is false (content lists, read once each).
    */
-  async read(type: BlobType, id: string): Promise<Uint8Array> {
-    if (type === "tree") {
+  async read(
+    type: BlobType,
+    id: string,
+    options: { cache?: boolean } = {},
+  ): Promise<Uint8Array> {
+    const cache = type === "tree" && options.cache !== false;
+    if (cache) {
       const cached = this.#trees.get(id);
       if (cached) return cached;
     }
@@ -80,11 +95,31 @@ export class BlobStore {
       );
     }
     const plaintext = await this.#crypto.open(type, fromHex(id), sealed, location.plaintextLength);
-    if (type === "tree") {
-      if (this.#trees.size >= 1024) this.#trees.delete(this.#trees.keys().next().value!);
+    if (cache && plaintext.length <= BlobStore.TREE_CACHE_BYTES / 4) {
+      this.#treeBytes += plaintext.length;
       this.#trees.set(id, plaintext);
+      for (const [oldest, bytes] of this.#trees) {
+        if (this.#trees.size <= 1024 && this.#treeBytes <= BlobStore.TREE_CACHE_BYTES) break;
+        this.#trees.delete(oldest);
+        this.#treeBytes -= bytes.length;
+      }
     }
     return plaintext;
+  }
+
+  /**
+   * A file's chunk ids in file order, a run at a time (FORMAT.md §11.1): its
+   * content, or its content lists one by one, so that a reader holds 4096
+   * ids at most however large the file.
+   */
+  async *chunkIds(node: FileContent): AsyncGenerator<string[]> {
+    if (!node.contentLists) {
+      yield node.content;
+      return;
+    }
+    for (const list of node.contentLists) {
+      yield decodeContentList(await this.read("tree", list, { cache: false }));
+    }
   }
 
   /**
@@ -98,28 +133,38 @@ export class BlobStore {
    * hears each job's bytes.
    */
   async restoreFile(
-    content: readonly string[],
+    content: FileContent,
     file: string,
     options: { slots: Limiter; onWritten?: (bytes: number) => void },
   ): Promise<number> {
-    const jobs = this.#planRestore(content);
-    // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
-    if (jobs.length > 1) this.#crypto.expect?.(jobs.length * RESTORE_JOB_BYTES);
     const running: Promise<number>[] = [];
-    for (const ranges of jobs) {
-      await options.slots.acquire();
-      const job = (async () => {
-        try {
-          if (!this.#storage.localPath) await this.#fill(ranges);
-          const written = await this.#crypto.restore({ file, ranges });
-          options.onWritten?.(written);
-          return written;
-        } finally {
-          options.slots.release();
+    let planned = 0;
+    try {
+      // A content list at a time (FORMAT.md §11.1): its jobs run while the next is read.
+      for await (const ids of this.chunkIds(content)) {
+        const { jobs, bytes } = this.#planRestore(ids, planned);
+        planned += bytes;
+        // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
+        if (jobs.length > 1) this.#crypto.expect?.(jobs.length * RESTORE_JOB_BYTES);
+        for (const ranges of jobs) {
+          await options.slots.acquire();
+          const job = (async () => {
+            try {
+              if (!this.#storage.localPath) await this.#fill(ranges);
+              const written = await this.#crypto.restore({ file, ranges });
+              options.onWritten?.(written);
+              return written;
+            } finally {
+              options.slots.release();
+            }
+          })();
+          job.catch(() => {}); // awaited below
+          running.push(job);
         }
-      })();
-      job.catch(() => {}); // awaited below
-      running.push(job);
+      }
+    } finally {
+      // A list that fails to read still lets the jobs started settle first.
+      await Promise.allSettled(running);
     }
     const outcomes = await Promise.allSettled(running);
     const failure = outcomes.find((o) => o.status === "rejected");
@@ -127,10 +172,17 @@ export class BlobStore {
     return outcomes.reduce((n, o) => n + (o as PromiseFulfilledResult<number>).value, 0);
   }
 
-  /** Jobs for a file's content: blobs by pack and offset, ranges coalesced, split by plaintext size. */
-  #planRestore(content: readonly string[]): RestoreRange[][] {
+  /**
+   * Jobs for a run of a file's chunks starting at byte `fileOffset`: blobs
+   * by pack and offset, ranges coalesced, split by plaintext size; and the
+   * run's length.
+   */
+  #planRestore(
+    content: readonly string[],
+    fileOffset: number,
+  ): { jobs: RestoreRange[][]; bytes: number } {
     const blobs: PlannedBlob[] = [];
-    let fileOffset = 0;
+    const start = fileOffset;
     for (const id of content) {
       const location = this.#index.get(id);
       if (!location || location.type !== "data") {
@@ -161,7 +213,7 @@ export class BlobStore {
       jobBytes += blob.plaintextLength;
     }
     if (job.length > 0) jobs.push(this.#ranges(job));
-    return jobs;
+    return { jobs, bytes: fileOffset - start };
   }
 
   /** A job's blobs (sorted by pack and offset) as ranges worth one read each. */
@@ -252,7 +304,8 @@ export interface WriteStats {
 
 /**
  * Deduplicates and packs new blobs, stores full packs, and writes an index
- * file every `INDEX_EVERY_PACKS` packs and at `finish()`, so the packs of an
+ * file every `INDEX_EVERY_PACKS` packs or `INDEX_EVERY_ENTRIES` entries and
+ * at `finish()`, so the packs of an
  * interrupted backup are known to the next one.
  */
 export class BlobWriter {
@@ -297,6 +350,12 @@ export class BlobWriter {
   readonly packSizes = new Map<string, number>();
   readonly stats: WriteStats = { newBlobs: 0, newBytes: 0, storedBytes: 0, packs: 0 };
   static readonly INDEX_EVERY_PACKS = 64;
+  /**
+   * ...or every this many entries (a 1.6 MB index file): 64 packs of a
+   * database's 4 KiB pages are 256,000 entries, about 40 MB of heap held
+   * until written.
+   */
+  static readonly INDEX_EVERY_ENTRIES = 32_768;
 
   /**
    * `uploads`: packs stored at once (default 1: one after another).
@@ -420,7 +479,10 @@ export class BlobWriter {
           this.#pending.delete(toHex(entry.id));
         }
         this.#unindexed.push(...pack.entries);
-        if (++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS) await this.#flushIndex();
+        if (
+          ++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS ||
+          this.#unindexed.length >= BlobWriter.INDEX_EVERY_ENTRIES
+        ) await this.#flushIndex();
       } catch (error) {
         this.#failure ??= { error };
       } finally {

@@ -23,9 +23,11 @@ import {
   CONFIG_BYTES,
   CONFIG_SIGNATURE_LABEL,
   decodeConfig,
+  decodeContentList,
   decodeKeySlot,
   decodeTree,
   encodeConfigBody,
+  type FileContent,
   type IndexEntry,
   KEY_SLOT_BYTES,
   SEALED_BLOB_OVERHEAD_BYTES,
@@ -646,6 +648,31 @@ class CheckRun {
       }
       return problem;
     };
+    // FORMAT.md §11.1: a file's content lists, each read once however many snapshots share it.
+    const listDamaged = new Map<string, boolean>();
+    const fileDamaged = async (node: FileContent): Promise<boolean> => {
+      if (!node.contentLists) return node.content.some((id) => blobProblem("data", id));
+      let damaged = false;
+      for (const list of node.contentLists) {
+        let bad = listDamaged.get(list);
+        if (bad === undefined) {
+          bad = blobProblem("tree", list) !== null;
+          if (!bad) {
+            try {
+              const ids = decodeContentList(await store.read("tree", list, { cache: false }));
+              bad = ids.some((id) => blobProblem("data", id));
+            } catch (error) {
+              this.#damage(`content list ${list}`, (error as Error).message);
+              this.#badBlobs.add(list);
+              bad = true;
+            }
+          }
+          listDamaged.set(list, bad);
+        }
+        damaged ||= bad;
+      }
+      return damaged;
+    };
     const walk = async (treeId: string): Promise<string[]> => {
       const known = memo.get(treeId);
       if (known) return known;
@@ -667,7 +694,7 @@ class CheckRun {
       this.report.counts.trees++;
       for (const node of nodes) {
         if (node.type === "file") {
-          if (node.content.some((id) => blobProblem("data", id))) damaged.push(node.name);
+          if (await fileDamaged(node)) damaged.push(node.name);
         } else if (node.type === "dir") {
           for (const path of await walk(node.subtree)) {
             damaged.push(path === "" ? `${node.name}/` : `${node.name}/${path}`);

@@ -7,7 +7,7 @@
 
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
-import type { TreeNode } from "./format.ts";
+import { sameFileContent, type TreeNode } from "./format.ts";
 
 /** `+` added, `-` removed, `M` content changed, `U` only metadata (mode, time), `T` type changed. */
 export interface Change {
@@ -52,8 +52,7 @@ export async function* diffTrees(
 
 function sameContent(x: TreeNode, y: TreeNode): boolean {
   if (x.type === "file" && y.type === "file") {
-    return x.size === y.size && x.content.length === y.content.length &&
-      x.content.every((id, i) => id === y.content[i]);
+    return x.size === y.size && sameFileContent(x, y);
   }
   if (x.type === "symlink" && y.type === "symlink") return x.target === y.target;
   return true;

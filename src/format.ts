@@ -429,10 +429,33 @@ export type TreeNode =
     ctimeMs?: number;
   }
   & (
-    | { type: "file"; size: number; content: string[]; sqlite?: SqliteRecord }
+    | ({ type: "file"; size: number; sqlite?: SqliteRecord } & FileContent)
     | { type: "dir"; subtree: string }
     | { type: "symlink"; target: string }
   );
+
+/**
+ * A file's chunks (FORMAT.md §11): their ids, or, for more than
+ * `CONTENT_LIST_IDS` of them, the ids of the content lists that hold them
+ * (§11.1). Exactly one of the two is set.
+ */
+export type FileContent =
+  | { content: string[]; contentLists?: undefined }
+  | { content?: undefined; contentLists: string[] };
+
+/** FORMAT.md §11.1: a file of more chunks than this keeps them in content lists of this many. */
+export const CONTENT_LIST_IDS = 4096;
+
+/**
+ * True when two files' chunks are the same: the same ids, or the same
+ * content lists (canonical, FORMAT.md §11.1: the same lists hold the same ids).
+ */
+export function sameFileContent(a: FileContent, b: FileContent): boolean {
+  const x = a.contentLists ?? a.content;
+  const y = b.contentLists ?? b.content;
+  return (a.contentLists === undefined) === (b.contentLists === undefined) &&
+    (x === y || (x.length === y.length && x.every((id, i) => id === y[i])));
+}
 
 /** FORMAT.md §11: a database whose content is a consistent copy (§7.4), not the file's bytes. */
 export interface SqliteRecord {
@@ -465,7 +488,8 @@ export function encodeTree(nodes: readonly TreeNode[]): Uint8Array<ArrayBuffer> 
     };
     if (node.type === "file") {
       out.size = node.size;
-      out.content = node.content;
+      if (node.contentLists) out.content_lists = node.contentLists;
+      else out.content = node.content;
     } else if (node.type === "dir") {
       out.subtree = node.subtree;
     } else {
@@ -530,17 +554,25 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     };
     if (base.mode > 0xffff_ffff) fail(`${name}: mode out of range`);
     if (n.type === "file") {
-      const content = n.content;
-      if (
-        !Array.isArray(content) || !content.every((id) => typeof id === "string" && HEX_ID.test(id))
-      ) {
-        fail(`${name}: content is not a list of chunk ids`);
+      const ids = (v: unknown) =>
+        Array.isArray(v) && v.every((id) => typeof id === "string" && HEX_ID.test(id));
+      // FORMAT.md §11.1: exactly one of content and content_lists.
+      let content: FileContent;
+      if (n.content_lists === undefined) {
+        if (!ids(n.content)) fail(`${name}: content is not a list of chunk ids`);
+        content = { content: n.content as string[] };
+      } else {
+        if (n.content !== undefined) fail(`${name}: both content and content_lists`);
+        if (!ids(n.content_lists) || (n.content_lists as string[]).length === 0) {
+          fail(`${name}: content_lists is not a list of content list ids`);
+        }
+        content = { contentLists: n.content_lists as string[] };
       }
       out.push({
         ...base,
         type: "file",
         size: int(n.size, `${name}: size`),
-        content: content as string[],
+        ...content,
         ...(n.sqlite !== undefined
           ? { sqlite: decodeSqliteRecord(n.sqlite, name, fail, int) }
           : {}),
@@ -558,6 +590,36 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     }
   }
   return out;
+}
+
+/** A content list's canonical encoding (FORMAT.md §11.1): `{"content":[ids]}`. */
+export function encodeContentList(ids: readonly string[]): Uint8Array<ArrayBuffer> {
+  if (ids.length === 0 || ids.length > CONTENT_LIST_IDS) {
+    throw new RangeError(`Cannot encode a content list of ${ids.length} ids, expected 1..4096`);
+  }
+  return new TextEncoder().encode(JSON.stringify({ content: ids }));
+}
+
+/** A content list's chunk ids (FORMAT.md §11.1): 1..4096 of them. */
+export function decodeContentList(bytes: Uint8Array): string[] {
+  const fail = (reason: string): never => {
+    throw new FormatError(`Cannot decode content list: ${reason}`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (error) {
+    fail(`not UTF-8 JSON (${(error as Error).message})`);
+  }
+  const ids = (parsed as { content?: unknown })?.content;
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string" && HEX_ID.test(id))) {
+    fail('no "content" list of chunk ids');
+  }
+  const list = ids as string[];
+  if (list.length === 0 || list.length > CONTENT_LIST_IDS) {
+    fail(`${list.length} ids, expected 1..${CONTENT_LIST_IDS}`);
+  }
+  return list;
 }
 
 function decodeSqliteRecord(

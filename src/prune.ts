@@ -15,7 +15,7 @@ import type { AesGcm } from "./aead.ts";
 import { BlobIndex, INDEX_PREFIX, openIndex, writeIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { FormatError } from "./errors.ts";
-import { decodeTree, type IndexEntry, type PackRef } from "./format.ts";
+import { decodeContentList, decodeTree, type IndexEntry, type PackRef } from "./format.ts";
 import { type LockInfo, RepositoryLock } from "./lock.ts";
 import { PACK_TARGET_BYTES, PackBuilder, packName, readPackHeader } from "./pack.ts";
 import {
@@ -363,7 +363,15 @@ async function liveBlobs(store: BlobStore, roots: string[]): Promise<Set<string>
     if (live.has(tree)) continue;
     live.add(tree);
     for (const node of decodeTree(await store.read("tree", tree))) {
-      if (node.type === "file") node.content.forEach((id) => live.add(id));
+      if (node.type === "file" && node.contentLists) {
+        // FORMAT.md §11.1: a list shared by snapshots is read once.
+        for (const list of node.contentLists) {
+          if (live.has(list)) continue;
+          live.add(list);
+          const ids = decodeContentList(await store.read("tree", list, { cache: false }));
+          for (const id of ids) live.add(id);
+        }
+      } else if (node.type === "file") node.content.forEach((id) => live.add(id));
       else if (node.type === "dir" && !live.has(node.subtree)) pending.push(node.subtree);
     }
   }

@@ -60,6 +60,7 @@ import {
   encodeConfig,
   encodeConfigBody,
   encodeKeySlot,
+  type FileContent,
   type IndexEntry,
   type KeySlot,
   REPOSITORY_ID_BYTES,
@@ -731,6 +732,14 @@ export class Repository {
   /** Reads a blob's plaintext by hex id (for `cat blob`). */
   async readBlob(type: "data" | "tree", id: string): Promise<Uint8Array> {
     return await (await this.#open()).store.read(type, id);
+  }
+
+  /**
+   * A file node's chunk ids in order, a run at a time: its content, or its
+   * content lists read one by one (FORMAT.md §11.1).
+   */
+  async *chunkIds(node: FileContent): AsyncGenerator<string[]> {
+    yield* (await this.#open()).store.chunkIds(node);
   }
 
   /**

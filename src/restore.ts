@@ -124,7 +124,7 @@ export async function restore(
     }
     if (node.type !== "file") return;
     const temp = await writeTempFile(dirname(path), ".cofre-restore-", async (_, temp) => {
-      await store.restoreFile(node.content, temp, {
+      await store.restoreFile(node, temp, {
         slots: jobSlots,
         onWritten: (bytes) => {
           progress.bytes += bytes;

@@ -194,7 +194,7 @@ Deno.test("a JPEG is stored raw and text is compressed", () =>
       const index = await repository.index();
       const files = new Map<string, string[]>();
       for await (const { path, node } of repository.list("latest")) {
-        if (node.type === "file") files.set(path, node.content);
+        if (node.type === "file") files.set(path, node.content!);
       }
       const overhead = 12 + 1 + 16;
       for (const id of files.get("images/photo.jpg")!) {

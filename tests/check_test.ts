@@ -61,7 +61,7 @@ async function locate(dir: string, kind: "data" | "tree", path: string) {
     let id: string | undefined;
     if (kind === "data") {
       for await (const { path: p, node } of repository.list("latest")) {
-        if (p === path && node.type === "file") id = node.content[0];
+        if (p === path && node.type === "file") id = node.content![0];
       }
     } else {
       for await (const { path: p, node } of repository.list("latest")) {

@@ -168,10 +168,13 @@ Deno.test("decoders state what is wrong", async (t) => {
 // Packs, index files, trees, envelopes (FORMAT.md §9-12)
 
 import {
+  CONTENT_LIST_IDS,
+  decodeContentList,
   decodeEnvelope,
   decodeIndex,
   decodePackHeader,
   decodeTree,
+  encodeContentList,
   encodeEnvelope,
   encodeIndex,
   encodePackHeader,
@@ -211,6 +214,14 @@ const treeNode: fc.Arbitrary<TreeNode> = fc.oneof(
     mtimeMs: fc.integer({ min: -1e12, max: 1e13 }),
     size: fc.nat(),
     content: fc.array(hexId, { maxLength: 4 }),
+  }),
+  fc.record({
+    name: nodeName,
+    type: fc.constant("file" as const),
+    mode: u32,
+    mtimeMs: fc.nat(),
+    size: fc.nat(),
+    contentLists: fc.array(hexId, { minLength: 1, maxLength: 3 }),
   }),
   fc.record({
     name: nodeName,
@@ -376,4 +387,57 @@ Deno.test("trees sort names bytewise in UTF-8 and refuse invalid names", () => {
     FormatError,
     "out of order",
   );
+});
+
+Deno.test("a large file's node names content lists (FORMAT.md §11.1): golden bytes and round trip", () => {
+  const id = (c: string) => c.repeat(64);
+  const node: TreeNode = {
+    name: "msgstore.db",
+    type: "file",
+    mode: 0o600,
+    mtimeMs: 1700000000000,
+    size: 20 * 1024 * 1024,
+    contentLists: [id("a"), id("b")],
+  };
+  const encoded = encodeTree([node]);
+  assertEquals(
+    new TextDecoder().decode(encoded),
+    `{"nodes":[{"name":"msgstore.db","type":"file","mode":384,"mtime_ms":1700000000000,` +
+      `"size":20971520,"content_lists":["${id("a")}","${id("b")}"]}]}`,
+  );
+  assertEquals(decodeTree(encoded), [node]);
+  const list = [id("1"), id("2")];
+  assertEquals(
+    new TextDecoder().decode(encodeContentList(list)),
+    `{"content":["${id("1")}","${id("2")}"]}`,
+  );
+  assertEquals(decodeContentList(encodeContentList(list)), list);
+  const full = Array.from({ length: CONTENT_LIST_IDS }, (_, i) => i.toString(16).padStart(64, "0"));
+  assertEquals(decodeContentList(encodeContentList(full)), full);
+});
+
+Deno.test("content lists and nodes that break FORMAT.md §11.1 are refused", () => {
+  const id = "c".repeat(64);
+  const tree = (members: string) =>
+    new TextEncoder().encode(
+      `{"nodes":[{"name":"f","type":"file","mode":1,"mtime_ms":0,"size":1${members}}]}`,
+    );
+  assertThrows(
+    () => decodeTree(tree(`,"content":["${id}"],"content_lists":["${id}"]`)),
+    FormatError,
+    "both content and content_lists",
+  );
+  assertThrows(() => decodeTree(tree("")), FormatError, "content is not a list");
+  assertThrows(() => decodeTree(tree(`,"content_lists":[]`)), FormatError, "content_lists");
+  assertThrows(() => decodeTree(tree(`,"content_lists":["xyz"]`)), FormatError, "content_lists");
+  const encoded = (ids: string[]) => new TextEncoder().encode(JSON.stringify({ content: ids }));
+  assertThrows(() => decodeContentList(encoded([])), FormatError, "0 ids");
+  assertThrows(
+    () => decodeContentList(encoded(Array(CONTENT_LIST_IDS + 1).fill(id))),
+    FormatError,
+    "4097 ids",
+  );
+  assertThrows(() => decodeContentList(encoded(["nothex"])), FormatError, "chunk ids");
+  assertThrows(() => decodeContentList(new Uint8Array([0xff])), FormatError, "UTF-8");
+  assertThrows(() => encodeContentList([]), RangeError, "0 ids");
 });

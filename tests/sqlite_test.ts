@@ -98,7 +98,7 @@ Deno.test("databases of every page size from 512 to 65536 restore with their row
         const node = nodes.get(`src/p${pageSize}.db`)!;
         assertTrue(node.type === "file" && node.sqlite !== undefined, `${pageSize}: recorded`);
         if (node.type !== "file") continue;
-        const lengths = node.content.map((id) => index.get(id)!.plaintextLength);
+        const lengths = node.content!.map((id) => index.get(id)!.plaintextLength);
         const run = Math.max(4096, pageSize);
         assertTrue(lengths.slice(0, -1).every((n) => n === run), `${pageSize}: ${lengths}`);
         assertEquals(lengths.reduce((a, b) => a + b, 0), node.size);
@@ -115,7 +115,7 @@ Deno.test("a changed page changes only the chunk holding it; an unchanged databa
     await withRepository(`${dir}/repo`, async (repository) => {
       const first = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
       const before = (await files(repository)).get("src/chat.db")!;
-      assertTrue(before.type === "file" && before.content.length > 100);
+      assertTrue(before.type === "file" && before.content!.length > 100);
       // Again, untouched: the walk skips it.
       const again = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
       assertEquals([again.snapshot.stats.newBytes, again.addedPacks], [0, 0]);
@@ -141,8 +141,8 @@ Deno.test("a changed page changes only the chunk holding it; an unchanged databa
       const changed = await repository.backup({ paths: [`${dir}/src`], workers: 0 });
       const after = (await files(repository)).get("src/chat.db")!;
       if (before.type !== "file" || after.type !== "file") throw new Error("not files");
-      assertEquals(after.content.length, before.content.length);
-      const differing = after.content.map((id, i) => id !== before.content[i] ? i : -1)
+      assertEquals(after.content!.length, before.content!.length);
+      const differing = after.content!.map((id, i) => id !== before.content![i] ? i : -1)
         .filter((i) => i >= 0);
       // Page 1, the table's leaf and the text index's leaves: one chunk per 4 KiB page.
       assertTrue(
@@ -444,8 +444,8 @@ Deno.test("databases restore first, beside the other files, into folders whose m
         await repository.backup({ paths: [`${dir}/src`], workers: 0 });
         const index = await repository.index();
         const node = (await files(repository)).get("src/databases/msgstore.db")!;
-        assertTrue(node.type === "file" && node.content.length > 16, "read pack by pack");
-        assertTrue(node.type === "file" && index.get(node.content[0]!)!.plaintextLength === 4096);
+        assertTrue(node.type === "file" && node.content!.length > 16, "read pack by pack");
+        assertTrue(node.type === "file" && index.get(node.content![0]!)!.plaintextLength === 4096);
 
         await repository.restore("latest", { target: `${dir}/all`, workers: 0 });
         assertEquals(inspect(`${dir}/all/src/databases/msgstore.db`).rows, { n: 3000, s: 4501500 });

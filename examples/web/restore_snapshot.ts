@@ -22,13 +22,15 @@ export async function* snapshotEntries(
     if (node.type === "dir") yield { type: "dir", path };
     else if (node.type === "symlink") yield { type: "symlink", path, target: node.target };
     else {
-      const content = node.content;
       yield {
         type: "file",
         path,
         size: node.size,
         chunks: async function* () {
-          for (const id of content) yield await repository.readBlob("data", id);
+          // A large file's ids come a content list at a time (FORMAT.md §11.1).
+          for await (const ids of repository.chunkIds(node)) {
+            for (const id of ids) yield await repository.readBlob("data", id);
+          }
         },
       };
     }

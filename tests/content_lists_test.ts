@@ -1,0 +1,155 @@
+// Content lists (FORMAT.md §11.1): a file of more than 4096 chunks names
+// lists of its chunk ids instead of the ids, so trees and memory stay small
+// however large a database grows. Backup, restore, the unchanged-file
+// shortcut, diff, check and prune all follow the lists.
+
+import { DatabaseSync } from "node:sqlite";
+import { assertEquals, assertTrue } from "./_assert.ts";
+import { pseudoRandomBytes } from "./_data.ts";
+import { tempDirs } from "./_temp_dir.ts";
+import {
+  CONTENT_LIST_IDS,
+  LocalStorage,
+  MemoryStorage,
+  Repository,
+  type TreeNode,
+} from "../mod.ts";
+
+const PASSWORD = "vivid otter juggles lanterns";
+const FAST = { memoryKib: 64, iterations: 1, parallelism: 1 };
+const HOUR = 3_600_000;
+/** One 3,000-byte row a 4 KiB page: pages = rows + a few. */
+const ROWS = CONTENT_LIST_IDS + 500;
+
+const withDir = tempDirs("cofre-content-lists-test-");
+
+function writeRows(path: string, from: number, to: number, seed: number): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec("PRAGMA page_size = 4096");
+    db.exec("PRAGMA journal_mode = DELETE");
+    db.exec("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+    db.exec("BEGIN");
+    const upsert = db.prepare("INSERT OR REPLACE INTO rows (id, body) VALUES (?, ?)");
+    for (let id = from; id < to; id++) upsert.run(id, pseudoRandomBytes(3000, seed * 100_003 + id));
+    db.exec("COMMIT");
+  } finally {
+    db.close();
+  }
+}
+
+async function fileNode(repository: Repository, ref: string, name: string) {
+  for await (const { path, node } of repository.list(ref)) {
+    if (path.endsWith(`/${name}`) && node.type === "file") return node;
+  }
+  throw new Error(`${name} is not in ${ref}`);
+}
+
+async function restoresSame(repository: Repository, ref: string, source: string, dir: string) {
+  const target = `${dir}/out-${crypto.randomUUID()}`;
+  await repository.restore(ref, { target, workers: 2 });
+  const name = source.slice(source.lastIndexOf("/") + 1);
+  const restored = await Deno.readFile(`${target}/src/${name}`);
+  assertTrue(restored.length > CONTENT_LIST_IDS * 4096, `${restored.length} bytes`);
+  // A rollback-journal database is copied byte for byte (FORMAT.md §7.4).
+  assertEquals(restored, await Deno.readFile(source));
+}
+
+Deno.test("a database of more than 4096 pages is backed up, restored, checked, diffed and pruned through content lists", () =>
+  withDir(async (dir) => {
+    const db = `${dir}/src/big.db`;
+    await Deno.mkdir(`${dir}/src`);
+    writeRows(db, 0, ROWS, 1);
+    const storage = new MemoryStorage();
+    const clock = { ms: Date.UTC(2026, 0, 1) };
+    storage.now = () => clock.ms;
+    const now = () => clock.ms;
+    const { repository } = await Repository.init(storage, { password: PASSWORD, argon2id: FAST });
+    try {
+      const first = await repository.backup({ paths: [`${dir}/src`], workers: 2 });
+      const node = await fileNode(repository, first.snapshotId, "big.db");
+      // Two lists: 4096 pages, then the rest; no ids in the node itself.
+      assertEquals(node.content, undefined);
+      assertEquals(node.contentLists?.length, 2);
+      const ids = (await Array.fromAsync(repository.chunkIds(node))).map((run) => run.length);
+      assertEquals(ids[0], CONTENT_LIST_IDS);
+      assertEquals(ids[0]! + ids[1]!, Math.ceil(node.size / 4096));
+      await restoresSame(repository, first.snapshotId, db, dir);
+
+      // Unchanged: the lists are read to see every chunk is still stored; nothing is added.
+      const unchanged = await repository.backup({ paths: [`${dir}/src`], workers: 2 });
+      assertEquals([unchanged.addedPacks, unchanged.addedBytes], [0, 0]);
+      assertEquals(await fileNode(repository, unchanged.snapshotId, "big.db"), node);
+
+      // A row on a page past the first 4096 changes that page and page 1
+      // (SQLite's change counter, FORMAT.md §7.4), so both lists, and no other chunk.
+      writeRows(db, ROWS - 10, ROWS - 9, 2);
+      const changed = await repository.backup({ paths: [`${dir}/src`], workers: 2 });
+      const after = await fileNode(repository, changed.snapshotId, "big.db");
+      const flat = async (n: TreeNode & { type: "file" }) =>
+        (await Array.fromAsync(repository.chunkIds(n))).flat();
+      const [was, now_] = [await flat(node), await flat(after)];
+      const differing = was.flatMap((id, i) => id === now_[i] ? [] : [i]);
+      assertEquals(now_.length, was.length);
+      assertTrue(differing.length >= 2 && differing.length <= 4, `${differing}`);
+      assertTrue(differing.every((i) => i === 0 || i >= CONTENT_LIST_IDS), `${differing}`);
+      assertTrue(after.contentLists?.[1] !== node.contentLists![1], "the second list changed");
+      const diff = await Array.fromAsync(
+        repository.diff(unchanged.snapshotId, changed.snapshotId),
+      );
+      assertEquals(diff.map((c) => [c.change, c.path.split("/").pop()]), [["M", "big.db"]]);
+      await restoresSame(repository, "latest", db, dir);
+
+      // Prune after forgetting the first two: the shared first list and its pages stay.
+      await repository.forget([first.snapshotId, unchanged.snapshotId], { now });
+      clock.ms += 2 * HOUR;
+      await repository.prune({ now });
+      clock.ms += 2 * HOUR;
+      await repository.prune({ now });
+      const report = await repository.check({ readData: true });
+      assertEquals(report.damage, []);
+    } finally {
+      await repository.close();
+    }
+    const again = await Repository.open(storage, { password: PASSWORD });
+    try {
+      await restoresSame(again, "latest", db, dir);
+    } finally {
+      await again.close();
+    }
+  }));
+
+Deno.test("check names the file whose content list is missing", () =>
+  withDir(async (dir) => {
+    const db = `${dir}/src/big.db`;
+    await Deno.mkdir(`${dir}/src`);
+    writeRows(db, 0, ROWS, 3);
+    const storage = new LocalStorage(`${dir}/repo`);
+    const { repository } = await Repository.init(storage, { password: PASSWORD, argon2id: FAST });
+    let node: TreeNode;
+    try {
+      await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      node = await fileNode(repository, "latest", "big.db");
+    } finally {
+      await repository.close();
+    }
+    // Damage the pack holding the second list: the file is damaged, and only it.
+    const again = await Repository.open(storage, { password: PASSWORD });
+    try {
+      const list = node.type === "file" ? node.contentLists![1]! : "";
+      const location = (await again.index()).get(list)!;
+      const path = `${dir}/repo/data/${location.pack.slice(0, 2)}/${location.pack}`;
+      const bytes = await Deno.readFile(path);
+      bytes[location.offset + 20]! ^= 1;
+      await Deno.chmod(path, 0o644);
+      await Deno.writeFile(path, bytes);
+      const report = await again.check({ readData: true });
+      assertTrue(report.damage.length > 0);
+      assertTrue(
+        report.affectedFiles.some((f) => f.path.endsWith("big.db")),
+        JSON.stringify(report.affectedFiles),
+      );
+    } finally {
+      await again.close();
+    }
+  }));
