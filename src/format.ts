@@ -512,16 +512,24 @@ export function encodeTree(nodes: readonly TreeNode[]): Uint8Array<ArrayBuffer> 
   return new TextEncoder().encode(`{"nodes":[${parts.join(",")}]}`);
 }
 
+/** Trees and content lists are JSON in UTF-8 (FORMAT.md §11); anything else fails. */
+function parseJson(bytes: Uint8Array, fail: (reason: string) => never): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (error) {
+    return fail(`not UTF-8 JSON (${(error as Error).message})`);
+  }
+}
+
+function isIdList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((id) => typeof id === "string" && HEX_ID.test(id));
+}
+
 export function decodeTree(bytes: Uint8Array): TreeNode[] {
   const fail = (reason: string): never => {
     throw new FormatError(`Cannot decode tree: ${reason}`);
   };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    fail(`not UTF-8 JSON (${(error as Error).message})`);
-  }
+  const parsed = parseJson(bytes, fail);
   const nodes = (parsed as { nodes?: unknown })?.nodes;
   if (!Array.isArray(nodes)) fail('no "nodes" array');
   const int = (v: unknown, what: string, min = 0): number => {
@@ -554,16 +562,14 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
     };
     if (base.mode > 0xffff_ffff) fail(`${name}: mode out of range`);
     if (n.type === "file") {
-      const ids = (v: unknown) =>
-        Array.isArray(v) && v.every((id) => typeof id === "string" && HEX_ID.test(id));
       // FORMAT.md §11.1: exactly one of content and content_lists.
       let content: FileContent;
       if (n.content_lists === undefined) {
-        if (!ids(n.content)) fail(`${name}: content is not a list of chunk ids`);
+        if (!isIdList(n.content)) fail(`${name}: content is not a list of chunk ids`);
         content = { content: n.content as string[] };
       } else {
         if (n.content !== undefined) fail(`${name}: both content and content_lists`);
-        if (!ids(n.content_lists) || (n.content_lists as string[]).length === 0) {
+        if (!isIdList(n.content_lists) || n.content_lists.length === 0) {
           fail(`${name}: content_lists is not a list of content list ids`);
         }
         content = { contentLists: n.content_lists as string[] };
@@ -605,14 +611,9 @@ export function decodeContentList(bytes: Uint8Array): string[] {
   const fail = (reason: string): never => {
     throw new FormatError(`Cannot decode content list: ${reason}`);
   };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    fail(`not UTF-8 JSON (${(error as Error).message})`);
-  }
+  const parsed = parseJson(bytes, fail);
   const ids = (parsed as { content?: unknown })?.content;
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === "string" && HEX_ID.test(id))) {
+  if (!isIdList(ids)) {
     fail('no "content" list of chunk ids');
   }
   const list = ids as string[];
