@@ -163,7 +163,7 @@ async function run(
   sink: BackupSink,
 ): Promise<BackupResult> {
   const pages = job.chunkBytes;
-  // Segments are sent for packing when full: every 4 MiB of chunks, or 1 MiB of pages.
+  // Segments are sent for packing when full: every 2 MiB of chunks, or 1 MiB of pages.
   const segmentBytes = pages ? PAGE_SEGMENT_BYTES / pages * (pages + ROOM) : SEGMENT_BYTES;
   const ids: Uint8Array[] = [];
   const full: Filled[] = [];
@@ -223,6 +223,10 @@ async function run(
     packing = sink.add(sealed, segment).then((back) => {
       if (back) scratch.give(back);
     });
+    // Awaited before the next segment is handed over, or at the end; until
+    // then the job may be waiting on the sink, and a failure must not go
+    // unhandled meanwhile (it would end the worker, or the process inline).
+    packing.catch(() => {});
   };
 
   const file = Deno.openSync(job.path, { read: true });

@@ -150,6 +150,20 @@ Deno.test("a failed backup job leaves the next one whole; a worker's jobs equal 
           Error,
           "disk full",
         );
+        // A sink that fails while the next segment's question is out: the
+        // job fails with it, and nothing is left unhandled.
+        await Deno.writeFile(`${dir}/large`, pseudoRandomBytes(7_000_000, 6));
+        const late = recordingSink();
+        const ask = late.sink.reserve.bind(late.sink);
+        late.sink.reserve = (ids, bytes) =>
+          new Promise((resolve) => setTimeout(() => resolve(ask(ids, bytes)), 50));
+        late.sink.add = () =>
+          new Promise((_, reject) => setTimeout(() => reject(new Error("Cannot store: gone")), 5));
+        await assertRejects(
+          () => stage.backup({ path: `${dir}/large` }, late.sink),
+          Error,
+          "gone",
+        );
         // ...and the next job cuts from the start, in either stage, several at once.
         const runs = await Promise.all(
           [0, 1, 2].map(() => stage.backup({ path: `${dir}/file` }, recordingSink().sink)),
