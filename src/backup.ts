@@ -175,9 +175,9 @@ export async function backup(
   // this run stores: those are added at the end.
   const neededPacks = new Set<string>();
   const reference = (id: string) => {
-    const location = index.get(id);
     // A blob in a withdrawn pack (FORMAT.md §14.2) is stored again: the new pack is added below.
-    if (location && index.has(id)) neededPacks.add(location.pack);
+    const pack = index.usablePack(id);
+    if (pack) neededPacks.add(pack);
   };
 
   // restic's rule: the parent is the newest snapshot of the same host and paths.
@@ -301,10 +301,9 @@ export async function backup(
   async function stillStored(node: FileContent): Promise<boolean> {
     const packs = new Set<string>();
     const take = (id: string) => {
-      const location = index.get(id);
-      if (!location || !index.has(id)) return false;
-      packs.add(location.pack);
-      return true;
+      const pack = index.usablePack(id);
+      if (pack) packs.add(pack);
+      return pack !== undefined;
     };
     if (node.contentLists) {
       for (const list of node.contentLists) {

@@ -77,10 +77,18 @@ export class BlobIndex {
 
   /** True when blob `id` is stored in a pack that a backup may deduplicate against. */
   has(id: string): boolean {
+    return this.usablePack(id) !== undefined;
+  }
+
+  /**
+   * The pack holding blob `id` when a backup may deduplicate against it
+   * (`has`), else undefined: one lookup where `get` and `has` would be two.
+   */
+  usablePack(id: string): string | undefined {
     const entry = this.#findHex(id);
-    // Most repositories have no deletion plan: then a lookup is all it takes
-    // (an unchanged database's tens of thousands of pages are checked so).
-    return entry >= 0 && (this.#withdrawn.size === 0 || !this.#packWithdrawn[this.#packOf[entry]!]);
+    if (entry < 0) return undefined;
+    const pack = this.#packOf[entry]!;
+    return this.#packWithdrawn[pack] ? undefined : this.#packs[pack];
   }
 
   /** Marks packs as withdrawn (FORMAT.md §14.2): `has` no longer sees their blobs. */

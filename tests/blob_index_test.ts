@@ -89,6 +89,11 @@ Deno.test("BlobIndex answers has, get and entries as a Map of the same adds and 
       for (const id of ids) {
         const hex = toHex(id);
         assertEquals(index.has(hex), model.has(hex), hex);
+        assertEquals(
+          index.usablePack(hex),
+          model.has(hex) ? model.blobs.get(hex)!.pack : undefined,
+          hex,
+        );
         assertEquals(index.get(hex), model.blobs.get(hex), hex);
       }
       assertEquals(new Map(index.entries()), model.blobs);
