@@ -139,6 +139,8 @@ export class BlobStore {
   ): Promise<number> {
     const running: Promise<number>[] = [];
     let planned = 0;
+    // The first failure, a job's or a content list's: no further job starts.
+    let failure: { reason: unknown } | undefined;
     try {
       // A content list at a time (FORMAT.md §11.1): its jobs run while the next is read.
       for await (const ids of this.chunkIds(content)) {
@@ -148,6 +150,10 @@ export class BlobStore {
         if (jobs.length > 1) this.#crypto.expect?.(jobs.length * RESTORE_JOB_BYTES);
         for (const ranges of jobs) {
           await options.slots.acquire();
+          if (failure) {
+            options.slots.release();
+            break;
+          }
           const job = (async () => {
             try {
               if (!this.#storage.localPath) await this.#fill(ranges);
@@ -158,17 +164,17 @@ export class BlobStore {
               options.slots.release();
             }
           })();
-          job.catch(() => {}); // awaited below
+          job.catch((reason) => failure ??= { reason });
           running.push(job);
         }
+        if (failure) break;
       }
-    } finally {
-      // A list that fails to read still lets the jobs started settle first.
-      await Promise.allSettled(running);
+    } catch (reason) {
+      failure ??= { reason };
     }
+    // Every job started settles before the file is given up or done.
     const outcomes = await Promise.allSettled(running);
-    const failure = outcomes.find((o) => o.status === "rejected");
-    if (failure) throw (failure as PromiseRejectedResult).reason;
+    if (failure) throw failure.reason;
     return outcomes.reduce((n, o) => n + (o as PromiseFulfilledResult<number>).value, 0);
   }
 
