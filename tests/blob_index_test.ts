@@ -101,9 +101,9 @@ Deno.test("BlobIndex answers has, get and entries as a Map of the same adds and 
   );
 });
 
-Deno.test("BlobIndex grows past its first table and finds every one of 50,000 blobs", () => {
+Deno.test("BlobIndex grows past its first table and keeps every field of 50,000 blobs", () => {
   const index = new BlobIndex();
-  const pack = new Uint8Array(32).fill(9);
+  const packs = Array.from({ length: 7 }, (_, i) => new Uint8Array(32).fill(i + 1));
   const idOf = (i: number) => {
     const id = new Uint8Array(32);
     new DataView(id.buffer).setUint32(28, i);
@@ -112,22 +112,32 @@ Deno.test("BlobIndex grows past its first table and finds every one of 50,000 bl
     else new DataView(id.buffer).setUint32(0, Math.imul(i, 0x9e3779b1));
     return id;
   };
+  // Every field varies, so an array left behind by a growth shows as zeros.
+  const entryOf = (i: number): IndexEntry => ({
+    type: i % 3 === 0 ? "tree" : "data",
+    id: idOf(i),
+    pack: packs[i % 7]!,
+    offset: i,
+    sealedLength: 100 + i,
+    plaintextLength: 71 + 2 * i,
+  });
+  const expected = new Map<string, BlobLocation>();
   for (let i = 0; i < 50_000; i++) {
-    index.add({
-      type: "data",
-      id: idOf(i),
-      pack,
-      offset: i,
-      sealedLength: 100,
-      plaintextLength: 71,
+    const entry = entryOf(i);
+    index.add(entry);
+    const { type, offset, sealedLength, plaintextLength } = entry;
+    expected.set(toHex(entry.id), {
+      type,
+      pack: toHex(entry.pack),
+      offset,
+      sealedLength,
+      plaintextLength,
     });
   }
   assertEquals(index.size, 50_000);
-  for (let i = 0; i < 50_000; i += 997) {
-    assertEquals(index.get(toHex(idOf(i)))?.offset, i);
-  }
-  const absent = idOf(50_001);
-  assertTrue(!index.has(toHex(absent)));
+  for (const [hex, location] of expected) assertEquals(index.get(hex), location, hex);
+  assertEquals(new Map(index.entries()), expected);
+  assertTrue(!index.has(toHex(idOf(50_001))));
 });
 
 Deno.test("BlobIndex finds nothing for ids that are not 64 hex digits", () => {
@@ -142,7 +152,9 @@ Deno.test("BlobIndex finds nothing for ids that are not 64 hex digits", () => {
     plaintextLength: 11,
   });
   assertTrue(index.has("ab".repeat(32)));
-  for (const bad of ["", "ab", "ab".repeat(31) + "zz", "ab".repeat(33), "ab".repeat(31) + "a"]) {
+  const badIds = ["", "ab", "ab".repeat(31) + "zz", "ab".repeat(33), "ab".repeat(31) + "a"];
+  // Ids are lowercase (FORMAT.md §11): the same digits in uppercase are another string.
+  for (const bad of [...badIds, "AB".repeat(32), "aB".repeat(32)]) {
     assertTrue(!index.has(bad), bad);
     assertEquals(index.get(bad), undefined);
   }
