@@ -296,9 +296,11 @@ export async function backup(
    * True when an unchanged file's chunks are all still stored (not in a
    * withdrawn pack, FORMAT.md §14.2), and then its blobs are referenced. A
    * file's content lists are read for it one at a time; one that cannot be
-   * read means the file is read again.
+   * read means the file is read again, as does a node of more than 4096
+   * ids written before content lists (FORMAT.md §11.1: it must be listed).
    */
   async function stillStored(node: FileContent): Promise<boolean> {
+    if (node.content && node.content.length > CONTENT_LIST_IDS) return false;
     const packs = new Set<string>();
     const take = (id: string) => {
       const pack = index.usablePack(id);

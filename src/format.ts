@@ -488,8 +488,21 @@ export function encodeTree(nodes: readonly TreeNode[]): Uint8Array<ArrayBuffer> 
     };
     if (node.type === "file") {
       out.size = node.size;
-      if (node.contentLists) out.content_lists = node.contentLists;
-      else out.content = node.content;
+      // FORMAT.md §11.1: lists exactly when there are more than CONTENT_LIST_IDS chunks.
+      if (node.contentLists) {
+        if (node.contentLists.length === 0) {
+          throw new RangeError(`Cannot encode tree: "${node.name}" has no content lists`);
+        }
+        out.content_lists = node.contentLists;
+      } else {
+        if (node.content.length > CONTENT_LIST_IDS) {
+          throw new RangeError(
+            `Cannot encode tree: "${node.name}" has ${node.content.length} chunk ids, ` +
+              `more than ${CONTENT_LIST_IDS} need content lists`,
+          );
+        }
+        out.content = node.content;
+      }
     } else if (node.type === "dir") {
       out.subtree = node.subtree;
     } else {

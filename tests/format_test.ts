@@ -440,4 +440,12 @@ Deno.test("content lists and nodes that break FORMAT.md §11.1 are refused", () 
   assertThrows(() => decodeContentList(encoded(["nothex"])), FormatError, "chunk ids");
   assertThrows(() => decodeContentList(new Uint8Array([0xff])), FormatError, "UTF-8");
   assertThrows(() => encodeContentList([]), RangeError, "0 ids");
+  // A writer keeps to the rule too: lists exactly past 4096 chunks.
+  const file = { name: "f", type: "file" as const, mode: 1, mtimeMs: 0, size: 1 };
+  assertThrows(() => encodeTree([{ ...file, contentLists: [] }]), RangeError, "no content lists");
+  assertThrows(
+    () => encodeTree([{ ...file, content: Array(CONTENT_LIST_IDS + 1).fill(id) }]),
+    RangeError,
+    "need content lists",
+  );
 });
