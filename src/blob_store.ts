@@ -95,7 +95,8 @@ export class BlobStore {
       );
     }
     const plaintext = await this.#crypto.open(type, fromHex(id), sealed, location.plaintextLength);
-    if (cache && plaintext.length <= BlobStore.TREE_CACHE_BYTES / 4) {
+    // Two reads of one tree may both get here: it is counted once.
+    if (cache && plaintext.length <= BlobStore.TREE_CACHE_BYTES / 4 && !this.#trees.has(id)) {
       this.#treeBytes += plaintext.length;
       this.#trees.set(id, plaintext);
       for (const [oldest, bytes] of this.#trees) {
@@ -323,8 +324,14 @@ export class BlobWriter {
   #waiting: Promise<void> | undefined;
   /** Pack arenas not in use: one fills while others upload, none is allocated twice. */
   readonly #arenas: Uint8Array[] = [];
-  /** Arenas made: at most MAX_ARENAS, the next pack waits for one (addSealed). */
+  /** Arenas made: at most `#maxArenas`, the next pack waits for one (addSealed). */
   #arenasMade = 0;
+  /**
+   * Packs in memory, 16 MiB each: one filling and one per upload in flight;
+   * a local folder frees its pack once written, before the sync
+   * (src/storage/local.ts), so there one more is enough whatever `uploads`.
+   */
+  readonly #maxArenas: number;
   /** Adds waiting for an arena to come back. */
   readonly #arenaWaiters: (() => void)[] = [];
   readonly #builder = new PackBuilder({
@@ -335,11 +342,6 @@ export class BlobWriter {
       return new Uint8Array(PACK_ARENA_BYTES);
     },
   });
-  /**
-   * Packs in memory: one filling, one being written (a local folder frees
-   * its pack before the sync, src/storage/local.ts): 16 MiB each.
-   */
-  static readonly MAX_ARENAS = 2;
   /** Ids reserved by `reserve` whose pack is not stored yet: dedup across in-flight work. */
   readonly #pending = new Set<string>();
   #unindexed: IndexEntry[] = [];
@@ -377,7 +379,9 @@ export class BlobWriter {
     this.#index = index;
     this.#crypto = crypto;
     this.#meta = meta;
-    this.#uploadSlots = new Limiter(Math.max(1, options.uploads ?? 1));
+    const uploads = Math.max(1, options.uploads ?? 1);
+    this.#uploadSlots = new Limiter(uploads);
+    this.#maxArenas = storage.localPath === undefined ? uploads + 1 : 2;
   }
 
   /** True when the repository, the open pack or in-flight work already holds blob `id`. */
@@ -408,6 +412,7 @@ export class BlobWriter {
   ): Promise<boolean> {
     // Each wait lets other adds run: what it waited for is checked again.
     for (;;) {
+      this.#throwIfFailed();
       if (this.#waiting) {
         await this.#waiting;
       } else if (
@@ -418,9 +423,9 @@ export class BlobWriter {
         await this.#flushPack();
       } else if (
         this.#builder.count === 0 && this.#arenas.length === 0 &&
-        this.#arenasMade >= BlobWriter.MAX_ARENAS
+        this.#arenasMade >= this.#maxArenas
       ) {
-        // A new pack takes an arena: wait for one to come back rather than make a third.
+        // A new pack takes an arena: wait for one to come back rather than make another.
         await new Promise<void>((resolve) => this.#arenaWaiters.push(resolve));
       } else break;
     }
@@ -462,8 +467,10 @@ export class BlobWriter {
     // Emptied at once; named off the thread meanwhile (src/pack.ts), so adds go on.
     const finishing = this.#builder.finish(this.#meta);
     const upload = (async () => {
+      let named = false;
       try {
         const pack = await finishing;
+        named = true;
         // Free for the next pack once put reads it no more (src/storage/storage.ts):
         // a local folder is done before its sync, which held a third arena.
         let held = pack.arena !== undefined;
@@ -491,6 +498,11 @@ export class BlobWriter {
         ) await this.#flushIndex();
       } catch (error) {
         this.#failure ??= { error };
+        if (!named) {
+          // The pack's arena went with it: adds waiting for one must wake and fail.
+          this.#arenasMade--;
+          for (const wake of this.#arenaWaiters.splice(0)) wake();
+        }
       } finally {
         this.#uploadSlots.release();
       }

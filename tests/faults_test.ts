@@ -153,3 +153,39 @@ Deno.test("remote requests retry 5xx, 429, timeouts and cut-short bodies, never 
     TruncatedResponseError,
   );
 });
+
+Deno.test("remote storage gets as many pack uploads at once as --connections asks", async () => {
+  // Remote storage holds a pack's memory for its whole upload (no local
+  // file to free it into), so the writer must keep one arena per upload.
+  class SlowRemote extends MemoryStorage {
+    inFlight = 0;
+    most = 0;
+    override async put(name: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+      if (!name.startsWith("data/")) return await super.put(name, bytes);
+      this.most = Math.max(this.most, ++this.inFlight);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        await super.put(name, bytes);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+  const dir = await Deno.makeTempDir({ prefix: "cofre-uploads-" });
+  const storage = new SlowRemote();
+  try {
+    for (let i = 0; i < 6; i++) {
+      await Deno.writeFile(`${dir}/media-${i}.bin`, pseudoRandomBytes(14_000_000, 40 + 2 * i));
+    }
+    const { repository } = await Repository.init(storage, { password: PASSWORD, argon2id: FAST });
+    try {
+      const result = await repository.backup({ paths: [dir], workers: 0, uploads: 4 });
+      assertTrue(result.addedPacks >= 5, `${result.addedPacks} packs`);
+    } finally {
+      await repository.close();
+    }
+    assertTrue(storage.most >= 3, `at most ${storage.most} pack uploads at once`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
