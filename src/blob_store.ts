@@ -16,6 +16,7 @@ import { FormatError } from "./errors.ts";
 import {
   type BlobType,
   CHUNK_ID_BYTES,
+  CONTENT_LIST_IDS,
   decodeContentList,
   type FileContent,
   type IndexEntry,
@@ -143,8 +144,7 @@ export class BlobStore {
     // The first failure, a job's or a content list's: no further job starts.
     let failure: { reason: unknown } | undefined;
     try {
-      // A content list at a time (FORMAT.md §11.1): its jobs run while the next is read.
-      for await (const ids of this.chunkIds(content)) {
+      for await (const ids of this.#restoreWindows(content)) {
         const { jobs, bytes } = this.#planRestore(ids, planned);
         planned += bytes;
         // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
@@ -177,6 +177,25 @@ export class BlobStore {
     const outcomes = await Promise.allSettled(running);
     if (failure) throw failure.reason;
     return outcomes.reduce((n, o) => n + (o as PromiseFulfilledResult<number>).value, 0);
+  }
+
+  /**
+   * A file's chunk ids in runs of about `RESTORE_WINDOW_IDS`, each planned
+   * at once; its jobs run while the next is read. A database's parts are
+   * backed up side by side, so one pack holds pages of several content lists
+   * (FORMAT.md §11.1): planned a list at a time, each range read also pulled
+   * in the other lists' pages between.
+   */
+  async *#restoreWindows(content: FileContent): AsyncGenerator<string[]> {
+    let window: string[] = [];
+    for await (const ids of this.chunkIds(content)) {
+      window = window.length === 0 ? ids : window.concat(ids);
+      if (window.length >= RESTORE_WINDOW_IDS) {
+        yield window;
+        window = [];
+      }
+    }
+    if (window.length > 0) yield window;
   }
 
   /**
@@ -292,6 +311,13 @@ interface PlannedBlob {
   fileOffset: number;
 }
 
+/**
+ * Chunk ids planned at once in a restore: 8 content lists, 128 MiB of 4 KiB
+ * pages. Measured on a 2 GiB database (2 cores): a list at a time read 5.1 GiB
+ * at 250 MiB peak; 8 lists 2.5 GiB at 270-277 MiB, 13-15 s against 22 s; 16
+ * lists 2.3 GiB at 299 MiB.
+ */
+const RESTORE_WINDOW_IDS = 8 * CONTENT_LIST_IDS;
 /** A restore job holds at most this much plaintext (more only for one larger chunk). */
 const RESTORE_JOB_BYTES = 2 * 1024 * 1024;
 /** Neighbouring blobs of a pack closer than this are read in one request... */
