@@ -1,7 +1,7 @@
 // `cofre diff`, `cofre stats`, `cofre cat`: looking inside a repository.
 
 import { Command } from "@commander-js/extra-typings";
-import { decodeTree, type IndexEntry } from "../mod.ts";
+import { decodeContentList, decodeTree, FormatError, type IndexEntry } from "../mod.ts";
 import { formatBytes } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, UsageError } from "./_ui.ts";
@@ -119,8 +119,22 @@ export function catCommand({ io, done }: CliContext) {
             return out((await r.indexFile(id!)).map(entryJson));
           case "pack":
             return out((await r.packHeader(id!)).map(entryJson));
-          case "tree":
-            return out(decodeTree(await r.readBlob("tree", id!)));
+          case "tree": {
+            // A tree-type blob is a directory's tree or a file's content list (FORMAT.md §11.1).
+            const bytes = await r.readBlob("tree", id!);
+            try {
+              return out(decodeTree(bytes));
+            } catch (error) {
+              if (!(error instanceof FormatError)) throw error;
+              let list: string[];
+              try {
+                list = decodeContentList(bytes);
+              } catch {
+                throw error; // neither: the tree's own error says most
+              }
+              return out({ content: list });
+            }
+          }
           case "blob":
             return io.stdoutBytes(await r.readBlob("data", id!));
           default:

@@ -225,7 +225,7 @@ function timerSpec(o: {
       "--allow-all",
       "--quiet",
       // As deno.json's `cofre` task runs it: small young generations keep a
-      // backup's three V8 heaps (main thread, two workers) inside 300 MiB.
+      // backup's V8 heaps (main thread, a worker per core) inside 300 MiB.
       "--v8-flags=--max-semi-space-size=1",
       "--config",
       join(cliDir, "..", "deno.json"),

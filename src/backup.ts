@@ -18,7 +18,6 @@ import { BlobStore, BlobWriter } from "./blob_store.ts";
 import {
   CHUNK_ID_BYTES,
   CONTENT_LIST_IDS,
-  decodeContentList,
   decodeTree,
   encodeContentList,
   encodeTree,
@@ -151,7 +150,7 @@ export async function backup(
   const writer = new BlobWriter(storage, index, crypto, keys.meta, { uploads: options.uploads });
   const reader = new BlobStore(storage, index, crypto);
   // Files in flight, each a job on a worker (src/_backup_job.ts) that holds
-  // at most three segments of 2 MiB (filling, sealing, being packed): this,
+  // at most three segments of 3 MiB (filling, sealing, being packed): this,
   // not file size, bounds memory. Two a core: one runs while the next waits.
   const jobSlots = new Limiter(2 * crypto.parallelism);
   const excludes = (options.excludes ?? []).map(globToRegExp);
@@ -206,8 +205,9 @@ export async function backup(
    * Stores a folder's tree, or names the parent snapshot's when nothing in
    * it changed: encoding and hashing it again would only find that blob
    * stored (FORMAT.md §11: the encoding is canonical), and a folder of
-   * unchanged files is what most backups meet (the corpus's root tree, with
-   * the database's 36,643 chunk ids, took 45 ms to build).
+   * unchanged files is what most backups meet (the corpus's root tree took
+   * 45 ms to build when it still held the database's 36,643 chunk ids;
+   * content lists, FORMAT.md §11.1, now keep such trees small).
    */
   async function storeTree(nodes: TreeNode[], previous: PreviousTree | null): Promise<string> {
     if (previous && index.has(previous.id) && sameNodes(nodes, previous.nodes)) {
@@ -278,7 +278,8 @@ export async function backup(
 
   /**
    * A file's content from its chunk ids (FORMAT.md §11): listed in its node,
-   * or, past 4096 chunks, in content lists of 4096 stored as they are cut.
+   * or, past 4096 chunks, in content lists of 4096 stored once the file's
+   * job is done (a database's parts each store their own list, storePages).
    */
   async function contentOf(ids: Uint8Array): Promise<FileContent> {
     const count = ids.length / CHUNK_ID_BYTES;
@@ -312,7 +313,7 @@ export async function backup(
         if (!take(list)) return false;
         let ids: string[];
         try {
-          ids = decodeContentList(await reader.read("tree", list, { cache: false }));
+          ids = await reader.readContentList(list);
         } catch {
           return false;
         }

@@ -119,8 +119,21 @@ export class BlobStore {
       yield node.content;
       return;
     }
-    for (const list of node.contentLists) {
-      yield decodeContentList(await this.read("tree", list, { cache: false }));
+    for (const list of node.contentLists) yield await this.readContentList(list);
+  }
+
+  /**
+   * The chunk ids of content list `id` (FORMAT.md §11.1), read past the tree
+   * cache (each is read once); FormatError naming the list when it does not
+   * decode.
+   */
+  async readContentList(id: string): Promise<string[]> {
+    const bytes = await this.read("tree", id, { cache: false });
+    try {
+      return decodeContentList(bytes);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      throw new FormatError(`${error.message} (content list ${id.slice(0, 16)})`);
     }
   }
 

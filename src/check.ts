@@ -23,7 +23,6 @@ import {
   CONFIG_BYTES,
   CONFIG_SIGNATURE_LABEL,
   decodeConfig,
-  decodeContentList,
   decodeKeySlot,
   decodeTree,
   encodeConfigBody,
@@ -659,7 +658,7 @@ class CheckRun {
           bad = blobProblem("tree", list) !== null;
           if (!bad) {
             try {
-              const ids = decodeContentList(await store.read("tree", list, { cache: false }));
+              const ids = await store.readContentList(list);
               bad = ids.some((id) => blobProblem("data", id));
             } catch (error) {
               this.#damage(`content list ${list}`, (error as Error).message);

@@ -15,7 +15,7 @@ import type { AesGcm } from "./aead.ts";
 import { BlobIndex, INDEX_PREFIX, openIndex, writeIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { FormatError } from "./errors.ts";
-import { decodeContentList, decodeTree, type IndexEntry, type PackRef } from "./format.ts";
+import { decodeTree, type IndexEntry, type PackRef } from "./format.ts";
 import { type LockInfo, RepositoryLock } from "./lock.ts";
 import { PACK_TARGET_BYTES, PackBuilder, packName, readPackHeader } from "./pack.ts";
 import {
@@ -368,7 +368,7 @@ async function liveBlobs(store: BlobStore, roots: string[]): Promise<Set<string>
         for (const list of node.contentLists) {
           if (live.has(list)) continue;
           live.add(list);
-          const ids = decodeContentList(await store.read("tree", list, { cache: false }));
+          const ids = await store.readContentList(list);
           for (const id of ids) live.add(id);
         }
       } else if (node.type === "file") node.content.forEach((id) => live.add(id));

@@ -164,8 +164,13 @@ function copyUnderReadLock(source: DatabaseSync, path: string, to: string): void
       writeAllSync(copy, buffer.subarray(0, n));
     }
   } finally {
-    source.exec("ROLLBACK");
-    from?.close(); // after the transaction: no lock left to drop
+    try {
+      // SQLite may have ended the transaction itself (after an I/O error):
+      // then there is nothing to roll back, and the first error stands.
+      if (source.isTransaction) source.exec("ROLLBACK");
+    } finally {
+      from?.close(); // after the transaction: no lock left to drop
+    }
   }
 }
 

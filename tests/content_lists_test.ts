@@ -5,6 +5,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { assertEquals, assertTrue } from "./_assert.ts";
+import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
 import {
@@ -137,6 +138,12 @@ Deno.test("check names the file whose content list is damaged, with and without 
     } finally {
       await repository.close();
     }
+    // `cofre cat tree` shows a content list as its ids.
+    const list0 = node.type === "file" ? node.contentLists![0]! : "";
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    const cat = await cofre(["cat", "tree", list0], { env });
+    assertEquals(cat.code, 0, cat.stderr);
+    assertEquals(JSON.parse(cat.stdout).content.length, CONTENT_LIST_IDS);
     // Damage the second list where it lies in its pack: the file is named.
     const again = await Repository.open(storage, { password: PASSWORD });
     try {

@@ -198,8 +198,8 @@ const gatherBuffers: Uint8Array[] = [];
  * SHA-256 (FIPS 180-4, SHA-NI where the CPU has it) of the concatenation
  * of `parts`, hashed off the calling thread, or null when libcrypto is not
  * usable here. Pack names (FORMAT.md §9) hash every stored byte, and a
- * backup's main thread is its pipeline's narrowest stage (it reads, chunks
- * and packs for every worker): naming packs was the largest thing on it,
+ * backup's main thread is its pipeline's narrowest stage (it walks, answers
+ * which chunks are new and packs for every worker): naming packs was the largest thing on it,
  * 0.65 s of a backup of 650 MB of media. Each update runs on a thread of
  * Deno's blocking pool, with a context of its own, so packs may be named
  * at once; small parts (database pages) are gathered first (src/_bytes.ts
