@@ -10,6 +10,7 @@
 import { discard, ROOM_AFTER, ROOM_BEFORE } from "./_buffer_pool.ts";
 import { type BlobKeys, sealBlob } from "./blob.ts";
 import { type ChunkerOptions, StreamingChunker } from "./chunker.ts";
+import { readAllSync } from "./_temp_file.ts";
 import { CHUNK_ID_BYTES } from "./format.ts";
 
 /** What to back up, and how to cut it. */
@@ -238,7 +239,7 @@ async function run(
       if (pages) {
         // Pages are read straight into their slots.
         const chunk = slot(Math.min(pages, left));
-        const n = readFull(file, chunk);
+        const n = readAllSync(file, chunk);
         size += n;
         unreported += n;
         left -= n;
@@ -279,17 +280,7 @@ async function run(
   }
 }
 
-/** Reads until `into` is full or the file ends; the bytes read. */
-function readFull(file: Deno.FsFile, into: Uint8Array): number {
-  let at = 0;
-  while (at < into.length) {
-    const n = file.readSync(into.subarray(at));
-    if (n === null) break;
-    at += n;
-  }
-  return at;
-}
-
+/** The ids in one buffer (a loop, not concatBytes(...ids): a long file has too many to spread). */
 function concatIds(ids: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(ids.length * CHUNK_ID_BYTES);
   ids.forEach((id, i) => out.set(id, i * CHUNK_ID_BYTES));

@@ -11,7 +11,7 @@ import { type BlobKeys, openBlob } from "./blob.ts";
 import { discard } from "./_buffer_pool.ts";
 import { FormatError } from "./errors.ts";
 import { CHUNK_ID_BYTES } from "./format.ts";
-import { writeAllSync } from "./_temp_file.ts";
+import { readAllSync, writeAllSync } from "./_temp_file.ts";
 
 /** Numbers per blob in `RestoreRange.blobs`. */
 export const RESTORE_BLOB_FIELDS = 4;
@@ -157,11 +157,7 @@ function readRange(range: RestoreRange, bytes: Uint8Array): Uint8Array {
       fail(`the index says ${range.offset + range.length} bytes, the pack has ${size}`);
     }
     file.seekSync(range.offset, Deno.SeekMode.Start);
-    for (let at = 0; at < bytes.length;) {
-      const n = file.readSync(bytes.subarray(at));
-      if (n === null) fail("the pack shrank while being read");
-      at += n!;
-    }
+    if (readAllSync(file, bytes) < bytes.length) fail("the pack shrank while being read");
     return bytes;
   } finally {
     file.close();

@@ -22,6 +22,17 @@ export function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
 }
 
+/** Reads until `into` is full or the file ends; the bytes read (a short count: the end). */
+export function readAllSync(file: Deno.FsFile, into: Uint8Array): number {
+  let at = 0;
+  while (at < into.length) {
+    const n = file.readSync(into.subarray(at));
+    if (n === null) break;
+    at += n;
+  }
+  return at;
+}
+
 /**
  * Writes `parts` one after another, gathering runs of small ones in
  * `staging` first (src/_bytes.ts `gathered`): a pack of 4 KiB database

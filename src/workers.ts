@@ -192,6 +192,8 @@ export class WorkerBlobCrypto implements BlobCrypto {
   readonly #pending = new Map<number, Pending>();
   /** Backup jobs' sinks, by job: a worker asks them mid-job (src/_backup_job.ts). */
   readonly #sinks = new Map<number, BackupSink>();
+  /** A sink's first failure by job: the job fails with it, not with its message. */
+  readonly #sinkErrors = new Map<number, unknown>();
   #next = 0;
   #closed = false;
 
@@ -362,8 +364,12 @@ export class WorkerBlobCrypto implements BlobCrypto {
       const r = await this.#send({ kind: "backup", job: number, request: job }, []);
       if (r.kind !== "backedUp") throw new Error("Cannot back up: unexpected worker reply");
       return { ids: r.ids, size: r.size };
+    } catch (error) {
+      // A sink's error crossed to the worker as text; the caller gets the error itself.
+      throw this.#sinkErrors.has(number) ? this.#sinkErrors.get(number) : error;
     } finally {
       this.#sinks.delete(number);
+      this.#sinkErrors.delete(number);
     }
   }
 
@@ -381,8 +387,11 @@ export class WorkerBlobCrypto implements BlobCrypto {
     const sink = this.#sinks.get(request.job);
     const reply = (message: WorkerRequest, transfer: ArrayBuffer[] = []) =>
       worker.postMessage(message, transfer);
-    const fail = (error: unknown) =>
-      reply({ kind: "answer", job: request.job, to: request.kind, error: String(error) });
+    const fail = (error: unknown) => {
+      if (!this.#sinkErrors.has(request.job)) this.#sinkErrors.set(request.job, error);
+      const message = error instanceof Error ? error.message : String(error);
+      reply({ kind: "answer", job: request.job, to: request.kind, error: message });
+    };
     if (!sink) return fail(new Error("Cannot answer a backup job: it is not running"));
     if (request.kind === "reserve") {
       sink.reserve(split(request.ids, idLengths(request.ids)), request.bytes).then(

@@ -126,6 +126,8 @@ Deno.test("a backup job seals only the chunks the sink says are new, and reads p
     await stage.close();
   }));
 
+class DiskFullError extends Error {}
+
 Deno.test("a failed backup job leaves the next one whole; a worker's jobs equal the inline ones", () =>
   withDir(async (dir) => {
     const { raw, keys } = await randomBlobKeys();
@@ -144,11 +146,12 @@ Deno.test("a failed backup job leaves the next one whole; a worker's jobs equal 
         );
         // A sink that fails mid-file fails the job, with its chunker mid-stream...
         const failing = recordingSink();
-        failing.sink.add = () => Promise.reject(new Error("Cannot store: disk full"));
+        failing.sink.add = () => Promise.reject(new DiskFullError("Cannot store: disk full"));
+        // The sink's own error, class and message, from a worker too.
         await assertRejects(
           () => stage.backup({ path: `${dir}/file` }, failing.sink),
-          Error,
-          "disk full",
+          DiskFullError,
+          "Cannot store: disk full",
         );
         // A sink that fails while the next segment's question is out: the
         // job fails with it, and nothing is left unhandled.
