@@ -1,0 +1,78 @@
+// A large chat database against the memory budget (DESIGN.md §2: peak RSS
+// ≤ 300 MiB): builds a rollback-journal SQLite database of N GiB of 4 KiB
+// pages (random 4,000-byte rows, so nothing compresses), backs it up and
+// restores it through the CLI as `deno task cofre` runs it, and prints time,
+// peak RSS (GNU time) and whether the restore is byte for byte.
+//
+//   npx deno run -A bench/large_database.ts [--gib 2] [--work /tmp/cofre-large-db]
+
+import { DatabaseSync } from "node:sqlite";
+import { parseArgs } from "node:util";
+import { taskV8Flags } from "./peers/run.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { gib: { type: "string", default: "2" }, work: { type: "string" } },
+});
+const gib = Number(values.gib);
+const work = values.work ?? "/tmp/cofre-large-db";
+const root = new URL("..", import.meta.url).pathname;
+
+function build(path: string): void {
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF");
+  db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+  const insert = db.prepare("INSERT INTO rows (body) VALUES (?)");
+  const random = new Uint8Array(65536);
+  const rows = Math.floor(gib * 2 ** 30 / 4096);
+  db.exec("BEGIN");
+  for (let i = 0; i < rows; i++) {
+    if (i % 16 === 0) crypto.getRandomValues(random);
+    insert.run(random.subarray((i % 16) * 4000, (i % 16) * 4000 + 4000));
+    if (i % 100_000 === 99_999) db.exec("COMMIT; BEGIN");
+  }
+  db.exec("COMMIT");
+  db.close();
+}
+
+async function cofre(args: string[]): Promise<{ seconds: number; peakMiB: number }> {
+  const rss = `${work}/rss`;
+  const started = performance.now();
+  const { code, stderr } = await new Deno.Command("/usr/bin/time", {
+    args: [
+      "-f",
+      "%M",
+      "-o",
+      rss,
+      Deno.execPath(),
+      "run",
+      "-A",
+      ...taskV8Flags(`${root}deno.json`),
+      `${root}cli/main.ts`,
+      ...args,
+    ],
+    env: { COFRE_PASSWORD: "correct horse battery staple", COFRE_REPOSITORY: `${work}/repo` },
+    stdout: "null",
+  }).output();
+  if (code !== 0) throw new Error(`cofre ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, peakMiB: Number((await Deno.readTextFile(rss)).trim()) / 1024 };
+}
+
+await Deno.remove(work, { recursive: true }).catch(() => {});
+await Deno.mkdir(`${work}/src`, { recursive: true });
+build(`${work}/src/msgstore.db`);
+const size = (await Deno.stat(`${work}/src/msgstore.db`)).size;
+await cofre(["init"]);
+const backup = await cofre(["backup", `${work}/src`]);
+const restore = await cofre(["restore", "latest", "--target", `${work}/out`]);
+const same = await new Deno.Command("cmp", {
+  args: [`${work}/src/msgstore.db`, `${work}/out/src/msgstore.db`],
+}).output();
+const line = (what: string, r: { seconds: number; peakMiB: number }) =>
+  `${what.padEnd(8)} ${r.seconds.toFixed(1).padStart(6)} s  peak ${r.peakMiB.toFixed(0)} MiB`;
+console.log(`database ${(size / 2 ** 30).toFixed(2)} GiB, ${Math.ceil(size / 4096)} pages`);
+console.log(line("backup", backup));
+console.log(line("restore", restore));
+console.log(same.code === 0 ? "restored byte for byte" : "RESTORED FILE DIFFERS");
+await Deno.remove(work, { recursive: true });
