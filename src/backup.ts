@@ -454,6 +454,7 @@ export async function backup(
       return await storeContent(base, { path: database.copy, chunkBytes, size });
     }
     const parts: Promise<{ list: string; size: number }>[] = [];
+    let failed = false;
     for (let offset = 0; offset < size; offset += partBytes) {
       const length = Math.min(partBytes, size - offset);
       const { stored } = await storeFile({
@@ -466,8 +467,10 @@ export async function backup(
         list: await storeList(hexIds(ids, 0, ids.length / CHUNK_ID_BYTES)),
         size,
       }));
-      part.catch(() => {}); // settled below
+      part.catch(() => failed = true); // settled below
       parts.push(part);
+      // A part that failed fails the file: the rest of a large database is not read for nothing.
+      if (failed) break;
     }
     // Every part settles before the copy goes (the caller releases it).
     const settled = await Promise.allSettled(parts);

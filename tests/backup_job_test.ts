@@ -71,7 +71,7 @@ Deno.test("a backup job cuts, hashes and seals a file as the streaming chunker a
           await Deno.writeFile(`${dir}/file`, data);
           const reference = referenceIds(data, keys);
           const heard = recordingSink();
-          const result = await stage.backup({ path: `${dir}/file`, size: length }, heard.sink);
+          const result = await stage.backup({ path: `${dir}/file`, size: data.length }, heard.sink);
           assertEquals(idsOf(result.ids), reference.ids);
           assertEquals(result.size, data.length);
           assertEquals(heard.bytesRead(), data.length);
