@@ -83,15 +83,14 @@ Deno.test("a repository's backup and restore run on the worker pool and give the
     }
   }));
 
-Deno.test("a pool starts with its first ready worker; the others join, and close stops them all", async () => {
+Deno.test("a pool starts all its workers, shares jobs among them, and close stops them all", async () => {
   const { raw, keys } = await randomBlobKeys();
   const pool = await WorkerBlobCrypto.start(raw, { level: 3, count: 3 });
   assertEquals(pool.parallelism, 3);
-  // Jobs go to whoever is ready, before and after the others join, and
-  // every worker hashes under the same key as this thread.
+  // Every worker hashes under the same key as this thread.
   const chunks = Array.from({ length: 12 }, (_, i) => pseudoRandomBytes(70_000 + i, i));
   const ids = await Promise.all(chunks.map(async (c) => (await pool.hash(c.slice())).id));
   assertEquals(ids, chunks.map((c) => keys.id.hash(c)));
-  // Closed at once: the workers still starting are stopped too (the test would not end otherwise).
+  // The test would not end with a worker left running.
   await pool.close();
 });
