@@ -560,34 +560,33 @@ export class AdaptiveBlobCrypto implements BlobCrypto {
       .openMany(type, ids, sealed, plaintextLengths);
   }
 
+  /**
+   * Where a whole-file job of `bytes` runs (a database copy, a backup or a
+   * restore job): counted towards the pool, and a pool on its way is waited
+   * for, not raced here: such a job holds this thread (its reads and writes
+   * are synchronous), and the pool's "ready" with it.
+   */
+  async #fileStage(bytes: number): Promise<BlobCrypto> {
+    this.expect(bytes);
+    return this.#pool ?? (await this.#starting?.catch(() => null)) ?? this.#inline;
+  }
+
   async captureDatabase(path: string, to: string, size = Infinity): Promise<number> {
-    if (!this.#pool) this.#count(size);
-    // A pool on its way does it: the copy would hold this thread, and the pool's "ready".
-    const pool = this.#pool ?? await this.#starting?.catch(() => null);
-    return await (pool ?? this.#inline).captureDatabase(path, to);
+    return await (await this.#fileStage(size)).captureDatabase(path, to);
   }
 
   async backup(job: BackupJob, sink: BackupSink): Promise<BackupResult> {
     // A small file goes to a running pool too: a job here would cost this
     // thread a chunker window and segments (18 MiB) for one message saved.
-    if (this.#pool) return await this.#pool.backup(job, sink);
     const size = job.size ?? Infinity;
-    if (size <= SMALL_JOB_BYTES) return await this.#inline.backup(job, sink);
-    // As restore jobs: a pool on its way is waited for, not raced inline.
-    if (!this.#pool) this.#count(size);
-    const pool = this.#pool ?? await this.#starting?.catch(() => null);
-    return await (pool ?? this.#inline).backup(job, sink);
+    if (!this.#pool && size <= SMALL_JOB_BYTES) return await this.#inline.backup(job, sink);
+    return await (await this.#fileStage(size)).backup(job, sink);
   }
 
   async restore(job: RestoreJob) {
     const bytes = job.ranges.reduce((n, r) => n + r.length, 0);
     if (bytes <= SMALL_JOB_BYTES) return await this.#inline.restore(job);
-    if (!this.#pool) this.#count(bytes);
-    // A pool on its way is waited for: a job run here meanwhile would hold
-    // this thread (its reads and writes are synchronous), and the pool's
-    // "ready" with it.
-    const pool = this.#pool ?? await this.#starting?.catch(() => null);
-    return await (pool ?? this.#inline).restore(job);
+    return await (await this.#fileStage(bytes)).restore(job);
   }
 
   async close(): Promise<void> {
