@@ -39,7 +39,7 @@ import {
   COMPANION_SUFFIXES,
   companionStates,
   DatabaseCapturer,
-  pageChunkBytes,
+  databaseChunkBytes,
   probeDatabase,
   sameCompanions,
 } from "./sqlite.ts";
@@ -68,6 +68,12 @@ export interface BackupOptions {
   username?: string;
   /** Packs uploaded at once (default 1); remote storage wants several (`--connections`). */
   uploads?: number;
+  /**
+   * At most this many chunks per database (FORMAT.md §7.4; default
+   * `MAX_DATABASE_CHUNKS`, 2^18): a smaller limit bounds a backup's memory
+   * harder, at the price of coarser chunks for large databases.
+   */
+  maxDatabaseChunks?: number;
   onProgress?: (progress: Readonly<BackupProgress>) => void;
 }
 
@@ -418,7 +424,7 @@ export async function backup(
         const node = database.then(async (database): Promise<TreeNode> => {
           if (!database) return await storeContent(base, { path, size: info.size });
           try {
-            return { ...(await storePages(base, database)), sqlite: database.record };
+            return await storePages(base, database, previousDatabase?.chunkBytes);
           } finally {
             await databases.release(database);
           }
@@ -444,14 +450,25 @@ export async function backup(
    * stored at once on every core (pages cut apart stay apart; one job of a
    * 150 MB database kept one core busy while the others finished the
    * media). Each part's list is stored as the part ends, so memory holds a
-   * list id per part, however large the database.
+   * list id per part, however large the database. `previousChunkBytes`: the
+   * parent snapshot's cut, kept while it fits (FORMAT.md §7.4).
    */
-  async function storePages(base: NodeBase, database: CapturedDatabase): Promise<FileNode> {
+  async function storePages(
+    base: NodeBase,
+    database: CapturedDatabase,
+    previousChunkBytes: number | undefined,
+  ): Promise<FileNode> {
     const { size } = await Deno.stat(database.copy);
-    const chunkBytes = pageChunkBytes(database.pageSize);
+    const chunkBytes = databaseChunkBytes({
+      pageSize: database.pageSize,
+      size,
+      previous: previousChunkBytes,
+      maxChunks: options.maxDatabaseChunks,
+    });
+    const sqlite = { ...database.record, chunkBytes };
     const partBytes = CONTENT_LIST_IDS * chunkBytes;
     if (size <= partBytes) {
-      return await storeContent(base, { path: database.copy, chunkBytes, size });
+      return { ...await storeContent(base, { path: database.copy, chunkBytes, size }), sqlite };
     }
     const parts: Promise<{ list: string; size: number }>[] = [];
     let failed = false;
@@ -484,6 +501,7 @@ export async function backup(
       type: "file" as const,
       size: stored.reduce((n, part) => n + part.size, 0),
       contentLists: stored.map((part) => part.list),
+      sqlite,
     };
   }
 

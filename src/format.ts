@@ -461,6 +461,8 @@ export function sameFileContent(a: FileContent, b: FileContent): boolean {
 export interface SqliteRecord {
   /** The live file's size when it was read. */
   sourceSize: number;
+  /** The length its chunks were cut to (§7.4); absent in nodes written before 2026-12-07. */
+  chunkBytes?: number;
   /** Its `-wal` and `-journal` files then. */
   companions: { name: string; size: number; mtimeMs: number }[];
 }
@@ -513,6 +515,7 @@ export function encodeTree(nodes: readonly TreeNode[]): Uint8Array<ArrayBuffer> 
     if (node.type === "file" && node.sqlite) {
       out.sqlite = {
         source_size: node.sqlite.sourceSize,
+        ...(node.sqlite.chunkBytes !== undefined ? { chunk_bytes: node.sqlite.chunkBytes } : {}),
         companions: node.sqlite.companions.map((c) => ({
           name: c.name,
           size: c.size,
@@ -648,6 +651,9 @@ function decodeSqliteRecord(
   }
   return {
     sourceSize: int(r!.source_size, `${name}: sqlite.source_size`),
+    ...(r!.chunk_bytes !== undefined
+      ? { chunkBytes: int(r!.chunk_bytes, `${name}: sqlite.chunk_bytes`, 1) }
+      : {}),
     companions: (r!.companions as unknown[]).map((c) => {
       const o = c as Record<string, unknown> | null;
       if (typeof o?.name !== "string") fail(`${name}: a sqlite companion has no name`);

@@ -200,13 +200,42 @@ async function openSource(path: string): Promise<{ database: DatabaseSync; wal: 
   return { database: new DatabaseSync(path, { readOnly: true, timeout: BUSY_WAIT_MS }), wal };
 }
 
+/** FORMAT.md §7.4: Cofre's limit on a database's chunks (M). */
+export const MAX_DATABASE_CHUNKS = 2 ** 18;
+/** FORMAT.md §7.4: the longest chunk a parent's `chunk_bytes` may name and be kept. */
+const MAX_KEPT_CHUNK_BYTES = 64 * 1024 * 1024;
+
 /**
- * FORMAT.md §7.4: a captured database is cut on page boundaries, into runs
- * of `max(1, 4096 / pageSize)` pages from offset 0, the last chunk holding
- * the rest (src/_backup_job.ts cuts them).
+ * FORMAT.md §7.4: the length a captured database of `size` bytes is cut
+ * into (src/_backup_job.ts cuts it): whole pages, grouped up to 4 KiB, then
+ * doubled until the database makes at most `maxChunks` chunks, so that its
+ * index entries (and so a backup's memory) stay bounded however large it
+ * is. `previous`, the parent snapshot's length, is kept while the count
+ * stays within a factor of four below the limit, so a database is cut
+ * anew only when it has doubled (or shrunk to a quarter), not whenever it
+ * crosses a line.
  */
-export function pageChunkBytes(pageSize: number): number {
-  return Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
+export function databaseChunkBytes(
+  options: { pageSize: number; size: number; previous?: number; maxChunks?: number },
+): number {
+  const { pageSize, size, previous } = options;
+  const maxChunks = options.maxChunks ?? MAX_DATABASE_CHUNKS;
+  const base = Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
+  const chunks = (length: number) => Math.ceil(size / length);
+  if (
+    previous !== undefined && previous >= base && previous <= MAX_KEPT_CHUNK_BYTES &&
+    Number.isInteger(previous / base) && isPowerOfTwo(previous / base) &&
+    chunks(previous) <= maxChunks && (previous === base || chunks(previous) >= maxChunks / 4)
+  ) {
+    return previous;
+  }
+  let length = base;
+  while (chunks(length) > maxChunks) length *= 2;
+  return length;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n >= 1 && (n & (n - 1)) === 0;
 }
 
 /** A captured database, ready to be read: the copy, its page size and the node's record. */

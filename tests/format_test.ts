@@ -225,6 +225,22 @@ const treeNode: fc.Arbitrary<TreeNode> = fc.oneof(
   }),
   fc.record({
     name: nodeName,
+    type: fc.constant("file" as const),
+    mode: u32,
+    mtimeMs: fc.nat(),
+    size: fc.nat(),
+    content: fc.array(hexId, { maxLength: 2 }),
+    sqlite: fc.record({
+      sourceSize: fc.nat(),
+      chunkBytes: fc.integer({ min: 1, max: 2 ** 26 }),
+      companions: fc.array(
+        fc.record({ name: fc.string(), size: fc.nat(), mtimeMs: fc.integer({ min: -1e12 }) }),
+        { maxLength: 2 },
+      ),
+    }, { requiredKeys: ["sourceSize", "companions"] }),
+  }),
+  fc.record({
+    name: nodeName,
     type: fc.constant("dir" as const),
     mode: u32,
     mtimeMs: fc.nat(),
@@ -414,6 +430,41 @@ Deno.test("a large file's node names content lists (FORMAT.md §11.1): golden by
   assertEquals(decodeContentList(encodeContentList(list)), list);
   const full = Array.from({ length: CONTENT_LIST_IDS }, (_, i) => i.toString(16).padStart(64, "0"));
   assertEquals(decodeContentList(encodeContentList(full)), full);
+});
+
+Deno.test("a captured database's node records its chunk length (FORMAT.md §7.4, §11): golden bytes", () => {
+  const id = "d".repeat(64);
+  const node: TreeNode = {
+    name: "msgstore.db",
+    type: "file",
+    mode: 0o600,
+    mtimeMs: 1700000000000,
+    size: 8192,
+    content: [id],
+    sqlite: {
+      sourceSize: 8192,
+      chunkBytes: 16384,
+      companions: [{ name: "msgstore.db-wal", size: 0, mtimeMs: 1700000000001 }],
+    },
+  };
+  const encoded = encodeTree([node]);
+  assertEquals(
+    new TextDecoder().decode(encoded),
+    `{"nodes":[{"name":"msgstore.db","type":"file","mode":384,"mtime_ms":1700000000000,` +
+      `"size":8192,"content":["${id}"],"sqlite":{"source_size":8192,"chunk_bytes":16384,` +
+      `"companions":[{"name":"msgstore.db-wal","size":0,"mtime_ms":1700000000001}]}}]}`,
+  );
+  assertEquals(decodeTree(encoded), [node]);
+  // Written before 2026-12-07: no chunk_bytes, and none read back.
+  const { chunkBytes: _, ...old } = node.sqlite!;
+  assertEquals(decodeTree(encodeTree([{ ...node, sqlite: old }])), [{ ...node, sqlite: old }]);
+  for (const bad of ["0", "-4096", "4096.5", '"4096"', "null"]) {
+    const text = new TextDecoder().decode(encoded).replace(
+      '"chunk_bytes":16384',
+      `"chunk_bytes":${bad}`,
+    );
+    assertThrows(() => decodeTree(new TextEncoder().encode(text)), FormatError, "chunk_bytes");
+  }
 });
 
 Deno.test("content lists and nodes that break FORMAT.md §11.1 are refused", () => {

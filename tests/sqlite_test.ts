@@ -8,7 +8,12 @@ import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import type { TreeNode } from "../src/format.ts";
-import { DatabaseCapturer, databasePageSize, pageChunkBytes } from "../src/sqlite.ts";
+import {
+  DatabaseCapturer,
+  databaseChunkBytes,
+  databasePageSize,
+  MAX_DATABASE_CHUNKS,
+} from "../src/sqlite.ts";
 import { addMessages, buildChatDatabase } from "../bench/peers/make_corpus.ts";
 import { tempDirs } from "./_temp_dir.ts";
 
@@ -77,7 +82,50 @@ Deno.test("databasePageSize reads the header; pages are cut in runs of whole pag
   assertEquals(withSize(4096), null);
 
   // FORMAT.md §7.4: runs of whole pages up to 4 KiB (src/_backup_job.ts cuts them).
-  assertEquals([512, 2048, 4096, 65536].map(pageChunkBytes), [4096, 4096, 4096, 65536]);
+  const small = (pageSize: number) => databaseChunkBytes({ pageSize, size: 10 * pageSize });
+  assertEquals([512, 2048, 4096, 65536].map(small), [4096, 4096, 4096, 65536]);
+});
+
+Deno.test("a database's chunks double until it makes at most M of them; the parent's length is kept within M/4..M", () => {
+  const M = MAX_DATABASE_CHUNKS;
+  const KiB = 1024, GiB = 2 ** 30;
+  const cut = (size: number, previous?: number, pageSize = 4096) =>
+    databaseChunkBytes({ pageSize, size, previous });
+  // Single pages up to 1 GiB of 4 KiB pages (M = 2^18), then double per doubling.
+  assertEquals(M, 2 ** 18);
+  assertEquals(cut(GiB), 4 * KiB);
+  assertEquals(cut(GiB + 1), 8 * KiB);
+  assertEquals(cut(2 * GiB), 8 * KiB);
+  assertEquals(cut(2_152_886_272), 16 * KiB); // bench/large_database.ts's 2 GiB database
+  assertEquals(cut(10 * GiB), 64 * KiB);
+  assertEquals(cut(100 * 2 ** 40), 512 * 1024 * KiB); // 100 TiB
+  // 512-byte pages group to 4 KiB first; 64 KiB pages are their own base.
+  assertEquals(cut(GiB + 1, undefined, 512), 8 * KiB);
+  assertEquals(cut(GiB, undefined, 65536), 64 * KiB);
+  assertEquals(cut(32 * GiB, undefined, 65536), 128 * KiB);
+  for (const size of [1, 4095, 4096, 3 * GiB + 12345, 7 * GiB]) {
+    const c = cut(size);
+    assertTrue(Math.ceil(size / c) <= M && (c === 4096 || Math.ceil(size / (c / 2)) > M));
+  }
+
+  // The parent's length stays while the count is within M/4..M (8 KiB: 0.5..2 GiB)...
+  assertEquals(cut(1.5 * GiB, 8 * KiB), 8 * KiB);
+  assertEquals(cut(0.5 * GiB, 8 * KiB), 8 * KiB);
+  assertEquals(cut(2 * GiB, 8 * KiB), 8 * KiB);
+  // ...and a database that doubled or shrank to a quarter is cut anew.
+  assertEquals(cut(2 * GiB + 1, 8 * KiB), 16 * KiB);
+  assertEquals(cut(0.5 * GiB - 8 * KiB, 8 * KiB), 4 * KiB);
+  // Single pages stay single down to nothing; a 1 GiB one keeps them.
+  assertEquals(cut(4096, 4096), 4096);
+  assertEquals(cut(GiB, 4096), 4096);
+  assertEquals(cut(GiB + 1, 4096), 8 * KiB);
+  // A parent's length that §7.4 could not have chosen is not obeyed.
+  for (const bad of [0, 2048, 12 * KiB, 4097, 128 * 2 ** 20, Number.NaN, -4096]) {
+    assertEquals(cut(1.5 * GiB, bad), 8 * KiB, `${bad}`);
+  }
+  assertEquals(cut(1.5 * GiB, 8 * KiB, 16384), 16 * KiB, "a page size that changed");
+  // A smaller limit, as a backup may choose.
+  assertEquals(databaseChunkBytes({ pageSize: 4096, size: 100 * 4096, maxChunks: 16 }), 32 * KiB);
 });
 
 Deno.test("databases of every page size from 512 to 65536 restore with their rows, in page-aligned chunks", () =>
@@ -489,4 +537,52 @@ Deno.test("a rollback-journal database restores byte for byte, a WAL one equal i
     );
     const rows = "SELECT count(*) AS n, sum(length(text)) AS bytes FROM messages";
     assertEquals(inspect(`${dir}/out/src/wal.db`, rows), inspect(`${dir}/src/wal.db`, rows));
+  }));
+
+Deno.test("a database over the chunk limit is cut in longer runs, recorded in its node, kept while it fits", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    const path = `${dir}/src/chat.db`;
+    makeDatabase(path, { rows: 20000 }).close();
+    const lengths = async (repository: Repository) => {
+      const index = await repository.index();
+      const node = (await files(repository)).get("src/chat.db")!;
+      if (node.type !== "file" || !node.sqlite) throw new Error("not a captured database");
+      return {
+        chunkBytes: node.sqlite.chunkBytes,
+        lengths: node.content!.map((id) => index.get(id)!.plaintextLength),
+      };
+    };
+    await withRepository(`${dir}/repo`, async (repository) => {
+      const size = (await Deno.stat(path)).size;
+      const first = await repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 16 });
+      const c = databaseChunkBytes({ pageSize: 4096, size, maxChunks: 16 });
+      assertTrue(c >= 4 * 4096 && Math.ceil(size / c) <= 16, `${c} for ${size} bytes`);
+      const cut = await lengths(repository);
+      assertEquals(cut.chunkBytes, c);
+      assertTrue(cut.lengths.slice(0, -1).every((n) => n === c), `${cut.lengths}`);
+      assertEquals(cut.lengths.reduce((a, b) => a + b, 0), size);
+      assertEquals(first.snapshot.stats.newBlobs, cut.lengths.length + 2); // + the two trees
+      await repository.restore("latest", { target: `${dir}/out` });
+      assertEquals(await Deno.readFile(`${dir}/out/src/chat.db`), await Deno.readFile(path));
+
+      // A few more rows: the parent's length is kept, and only what changed is new.
+      const db = new DatabaseSync(path);
+      db.exec("INSERT INTO messages (id, text) VALUES (20001, 'one more')");
+      db.close();
+      const grown = await repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 16 });
+      const kept = await lengths(repository);
+      assertEquals(kept.chunkBytes, c);
+      assertTrue(grown.snapshot.stats.newBlobs < cut.lengths.length, "most chunks deduplicated");
+
+      // A higher limit the old cut falls a quarter short of: single pages again
+      // (once the database is read again: an unchanged one keeps its node).
+      await Deno.utime(path, new Date(2030, 0, 1), new Date(2030, 0, 1));
+      await repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 4096, workers: 0 });
+      const fine = await lengths(repository);
+      assertEquals(fine.chunkBytes, 4096);
+      assertEquals(fine.lengths.length, Math.ceil((await Deno.stat(path)).size / 4096));
+      await repository.restore("latest", { target: `${dir}/again` });
+      assertEquals(await Deno.readFile(`${dir}/again/src/chat.db`), await Deno.readFile(path));
+    });
   }));
