@@ -142,6 +142,12 @@ export async function backup(
   const started = Date.now();
   const { storage, keys, index } = context;
   if (options.paths.length === 0) throw new RangeError("Cannot back up: no paths given");
+  const maxChunks = options.maxDatabaseChunks;
+  if (maxChunks !== undefined && (!Number.isSafeInteger(maxChunks) || maxChunks < 1)) {
+    throw new RangeError(
+      `Cannot back up: maxDatabaseChunks is ${maxChunks}, expected a whole number of at least 1`,
+    );
+  }
   const paths = options.paths.map((p) => resolve(p));
   const names = paths.map((p) => basename(p) || "root");
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
@@ -446,7 +452,7 @@ export async function backup(
 
   /**
    * A captured database's node (FORMAT.md §7.4): its pages in parts of one
-   * content list each (4096 chunks, 16 MiB of 4 KiB pages; FORMAT.md §11.1),
+   * content list each (4096 chunks: 16 MiB of single 4 KiB pages; FORMAT.md §11.1),
    * stored at once on every core (pages cut apart stay apart; one job of a
    * 150 MB database kept one core busy while the others finished the
    * media). Each part's list is stored as the part ends, so memory holds a

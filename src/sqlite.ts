@@ -202,13 +202,13 @@ async function openSource(path: string): Promise<{ database: DatabaseSync; wal: 
 
 /** FORMAT.md §7.4: Cofre's limit on a database's chunks (M). */
 export const MAX_DATABASE_CHUNKS = 2 ** 18;
-/** FORMAT.md §7.4: the longest chunk a parent's `chunk_bytes` may name and be kept. */
-const MAX_KEPT_CHUNK_BYTES = 64 * 1024 * 1024;
+/** FORMAT.md §7.4 (and §7.1: a blob holds at most 64 MiB): the longest chunk of a database. */
+const MAX_DATABASE_CHUNK_BYTES = 64 * 1024 * 1024;
 
 /**
  * FORMAT.md §7.4: the length a captured database of `size` bytes is cut
  * into (src/_backup_job.ts cuts it): whole pages, grouped up to 4 KiB, then
- * doubled until the database makes at most `maxChunks` chunks, so that its
+ * doubled (up to 64 MiB) until the database makes at most `maxChunks` chunks, so that its
  * index entries (and so a backup's memory) stay bounded however large it
  * is. `previous`, the parent snapshot's length, is kept while the count
  * stays within a factor of four below the limit, so a database is cut
@@ -220,17 +220,20 @@ export function databaseChunkBytes(
 ): number {
   const { pageSize, size, previous } = options;
   const maxChunks = options.maxChunks ?? MAX_DATABASE_CHUNKS;
+  if (!Number.isSafeInteger(maxChunks) || maxChunks < 1) {
+    throw new RangeError(`Cannot cut a database: ${maxChunks} chunks at most, expected at least 1`);
+  }
   const base = Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
   const chunks = (length: number) => Math.ceil(size / length);
   if (
-    previous !== undefined && previous >= base && previous <= MAX_KEPT_CHUNK_BYTES &&
+    previous !== undefined && previous >= base && previous <= MAX_DATABASE_CHUNK_BYTES &&
     Number.isInteger(previous / base) && isPowerOfTwo(previous / base) &&
     chunks(previous) <= maxChunks && (previous === base || chunks(previous) >= maxChunks / 4)
   ) {
     return previous;
   }
   let length = base;
-  while (chunks(length) > maxChunks) length *= 2;
+  while (chunks(length) > maxChunks && length < MAX_DATABASE_CHUNK_BYTES) length *= 2;
   return length;
 }
 

@@ -72,6 +72,7 @@ Deno.test("a database of more than 4096 pages is backed up, restored, checked, d
       // Two lists: 4096 pages, then the rest; no ids in the node itself.
       assertEquals(node.content, undefined);
       assertEquals(node.contentLists?.length, 2);
+      assertEquals(node.sqlite?.chunkBytes, 4096, "single pages, recorded (FORMAT.md §7.4)");
       const ids = (await Array.fromAsync(repository.chunkIds(node))).map((run) => run.length);
       assertEquals(ids[0], CONTENT_LIST_IDS);
       assertEquals(ids[0]! + ids[1]!, Math.ceil(node.size / 4096));

@@ -3,7 +3,7 @@
 // skipped, and corrupt look-alikes backed up byte for byte with a warning.
 
 import { DatabaseSync } from "node:sqlite";
-import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
+import { assertEquals, assertRejects, assertThrows, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { LocalStorage, Repository } from "../mod.ts";
@@ -98,7 +98,10 @@ Deno.test("a database's chunks double until it makes at most M of them; the pare
   assertEquals(cut(2 * GiB), 8 * KiB);
   assertEquals(cut(2_152_886_272), 16 * KiB); // bench/large_database.ts's 2 GiB database
   assertEquals(cut(10 * GiB), 64 * KiB);
-  assertEquals(cut(100 * 2 ** 40), 512 * 1024 * KiB); // 100 TiB
+  // At most 64 MiB a chunk (a blob's limit): past 16 TiB, more than M chunks.
+  assertEquals(cut(16 * 2 ** 40), 64 * 1024 * KiB);
+  assertEquals(cut(100 * 2 ** 40), 64 * 1024 * KiB);
+  assertEquals(cut(9 * 2 ** 40, 128 * 1024 * KiB), 64 * 1024 * KiB, "a parent's 128 MiB");
   // 512-byte pages group to 4 KiB first; 64 KiB pages are their own base.
   assertEquals(cut(GiB + 1, undefined, 512), 8 * KiB);
   assertEquals(cut(GiB, undefined, 65536), 64 * KiB);
@@ -124,8 +127,15 @@ Deno.test("a database's chunks double until it makes at most M of them; the pare
     assertEquals(cut(1.5 * GiB, bad), 8 * KiB, `${bad}`);
   }
   assertEquals(cut(1.5 * GiB, 8 * KiB, 16384), 16 * KiB, "a page size that changed");
-  // A smaller limit, as a backup may choose.
+  // A smaller limit, as a backup may choose; none at all is refused.
   assertEquals(databaseChunkBytes({ pageSize: 4096, size: 100 * 4096, maxChunks: 16 }), 32 * KiB);
+  for (const maxChunks of [0, -1, 1.5, Number.NaN]) {
+    assertThrows(
+      () => databaseChunkBytes({ pageSize: 4096, size: GiB, maxChunks }),
+      RangeError,
+      "chunks at most",
+    );
+  }
 });
 
 Deno.test("databases of every page size from 512 to 65536 restore with their rows, in page-aligned chunks", () =>
@@ -566,14 +576,22 @@ Deno.test("a database over the chunk limit is cut in longer runs, recorded in it
       await repository.restore("latest", { target: `${dir}/out` });
       assertEquals(await Deno.readFile(`${dir}/out/src/chat.db`), await Deno.readFile(path));
 
-      // A few more rows: the parent's length is kept, and only what changed is new.
+      // A row more, and a limit that alone would halve the length: the
+      // parent's is kept (its count is within M/4..M), and only what changed is new.
       const db = new DatabaseSync(path);
       db.exec("INSERT INTO messages (id, text) VALUES (20001, 'one more')");
       db.close();
-      const grown = await repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 16 });
+      const grownSize = (await Deno.stat(path)).size;
+      assertEquals(databaseChunkBytes({ pageSize: 4096, size: grownSize, maxChunks: 32 }), c / 2);
+      const grown = await repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 32 });
       const kept = await lengths(repository);
       assertEquals(kept.chunkBytes, c);
       assertTrue(grown.snapshot.stats.newBlobs < cut.lengths.length, "most chunks deduplicated");
+      await assertRejects(
+        () => repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 0 }),
+        RangeError,
+        "maxDatabaseChunks",
+      );
 
       // A higher limit the old cut falls a quarter short of: single pages again
       // (once the database is read again: an unchanged one keeps its node).
