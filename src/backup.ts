@@ -11,6 +11,7 @@
 import { basename, resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
 import type { BackupJob, BackupSink } from "./_backup_job.ts";
+import { GarbageMeter } from "./_gc.ts";
 import type { AesGcm } from "./aead.ts";
 import { Limiter } from "./_limiter.ts";
 import type { BlobIndex } from "./blob_index.ts";
@@ -70,7 +71,7 @@ export interface BackupOptions {
   uploads?: number;
   /**
    * At most this many chunks per database (FORMAT.md §7.4; default
-   * `MAX_DATABASE_CHUNKS`, 2^18): a smaller limit bounds a backup's memory
+   * `MAX_DATABASE_CHUNKS`, 2^17): a smaller limit bounds a backup's memory
    * harder, at the price of coarser chunks for large databases.
    */
   maxDatabaseChunks?: number;
@@ -231,10 +232,14 @@ export async function backup(
     return id;
   }
 
+  // This thread's own garbage (ids, promises, messages) grows with the
+  // chunks, not the bytes: a backstop once RSS nears the budget (src/_gc.ts).
+  const garbage = new GarbageMeter();
   /** Where a file's job sends its chunks: dedup against the index and packs (FORMAT.md §9). */
   const sink: BackupSink = {
     reserve(ids, bytesRead) {
       progress.bytes += bytesRead;
+      garbage.add(bytesRead);
       report();
       return Promise.resolve(ids.map((id) => writer.reserve(toHex(id))));
     },

@@ -201,7 +201,7 @@ async function openSource(path: string): Promise<{ database: DatabaseSync; wal: 
 }
 
 /** FORMAT.md §7.4: Cofre's limit on a database's chunks (M). */
-export const MAX_DATABASE_CHUNKS = 2 ** 18;
+export const MAX_DATABASE_CHUNKS = 2 ** 17;
 /** FORMAT.md §7.4 (and §7.1: a blob holds at most 64 MiB): the longest chunk of a database. */
 const MAX_DATABASE_CHUNK_BYTES = 64 * 1024 * 1024;
 

@@ -91,42 +91,44 @@ Deno.test("a database's chunks double until it makes at most M of them; the pare
   const KiB = 1024, GiB = 2 ** 30;
   const cut = (size: number, previous?: number, pageSize = 4096) =>
     databaseChunkBytes({ pageSize, size, previous });
-  // Single pages up to 1 GiB of 4 KiB pages (M = 2^18), then double per doubling.
-  assertEquals(M, 2 ** 18);
-  assertEquals(cut(GiB), 4 * KiB);
-  assertEquals(cut(GiB + 1), 8 * KiB);
-  assertEquals(cut(2 * GiB), 8 * KiB);
-  assertEquals(cut(2_152_886_272), 16 * KiB); // bench/large_database.ts's 2 GiB database
-  assertEquals(cut(10 * GiB), 64 * KiB);
-  // At most 64 MiB a chunk (a blob's limit): past 16 TiB, more than M chunks.
-  assertEquals(cut(16 * 2 ** 40), 64 * 1024 * KiB);
+  // Single pages up to L = M pages of 4 KiB (M = 2^17: 512 MiB), then double per doubling.
+  assertEquals(M, 2 ** 17);
+  const L = M * 4 * KiB;
+  assertEquals(cut(L), 4 * KiB);
+  assertEquals(cut(L + 1), 8 * KiB);
+  assertEquals(cut(2 * L), 8 * KiB);
+  assertEquals(cut(2 * L + 1), 16 * KiB);
+  assertEquals(cut(2_152_886_272), 32 * KiB); // bench/large_database.ts's 2 GiB database
+  assertEquals(cut(10 * GiB), 128 * KiB);
+  // At most 64 MiB a chunk (a blob's limit): past M · 64 MiB (8 TiB), more than M chunks.
+  assertEquals(cut(M * 64 * 2 ** 20), 64 * 1024 * KiB);
   assertEquals(cut(100 * 2 ** 40), 64 * 1024 * KiB);
   assertEquals(cut(9 * 2 ** 40, 128 * 1024 * KiB), 64 * 1024 * KiB, "a parent's 128 MiB");
   // 512-byte pages group to 4 KiB first; 64 KiB pages are their own base.
-  assertEquals(cut(GiB + 1, undefined, 512), 8 * KiB);
-  assertEquals(cut(GiB, undefined, 65536), 64 * KiB);
-  assertEquals(cut(32 * GiB, undefined, 65536), 128 * KiB);
+  assertEquals(cut(L + 1, undefined, 512), 8 * KiB);
+  assertEquals(cut(L, undefined, 65536), 64 * KiB);
+  assertEquals(cut(16 * L + 1, undefined, 65536), 128 * KiB);
   for (const size of [1, 4095, 4096, 3 * GiB + 12345, 7 * GiB]) {
     const c = cut(size);
     assertTrue(Math.ceil(size / c) <= M && (c === 4096 || Math.ceil(size / (c / 2)) > M));
   }
 
-  // The parent's length stays while the count is within M/4..M (8 KiB: 0.5..2 GiB)...
-  assertEquals(cut(1.5 * GiB, 8 * KiB), 8 * KiB);
-  assertEquals(cut(0.5 * GiB, 8 * KiB), 8 * KiB);
-  assertEquals(cut(2 * GiB, 8 * KiB), 8 * KiB);
-  // ...and a database that doubled or shrank to a quarter is cut anew.
-  assertEquals(cut(2 * GiB + 1, 8 * KiB), 16 * KiB);
-  assertEquals(cut(0.5 * GiB - 8 * KiB, 8 * KiB), 4 * KiB);
-  // Single pages stay single down to nothing; a 1 GiB one keeps them.
+  // The parent's length stays while the count is within M/4..M (8 KiB: L/2..2L)...
+  assertEquals(cut(1.5 * L, 8 * KiB), 8 * KiB);
+  assertEquals(cut(0.5 * L, 8 * KiB), 8 * KiB);
+  assertEquals(cut(2 * L, 8 * KiB), 8 * KiB);
+  // ...and a database that doubled, or makes fewer than M/4 chunks, is cut anew.
+  assertEquals(cut(2 * L + 1, 8 * KiB), 16 * KiB);
+  assertEquals(cut(0.5 * L - 8 * KiB, 8 * KiB), 4 * KiB);
+  // Single pages stay single down to nothing, and up to L.
   assertEquals(cut(4096, 4096), 4096);
-  assertEquals(cut(GiB, 4096), 4096);
-  assertEquals(cut(GiB + 1, 4096), 8 * KiB);
+  assertEquals(cut(L, 4096), 4096);
+  assertEquals(cut(L + 1, 4096), 8 * KiB);
   // A parent's length that §7.4 could not have chosen is not obeyed.
   for (const bad of [0, 2048, 12 * KiB, 4097, 128 * 2 ** 20, Number.NaN, -4096]) {
-    assertEquals(cut(1.5 * GiB, bad), 8 * KiB, `${bad}`);
+    assertEquals(cut(1.5 * L, bad), 8 * KiB, `${bad}`);
   }
-  assertEquals(cut(1.5 * GiB, 8 * KiB, 16384), 16 * KiB, "a page size that changed");
+  assertEquals(cut(1.5 * L, 8 * KiB, 16384), 16 * KiB, "a page size that changed");
   // A smaller limit, as a backup may choose; none at all is refused.
   assertEquals(databaseChunkBytes({ pageSize: 4096, size: 100 * 4096, maxChunks: 16 }), 32 * KiB);
   for (const maxChunks of [0, -1, 1.5, Number.NaN]) {
