@@ -1,9 +1,12 @@
-// Issue #5: a 2 GiB file backs up and restores within the memory budget
-// (peak RSS ≤ 300 MiB, workers included), through the real CLI in a
-// subprocess. The peak is the kernel's own high-water mark (VmHWM).
+// Issue #5: a 2 GiB file, and a database of as many chunks as one database
+// makes (FORMAT.md §7.4), back up and restore within the memory budget (peak
+// RSS ≤ 300 MiB, workers included), through the real CLI in a subprocess.
+// The peak is the kernel's own high-water mark (VmHWM).
 
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { createHash } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
+import { MAX_DATABASE_CHUNKS } from "../src/sqlite.ts";
 
 const GIB = 1024 * 1024 * 1024;
 const BUDGET_BYTES = 300 * 1024 * 1024;
@@ -109,6 +112,59 @@ Deno.test("a 2 GiB file backs up and restores with a peak RSS under 300 MiB", as
       restore.peak > 0 && restore.peak <= BUDGET_BYTES,
       `restore peak ${mib(restore.peak)}`,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a database of as many chunks as FORMAT.md §7.4 allows backs up, restores and checks under 300 MiB", async () => {
+  if (Deno.build.os !== "linux") {
+    console.log("memory test: /proc is Linux-only; not measured on this system");
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "cofre-memory-db-" });
+  try {
+    await Deno.mkdir(`${dir}/src`);
+    // One random 4,000-byte row a 4 KiB page, so nothing compresses and
+    // every page is a chunk: just under M pages, the most single pages.
+    const path = `${dir}/src/msgstore.db`;
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF");
+    db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+    const insert = db.prepare("INSERT INTO rows (body) VALUES (?)");
+    const random = new Uint8Array(64000);
+    db.exec("BEGIN");
+    for (let i = 0; i < Math.floor(MAX_DATABASE_CHUNKS * 0.99); i++) {
+      if (i % 16 === 0) crypto.getRandomValues(random);
+      insert.run(random.subarray((i % 16) * 4000, (i % 16) * 4000 + 4000));
+    }
+    db.exec("COMMIT");
+    db.close();
+    const pages = (await Deno.stat(path)).size / 4096;
+    assertTrue(
+      pages > MAX_DATABASE_CHUNKS * 0.98 && pages <= MAX_DATABASE_CHUNKS,
+      `${pages} pages`,
+    );
+    const digest = await hashFile(path);
+    const env = { COFRE_PASSWORD: "vivid otter juggles lanterns", COFRE_REPOSITORY: `${dir}/repo` };
+    assertEquals((await runMeasured(["init"], env)).code, 0);
+    const backup = await runMeasured(["backup", `${dir}/src`], env);
+    assertEquals(backup.code, 0, backup.stderr);
+    const restore = await runMeasured(["restore", "latest", "--target", `${dir}/out`], env);
+    assertEquals(restore.code, 0, restore.stderr);
+    assertEquals(await hashFile(`${dir}/out/src/msgstore.db`), digest);
+    const check = await runMeasured(["check", "--read-data"], env);
+    assertEquals(check.code, 0, check.stderr);
+    const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+    console.log(
+      `${pages} pages; peak RSS: backup ${mib(backup.peak)}, restore ${mib(restore.peak)}, ` +
+        `check --read-data ${mib(check.peak)} (budget ${mib(BUDGET_BYTES)})`,
+    );
+    for (
+      const [what, run] of [["backup", backup], ["restore", restore], ["check", check]] as const
+    ) {
+      assertTrue(run.peak > 0 && run.peak <= BUDGET_BYTES, `${what} peak ${mib(run.peak)}`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
