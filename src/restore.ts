@@ -34,6 +34,9 @@ export interface RestoreProgress {
   path: string;
 }
 
+/** Bytes of a file written between two syncs while it is restored. */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
+
 /** Restores the tree `rootTree` (a snapshot's root) into `options.target`. */
 export async function restore(
   store: BlobStore,
@@ -123,14 +126,30 @@ export async function restore(
       return;
     }
     if (node.type !== "file") return;
-    const temp = await writeTempFile(dirname(path), ".cofre-restore-", async (_, temp) => {
+    const temp = await writeTempFile(dirname(path), ".cofre-restore-", async (file, temp) => {
+      // A large file is flushed as it is written, one sync at a time, so
+      // that the sync before its rename has only the last part left: the
+      // database, restored last, was otherwise synced whole while the rest
+      // of the restore waited.
+      let unsynced = 0;
+      let syncing: Promise<void> | null = null;
+      let syncFailure: { error: unknown } | null = null;
       await store.restoreFile(node, temp, {
         slots: jobSlots,
         onWritten: (bytes) => {
           progress.bytes += bytes;
           report();
+          unsynced += bytes;
+          if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
+            unsynced = 0;
+            syncing = file.syncData()
+              .catch((error) => void (syncFailure ??= { error }))
+              .finally(() => syncing = null);
+          }
         },
       });
+      await syncing;
+      if (syncFailure) throw (syncFailure as { error: unknown }).error;
       written();
     });
     await Deno.chmod(temp, node.mode & 0o7777);
