@@ -123,6 +123,18 @@ Deno.test("a backup job seals only the chunks the sink says are new, and reads p
       parts.push(...idsOf(part.ids));
     }
     assertEquals(parts, expected);
+
+    // Longer runs of pages (FORMAT.md §7.4), up to longer than a read: the
+    // same cuts as slicing the file.
+    for (const chunkBytes of [8192, 65536, 3 * 1024 * 1024]) {
+      const cut: string[] = [];
+      for (let at = 0; at < pages.length; at += chunkBytes) {
+        cut.push(toHex(keys.id.hash(pages.subarray(at, at + chunkBytes))));
+      }
+      const runs = await stage.backup({ path: `${dir}/db`, chunkBytes }, recordingSink().sink);
+      assertEquals(idsOf(runs.ids), cut, `${chunkBytes}`);
+      assertEquals(runs.size, pages.length);
+    }
     await stage.close();
   }));
 
