@@ -206,29 +206,19 @@ const hexId = bytes(32).map((b) => Array.from(b, (x) => x.toString(16).padStart(
 const nodeName = fc.string({ minLength: 1, maxLength: 12 }).filter((s) =>
   s !== "." && s !== ".." && !s.includes("/") && !s.includes("\0")
 );
+/** What every file node has, whatever its content. */
+const fileFields = {
+  name: nodeName,
+  type: fc.constant("file" as const),
+  mode: u32,
+  mtimeMs: fc.integer({ min: -1e12, max: 1e13 }),
+  size: fc.nat(),
+};
 const treeNode: fc.Arbitrary<TreeNode> = fc.oneof(
+  fc.record({ ...fileFields, content: fc.array(hexId, { maxLength: 4 }) }),
+  fc.record({ ...fileFields, contentLists: fc.array(hexId, { minLength: 1, maxLength: 3 }) }),
   fc.record({
-    name: nodeName,
-    type: fc.constant("file" as const),
-    mode: u32,
-    mtimeMs: fc.integer({ min: -1e12, max: 1e13 }),
-    size: fc.nat(),
-    content: fc.array(hexId, { maxLength: 4 }),
-  }),
-  fc.record({
-    name: nodeName,
-    type: fc.constant("file" as const),
-    mode: u32,
-    mtimeMs: fc.nat(),
-    size: fc.nat(),
-    contentLists: fc.array(hexId, { minLength: 1, maxLength: 3 }),
-  }),
-  fc.record({
-    name: nodeName,
-    type: fc.constant("file" as const),
-    mode: u32,
-    mtimeMs: fc.nat(),
-    size: fc.nat(),
+    ...fileFields,
     content: fc.array(hexId, { maxLength: 2 }),
     sqlite: fc.record({
       sourceSize: fc.nat(),
