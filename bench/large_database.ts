@@ -7,8 +7,8 @@
 //
 //   npx deno run -A bench/large_database.ts [--gib 2] [--media] [--work /tmp/cofre-large-db]
 
-import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
+import { buildIncompressibleDatabase } from "./peers/make_corpus.ts";
 import { taskV8Flags } from "./peers/run.ts";
 
 const { values } = parseArgs({
@@ -22,23 +22,6 @@ const { values } = parseArgs({
 const gib = Number(values.gib);
 const work = values.work ?? "/tmp/cofre-large-db";
 const root = new URL("..", import.meta.url).pathname;
-
-function build(path: string): void {
-  const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF");
-  db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
-  const insert = db.prepare("INSERT INTO rows (body) VALUES (?)");
-  const random = new Uint8Array(65536);
-  const rows = Math.floor(gib * 2 ** 30 / 4096);
-  db.exec("BEGIN");
-  for (let i = 0; i < rows; i++) {
-    if (i % 16 === 0) crypto.getRandomValues(random);
-    insert.run(random.subarray((i % 16) * 4000, (i % 16) * 4000 + 4000));
-    if (i % 100_000 === 99_999) db.exec("COMMIT; BEGIN");
-  }
-  db.exec("COMMIT");
-  db.close();
-}
 
 /** N GiB of random bytes, written 16 MiB at a time. */
 async function buildMedia(path: string): Promise<void> {
@@ -82,7 +65,7 @@ await Deno.remove(work, { recursive: true }).catch(() => {});
 await Deno.mkdir(`${work}/src`, { recursive: true });
 const name = values.media ? "video.mkv" : "msgstore.db";
 if (values.media) await buildMedia(`${work}/src/${name}`);
-else build(`${work}/src/${name}`);
+else buildIncompressibleDatabase(`${work}/src/${name}`, Math.floor(gib * 2 ** 30 / 4096));
 const size = (await Deno.stat(`${work}/src/${name}`)).size;
 await cofre(["init"]);
 const backup = await cofre(["backup", `${work}/src`]);

@@ -41,6 +41,7 @@ import {
   companionStates,
   DatabaseCapturer,
   databaseChunkBytes,
+  databaseChunkLimit,
   probeDatabase,
   sameCompanions,
 } from "./sqlite.ts";
@@ -143,12 +144,8 @@ export async function backup(
   const started = Date.now();
   const { storage, keys, index } = context;
   if (options.paths.length === 0) throw new RangeError("Cannot back up: no paths given");
-  const maxChunks = options.maxDatabaseChunks;
-  if (maxChunks !== undefined && (!Number.isSafeInteger(maxChunks) || maxChunks < 1)) {
-    throw new RangeError(
-      `Cannot back up: maxDatabaseChunks is ${maxChunks}, expected a whole number of at least 1`,
-    );
-  }
+  // Checked before any work (FORMAT.md §7.4), not at the first database.
+  const maxDatabaseChunks = databaseChunkLimit(options.maxDatabaseChunks);
   const paths = options.paths.map((p) => resolve(p));
   const names = paths.map((p) => basename(p) || "root");
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
@@ -474,7 +471,7 @@ export async function backup(
       pageSize: database.pageSize,
       size,
       previous: previousChunkBytes,
-      maxChunks: options.maxDatabaseChunks,
+      maxChunks: maxDatabaseChunks,
     });
     const sqlite = { ...database.record, chunkBytes };
     const partBytes = CONTENT_LIST_IDS * chunkBytes;

@@ -326,9 +326,10 @@ interface PlannedBlob {
 
 /**
  * Chunk ids planned at once in a restore: 8 content lists (32,768 chunks; 128
- * MiB of single 4 KiB pages, more of a large database's longer runs). Measured on a 2 GiB database (2 cores): a list at a time read 5.1 GiB
- * at 250 MiB peak; 8 lists 2.5 GiB at 270-277 MiB, 13-15 s against 22 s; 16
- * lists 2.3 GiB at 299 MiB.
+ * MiB of single 4 KiB pages, more of a large database's longer runs).
+ * Measured on a 2 GiB database of single pages (2 cores): a list at a time
+ * read 5.1 GiB at 250 MiB peak; 8 lists 2.5 GiB at 270-277 MiB, 13-15 s
+ * against 22 s; 16 lists 2.3 GiB at 299 MiB.
  */
 const RESTORE_WINDOW_IDS = 8 * CONTENT_LIST_IDS;
 /** A restore job holds at most this much plaintext (more only for one larger chunk). */

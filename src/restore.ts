@@ -133,7 +133,8 @@ export async function restore(
       // of the restore waited.
       let unsynced = 0;
       let syncing: Promise<void> | null = null;
-      let syncFailure: { error: unknown } | null = null;
+      // A failed sync reports its error once (Linux): kept for the file's end.
+      const failures: unknown[] = [];
       await store.restoreFile(node, temp, {
         slots: jobSlots,
         onWritten: (bytes) => {
@@ -143,13 +144,13 @@ export async function restore(
           if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
             unsynced = 0;
             syncing = file.syncData()
-              .catch((error) => void (syncFailure ??= { error }))
+              .catch((error) => void failures.push(error))
               .finally(() => syncing = null);
           }
         },
       });
       await syncing;
-      if (syncFailure) throw (syncFailure as { error: unknown }).error;
+      if (failures.length > 0) throw failures[0];
       written();
     });
     await Deno.chmod(temp, node.mode & 0o7777);

@@ -44,7 +44,7 @@ export function databasePageSize(header: Uint8Array): number | null {
   const raw = (header[16]! << 8) | header[17]!;
   const pageSize = raw === 1 ? 65536 : raw;
   // A power of two from 512 to 65536.
-  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return null;
+  if (pageSize < 512 || pageSize > 65536 || !isPowerOfTwo(pageSize)) return null;
   return pageSize;
 }
 
@@ -219,15 +219,12 @@ export function databaseChunkBytes(
   options: { pageSize: number; size: number; previous?: number; maxChunks?: number },
 ): number {
   const { pageSize, size, previous } = options;
-  const maxChunks = options.maxChunks ?? MAX_DATABASE_CHUNKS;
-  if (!Number.isSafeInteger(maxChunks) || maxChunks < 1) {
-    throw new RangeError(`Cannot cut a database: ${maxChunks} chunks at most, expected at least 1`);
-  }
+  const maxChunks = databaseChunkLimit(options.maxChunks);
   const base = Math.max(1, MIN_PAGE_CHUNK_BYTES / pageSize) * pageSize;
   const chunks = (length: number) => Math.ceil(size / length);
   if (
-    previous !== undefined && previous >= base && previous <= MAX_DATABASE_CHUNK_BYTES &&
-    Number.isInteger(previous / base) && isPowerOfTwo(previous / base) &&
+    previous !== undefined && previous <= MAX_DATABASE_CHUNK_BYTES &&
+    isPowerOfTwo(previous / base) &&
     chunks(previous) <= maxChunks && (previous === base || chunks(previous) >= maxChunks / 4)
   ) {
     return previous;
@@ -237,8 +234,22 @@ export function databaseChunkBytes(
   return length;
 }
 
+/**
+ * The limit M a backup cuts databases with (FORMAT.md §7.4): `maxChunks`,
+ * or MAX_DATABASE_CHUNKS when not given. RangeError unless a whole number ≥ 1.
+ */
+export function databaseChunkLimit(maxChunks = MAX_DATABASE_CHUNKS): number {
+  if (!Number.isSafeInteger(maxChunks) || maxChunks < 1) {
+    throw new RangeError(
+      `Cannot cut databases into at most ${maxChunks} chunks: expected a whole number of at least 1`,
+    );
+  }
+  return maxChunks;
+}
+
+/** 1, 2, 4...: a whole number (n ≤ 2^31) with one bit set. */
 function isPowerOfTwo(n: number): boolean {
-  return n >= 1 && (n & (n - 1)) === 0;
+  return Number.isInteger(n) && n >= 1 && n <= 2 ** 31 && (n & (n - 1)) === 0;
 }
 
 /** A captured database, ready to be read: the copy, its page size and the node's record. */

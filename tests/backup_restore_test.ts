@@ -1,7 +1,7 @@
 // The main job end to end through the CLI (issue #5's acceptance): backup,
 // restore, incremental and dedup behaviour, failures.
 
-import { assertEquals, assertTrue } from "./_assert.ts";
+import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import { pseudoRandomBytes } from "./_data.ts";
@@ -417,5 +417,42 @@ Deno.test("restore with the worker pool and many files at once finishes and is e
       ]).finally(() => clearTimeout(watchdog));
       assertEquals(result.files, 63);
       assertEquals(await snapshotOf(`${dir}/out/many`), await snapshotOf(`${dir}/src/many`));
+    });
+  }));
+
+Deno.test("a large file is synced as it is restored; a failed sync on the way fails the file and leaves nothing", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    const data = pseudoRandomBytes(80 * 1024 * 1024, 42);
+    await Deno.writeFile(`${dir}/src/video.mp4`, data);
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await repository.backup({ paths: [`${dir}/src`], workers: 0 });
+      const original = Deno.FsFile.prototype.syncData;
+      let calls = 0;
+      try {
+        // Count the syncs of a good restore: more than the one before the rename.
+        Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
+          calls++;
+          return original.call(this);
+        };
+        await repository.restore("latest", { target: `${dir}/good`, workers: 0 });
+        assertEquals(await Deno.readFile(`${dir}/good/src/video.mp4`), data);
+        assertTrue(calls >= 2, `${calls} syncs for 80 MiB`);
+
+        // The first sync fails, as a disk error reports itself once (Linux),
+        // and the later ones succeed: the file must still fail.
+        calls = 0;
+        Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
+          return ++calls === 1 ? Promise.reject(new Error("EIO on the way")) : original.call(this);
+        };
+        await assertRejects(
+          () => repository.restore("latest", { target: `${dir}/bad`, workers: 0 }),
+          Error,
+          "EIO on the way",
+        );
+      } finally {
+        Deno.FsFile.prototype.syncData = original;
+      }
+      assertEquals(await Array.fromAsync(Deno.readDir(`${dir}/bad/src`)), []);
     });
   }));

@@ -5,8 +5,8 @@
 
 import { assertEquals, assertTrue } from "./_assert.ts";
 import { createHash } from "node:crypto";
-import { DatabaseSync } from "node:sqlite";
 import { MAX_DATABASE_CHUNKS } from "../src/sqlite.ts";
+import { buildIncompressibleDatabase } from "../bench/peers/make_corpus.ts";
 
 const GIB = 1024 * 1024 * 1024;
 const BUDGET_BYTES = 300 * 1024 * 1024;
@@ -15,6 +15,13 @@ const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 const FLAGS: string[] = String(
   JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks.cofre,
 ).split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
+
+/** The CLI's environment for a repository in `dir`. */
+const cliEnv = (dir: string) => ({
+  COFRE_PASSWORD: "vivid otter juggles lanterns",
+  COFRE_REPOSITORY: `${dir}/repo`,
+});
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 /** Writes `size` bytes that never repeat a chunk: one random block, XORed with a different byte per copy. */
 async function writeBigFile(path: string, size: number): Promise<string> {
@@ -44,6 +51,20 @@ async function hashFile(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const piece of (await Deno.open(path)).readable) hash.update(piece);
   return hash.digest("hex");
+}
+
+/** Fails the test early, and says why, when `dir`'s disk has less than `bytes` free. */
+async function assertFreeSpace(dir: string, bytes: number): Promise<void> {
+  const df = new TextDecoder().decode(
+    (await new Deno.Command("df", { args: ["-k", dir] }).output()).stdout,
+  );
+  const free = Number(/\S+\s+\d+\s+\d+\s+(\d+)/.exec(df.split("\n")[1]!)?.[1] ?? 0) * 1024;
+  assertTrue(
+    free > bytes,
+    `the memory test needs ${(bytes / GIB).toFixed(0)} GiB free in ${dir}, found ${
+      (free / GIB).toFixed(1)
+    }`,
+  );
 }
 
 /** Runs the CLI and reports its exit code and peak RSS. */
@@ -80,20 +101,10 @@ Deno.test("a 2 GiB file backs up and restores with a peak RSS under 300 MiB", as
       console.log("memory test: /proc is Linux-only; not measured on this system");
       return;
     }
-    const free = Number(
-      /\S+\s+\d+\s+\d+\s+(\d+)/.exec(
-        new TextDecoder().decode(
-          (await new Deno.Command("df", { args: ["-k", dir] }).output()).stdout,
-        ).split("\n")[1]!,
-      )?.[1] ?? 0,
-    ) * 1024;
-    assertTrue(
-      free > 7 * GIB,
-      `the memory test needs 7 GiB free in ${dir}, found ${(free / GIB).toFixed(1)}`,
-    );
+    await assertFreeSpace(dir, 7 * GIB);
     await Deno.mkdir(`${dir}/src`);
     const digest = await writeBigFile(`${dir}/src/video.mp4`, SIZE_BYTES);
-    const env = { COFRE_PASSWORD: "vivid otter juggles lanterns", COFRE_REPOSITORY: `${dir}/repo` };
+    const env = cliEnv(dir);
     assertEquals((await runMeasured(["init"], env)).code, 0);
     const backup = await runMeasured(["backup", `${dir}/src`], env);
     assertEquals(backup.code, 0, backup.stderr);
@@ -101,7 +112,6 @@ Deno.test("a 2 GiB file backs up and restores with a peak RSS under 300 MiB", as
     const restore = await runMeasured(["restore", "latest", "--target", `${dir}/out`], env);
     assertEquals(restore.code, 0, restore.stderr);
     assertEquals(await hashFile(`${dir}/out/src/video.mp4`), digest);
-    const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
     console.log(
       `peak RSS: backup ${mib(backup.peak)}, restore ${mib(restore.peak)} (budget ${
         mib(BUDGET_BYTES)
@@ -125,28 +135,17 @@ Deno.test("a database of as many chunks as FORMAT.md §7.4 allows backs up, rest
   const dir = await Deno.makeTempDir({ prefix: "cofre-memory-db-" });
   try {
     await Deno.mkdir(`${dir}/src`);
-    // One random 4,000-byte row a 4 KiB page, so nothing compresses and
-    // every page is a chunk: just under M pages, the most single pages.
+    // Just under M pages of random rows: the most single pages, each a chunk.
+    await assertFreeSpace(dir, 3 * GIB);
     const path = `${dir}/src/msgstore.db`;
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF");
-    db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
-    const insert = db.prepare("INSERT INTO rows (body) VALUES (?)");
-    const random = new Uint8Array(64000);
-    db.exec("BEGIN");
-    for (let i = 0; i < Math.floor(MAX_DATABASE_CHUNKS * 0.99); i++) {
-      if (i % 16 === 0) crypto.getRandomValues(random);
-      insert.run(random.subarray((i % 16) * 4000, (i % 16) * 4000 + 4000));
-    }
-    db.exec("COMMIT");
-    db.close();
+    buildIncompressibleDatabase(path, Math.floor(MAX_DATABASE_CHUNKS * 0.99));
     const pages = (await Deno.stat(path)).size / 4096;
     assertTrue(
       pages > MAX_DATABASE_CHUNKS * 0.98 && pages <= MAX_DATABASE_CHUNKS,
       `${pages} pages`,
     );
     const digest = await hashFile(path);
-    const env = { COFRE_PASSWORD: "vivid otter juggles lanterns", COFRE_REPOSITORY: `${dir}/repo` };
+    const env = cliEnv(dir);
     assertEquals((await runMeasured(["init"], env)).code, 0);
     const backup = await runMeasured(["backup", `${dir}/src`], env);
     assertEquals(backup.code, 0, backup.stderr);
@@ -155,7 +154,6 @@ Deno.test("a database of as many chunks as FORMAT.md §7.4 allows backs up, rest
     assertEquals(await hashFile(`${dir}/out/src/msgstore.db`), digest);
     const check = await runMeasured(["check", "--read-data"], env);
     assertEquals(check.code, 0, check.stderr);
-    const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
     console.log(
       `${pages} pages; peak RSS: backup ${mib(backup.peak)}, restore ${mib(restore.peak)}, ` +
         `check --read-data ${mib(check.peak)} (budget ${mib(BUDGET_BYTES)})`,

@@ -135,7 +135,7 @@ Deno.test("a database's chunks double until it makes at most M of them; the pare
     assertThrows(
       () => databaseChunkBytes({ pageSize: 4096, size: GiB, maxChunks }),
       RangeError,
-      "chunks at most",
+      "a whole number of at least 1",
     );
   }
 });
@@ -589,11 +589,13 @@ Deno.test("a database over the chunk limit is cut in longer runs, recorded in it
       const kept = await lengths(repository);
       assertEquals(kept.chunkBytes, c);
       assertTrue(grown.snapshot.stats.newBlobs < cut.lengths.length, "most chunks deduplicated");
+      const snapshots = (await repository.snapshots()).length;
       await assertRejects(
         () => repository.backup({ paths: [`${dir}/src`], maxDatabaseChunks: 0 }),
         RangeError,
-        "maxDatabaseChunks",
+        "a whole number of at least 1",
       );
+      assertEquals((await repository.snapshots()).length, snapshots, "refused before any work");
 
       // A higher limit the old cut falls a quarter short of: single pages again
       // (once the database is read again: an unchanged one keeps its node).

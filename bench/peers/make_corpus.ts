@@ -313,6 +313,31 @@ const FIRST_NAMES = ["Ana", "Bruno", "Carla", "Diego", "Elisa", "Fábio", "Gabi"
 const SURNAMES = ["Silva", "Souza", "Costa", "Lima", "Rocha", "Alves", "Nunes", "Pires"];
 
 /**
+ * A rollback-journal database of `rows` random 4,000-byte rows at `path`:
+ * one 4 KiB page each, nothing compresses, so every page is a chunk of its
+ * own (FORMAT.md §7.4). The worst case for a backup's memory, used by
+ * bench/large_database.ts and tests/memory_test.ts.
+ */
+export function buildIncompressibleDatabase(path: string, rows: number): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF");
+    db.exec("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+    const insert = db.prepare("INSERT INTO rows (body) VALUES (?)");
+    const random = new Uint8Array(16 * 4000);
+    db.exec("BEGIN");
+    for (let i = 0; i < rows; i++) {
+      if (i % 16 === 0) crypto.getRandomValues(random);
+      insert.run(random.subarray((i % 16) * 4000, (i % 16) * 4000 + 4000));
+      if (i % 100_000 === 99_999) db.exec("COMMIT; BEGIN");
+    }
+    db.exec("COMMIT");
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * Creates msgstore.db at `path`: contacts, conversations and messages whose
  * text is taken from fortunes, until the file reaches `targetBytes`.
  */
