@@ -10,8 +10,15 @@ import {
   mutateCorpus,
   summarizeCorpus,
 } from "../bench/peers/make_corpus.ts";
-import { benchTool, evaluateTargets, formatReport, runComparison } from "../bench/peers/run.ts";
-import type { ToolName, ToolResult } from "../bench/peers/run.ts";
+import {
+  benchPart,
+  benchTool,
+  evaluateTargets,
+  formatReport,
+  PART_NAMES,
+  runComparison,
+} from "../bench/peers/run.ts";
+import type { PartResult, ToolName, ToolResult } from "../bench/peers/run.ts";
 
 const SMALL = { mediaMb: 1.5, videoMb: 0.5, dbMb: 1 };
 
@@ -30,12 +37,12 @@ async function installed(command: string): Promise<boolean> {
 
 function assertRecord(result: ToolResult): void {
   assertEquals(result.status, "ok", `${result.tool}: ${result.reason}`);
-  assertEquals(result.steps.map((step) => step.step), [
-    "first backup",
-    "unchanged re-backup",
-    "backup after 1% change",
-    "restore",
-  ]);
+  assertEquals(
+    result.steps.map((step) => step.step),
+    "part" in result
+      ? ["first backup", "restore"]
+      : ["first backup", "unchanged re-backup", "backup after 1% change", "restore"],
+  );
   for (const step of result.steps) {
     assertTrue(step.seconds > 0, `${result.tool} ${step.step}: seconds`);
     assertTrue(step.bytes > 0, `${result.tool} ${step.step}: bytes`);
@@ -47,6 +54,15 @@ function assertRecord(result: ToolResult): void {
     );
   }
   assertTrue(result.verification?.ok, `${result.tool}: ${result.verification?.mismatches}`);
+}
+
+/** A part's record: both steps, and a verified restore of only that part's files. */
+function assertPart(result: PartResult, corpusFiles: number): void {
+  assertRecord(result);
+  const files = result.verification!.files;
+  if (result.part === "database") assertEquals(files, 1);
+  else assertEquals(files, corpusFiles - 1);
+  assertEquals(result.steps[0]!.bytes, result.steps[1]!.bytes);
 }
 
 Deno.test("make_corpus builds the same corpus twice and mutate() changes it the same way", async () => {
@@ -105,9 +121,21 @@ Deno.test("run.ts times restic and borg on a small corpus and verifies their res
   try {
     await buildCorpus(`${work}/corpus`, { ...SMALL, seed: "test" });
     const corpusBefore = await summarizeCorpus(`${work}/corpus`);
-    const report = await runComparison({ corpus: `${work}/corpus`, tools, work: `${work}/run` });
+    const report = await runComparison({
+      corpus: `${work}/corpus`,
+      tools,
+      work: `${work}/run`,
+      parts: true,
+    });
     assertEquals(report.results.map((result) => result.tool), tools);
     for (const result of report.results) assertRecord(result);
+    // Each part alone, every tool: the media folder's files, then the database's one.
+    assertEquals(
+      report.parts?.map((part) => `${part.part} ${part.tool}`),
+      PART_NAMES.flatMap((part) => tools.map((tool) => `${part} ${tool}`)),
+    );
+    for (const part of report.parts!) assertPart(part, corpusBefore.files);
+    assertTrue(formatReport(report).includes("each part alone"));
     assertTrue(report.mutation !== undefined && report.mutation.mediaFilesChanged >= 1);
     // The pristine corpus is never touched: every tool works on a copy.
     assertEquals((await summarizeCorpus(`${work}/corpus`)).bytes, corpusBefore.bytes);
@@ -137,13 +165,15 @@ switch (rest[0]) {
     try { Deno.statSync(repo + "/snapshots"); } catch { console.error("no repository"); Deno.exit(10); }
     const n = [...Deno.readDirSync(repo + "/snapshots")].length;
     copy(rest[1], repo + "/snapshots/" + n);
+    Deno.writeTextFileSync(repo + "/name", rest[1].split("/").pop());
     console.log(JSON.stringify({ snapshot_id: String(n) }));
     break;
   }
   case "restore": {
     try { Deno.statSync(repo + "/snapshots"); } catch { console.error("no repository"); Deno.exit(10); }
     const n = [...Deno.readDirSync(repo + "/snapshots")].length - 1;
-    copy(repo + "/snapshots/" + n, rest[rest.indexOf("--target") + 1] + "/src");
+    const name = Deno.readTextFileSync(repo + "/name");
+    copy(repo + "/snapshots/" + n, rest[rest.indexOf("--target") + 1] + "/" + name);
     break;
   }
   default: console.error("error: unknown command '" + rest[0] + "'"); Deno.exit(2);
@@ -168,6 +198,16 @@ Deno.test("run.ts drives a Cofre CLI through the contract, and skips one without
     assertEquals(result.snapshots, 3);
     const targets = evaluateTargets([result]);
     assertTrue(targets.every((target) => target.verdict === "n/a"), "no peer, no verdict");
+    const files = (await summarizeCorpus(`${work}/corpus`)).files;
+    for (const part of PART_NAMES) {
+      const alone = await benchPart("cofre", part, {
+        corpus: `${work}/corpus`,
+        work: `${work}/run`,
+        cofreCli: `${work}/cofre/cli/main.ts`,
+      });
+      assertEquals(alone.part, part);
+      assertPart(alone, files);
+    }
 
     // This checkout's CLI: skipped while backup is missing, otherwise a full record.
     const logged: string[] = [];

@@ -6,7 +6,7 @@
 //
 //   npx deno run -A bench/peers/run.ts --corpus /tmp/cofre-corpus [--tools cofre,restic,borg]
 //       [--json results.json] [--work DIR] [--keep] [--drop-caches] [--borg-compression zstd,3]
-//       [--repeat 3]
+//       [--repeat 3] [--parts]
 
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -72,6 +72,20 @@ export interface ToolResult {
   localStateBytes?: number;
 }
 
+/** The corpus's two kinds of content, each timed alone with `--parts`. */
+export type PartName = "media" | "database";
+export const PART_NAMES: readonly PartName[] = ["media", "database"];
+/** Where each part lies in the corpus (bench/peers/README.md, "The corpus"). */
+const PART_PATHS: Record<PartName, string> = { media: "media", database: "msgstore.db" };
+
+/**
+ * One part of the corpus backed up alone into a fresh repository and
+ * restored: which content a whole-corpus figure's time goes to.
+ */
+export interface PartResult extends ToolResult {
+  part: PartName;
+}
+
 export interface TargetResult {
   target: string;
   /** Cofre's figure over the peer's, oriented so that bigger is better, except repository size. */
@@ -96,6 +110,8 @@ export interface RunOptions {
   repeat?: number;
   /** Percentage of media files the mutation step changes. */
   percent?: number;
+  /** Also time each part of the corpus alone (first backup and restore): `PART_NAMES`. */
+  parts?: boolean;
   log?: (line: string) => void;
 }
 
@@ -116,6 +132,8 @@ export interface RunResult {
   mutation?: MutationReport;
   results: ToolResult[];
   targets: TargetResult[];
+  /** With `parts`: per part, per tool, each step the median of the rounds. */
+  parts?: PartResult[];
 }
 
 const PASSWORD = "benchmark-passphrase-7f3a9c";
@@ -390,6 +408,13 @@ async function restoredRoot(
   return candidates[0]!;
 }
 
+/** A folder at `to` holding only `part` of the corpus at `corpus`, as the corpus holds it. */
+async function copyPart(corpus: string, part: PartName, to: string): Promise<void> {
+  await Deno.remove(to, { recursive: true }).catch(() => {});
+  await Deno.mkdir(to, { recursive: true });
+  await copyTree(`${corpus}/${PART_PATHS[part]}`, `${to}/${PART_PATHS[part]}`);
+}
+
 async function copyTree(from: string, to: string): Promise<void> {
   await Deno.remove(to, { recursive: true }).catch(() => {});
   // -a keeps mtimes, so every tool starts from the same metadata too.
@@ -453,14 +478,59 @@ export async function preparePeer(
   return { peer, home, env: { ...Deno.env.toObject(), ...peer.env(home) } };
 }
 
+/** What `timeStep` needs of the tool it times. */
+interface StepContext {
+  tool: ToolName;
+  env: Record<string, string>;
+  /** The folder backed up: its size is the step's byte count. */
+  source: string;
+  repo: string;
+  /** Where GNU time writes the peak RSS; null without GNU time. */
+  rssFile: string | null;
+  options: RunOptions;
+}
+
+/** Runs one timed step; its record, or why it failed. */
+async function timeStep(
+  { tool, env, source, repo, rssFile, options }: StepContext,
+  name: StepName,
+  invocation: Invocation,
+): Promise<StepResult | string> {
+  const log = options.log ?? (() => {});
+  const bytes = (await summarizeCorpus(source)).bytes;
+  await settle(options.dropCaches ?? false);
+  const outcome = await timed(invocation, env, rssFile);
+  if (outcome.code !== 0) {
+    return `Cannot run the ${name} with ${tool}: exit ${outcome.code}: ${tail(outcome.stderr)}`;
+  }
+  await settle(false);
+  const record: StepResult = {
+    step: name,
+    seconds: outcome.seconds,
+    bytes,
+    mbPerSecond: bytes / MB / outcome.seconds,
+    peakRssKib: outcome.peakRssKib,
+    repoBytes: await diskUsage(repo),
+  };
+  const summary = jsonSummary(outcome.stdout);
+  if (summary !== undefined) record.summary = summary;
+  if (tool === "cofre" && name !== "restore" && !hasSnapshotId(summary)) {
+    log(`cofre: warning: backup --json printed no "snapshot_id" (the CLI contract wants one)`);
+  }
+  log(`${tool}: ${name}: ${outcome.seconds.toFixed(2)} s, ${record.mbPerSecond.toFixed(1)} MB/s`);
+  return record;
+}
+
 /**
  * Runs the four steps for one tool on a private copy of the corpus at
  * `${work}/src` (the same path for every tool, so stored paths match).
- * Never throws for a tool's own failure: the result says "failed" and why.
+ * With `part`, only that part is copied (to `${work}/part`), backed up once
+ * and restored. Never throws for a tool's own failure: the result says
+ * "failed" and why.
  */
 export async function benchTool(
   tool: ToolName,
-  options: RunOptions & { work: string },
+  options: RunOptions & { work: string; part?: PartName },
 ): Promise<ToolResult & { mutation?: MutationReport }> {
   const log = options.log ?? (() => {});
   const { peer, home, env } = await preparePeer(tool, options);
@@ -477,7 +547,8 @@ export async function benchTool(
   }
   result.version = probe.version;
 
-  const source = `${options.work}/src`;
+  const part = options.part;
+  const source = part ? `${options.work}/part` : `${options.work}/src`;
   const repo = `${home}/repo`;
   const target = `${home}/restore`;
   const rssFile = (await gnuTime()) ? `${home}/rss.txt` : null;
@@ -486,44 +557,21 @@ export async function benchTool(
     return { ...result, status: "failed" as const, reason };
   };
 
-  await copyTree(options.corpus, source);
+  if (part) await copyPart(options.corpus, part, source);
+  else await copyTree(options.corpus, source);
   const init = await run(peer.init(repo), env);
   if (init.code !== 0) {
     return fail(`Cannot init a ${tool} repository: exit ${init.code}: ${tail(init.stderr)}`);
   }
 
-  const step = async (name: StepName, invocation: Invocation): Promise<StepResult | string> => {
-    const bytes = (await summarizeCorpus(source)).bytes;
-    await settle(options.dropCaches ?? false);
-    const outcome = await timed(invocation, env, rssFile);
-    if (outcome.code !== 0) {
-      return `Cannot run the ${name} with ${tool}: exit ${outcome.code}: ${tail(outcome.stderr)}`;
-    }
-    await settle(false);
-    const record: StepResult = {
-      step: name,
-      seconds: outcome.seconds,
-      bytes,
-      mbPerSecond: bytes / MB / outcome.seconds,
-      peakRssKib: outcome.peakRssKib,
-      repoBytes: await diskUsage(repo),
-    };
-    const summary = jsonSummary(outcome.stdout);
-    if (summary !== undefined) record.summary = summary;
-    if (tool === "cofre" && name !== "restore" && !hasSnapshotId(summary)) {
-      log(`cofre: warning: backup --json printed no "snapshot_id" (the CLI contract wants one)`);
-    }
-    log(
-      `${tool}: ${name}: ${outcome.seconds.toFixed(2)} s, ${record.mbPerSecond.toFixed(1)} MB/s`,
-    );
-    return record;
-  };
+  const context = { tool, env, source, repo, rssFile, options };
+  const step = (name: StepName, invocation: Invocation) => timeStep(context, name, invocation);
 
   const backups: [StepName, string][] = [
     ["first backup", "first"],
     ["unchanged re-backup", "unchanged"],
     ["backup after 1% change", "changed"],
-  ];
+  ].slice(0, part ? 1 : 3) as [StepName, string][];
   for (const [name, label] of backups) {
     if (name === "backup after 1% change") {
       result.mutation = await mutateCorpus(source, { percent: options.percent });
@@ -544,7 +592,8 @@ export async function benchTool(
 
   const expected = await treeDigest(source);
   await Deno.mkdir(target, { recursive: true });
-  const restore = await step("restore", peer.restore(repo, target, "changed"));
+  const last = backups[backups.length - 1]![1];
+  const restore = await step("restore", peer.restore(repo, target, last));
   if (typeof restore === "string") return fail(restore);
   result.steps.push(restore);
   const root = await restoredRoot(target, source, expected.keys().next().value);
@@ -557,8 +606,19 @@ export async function benchTool(
   if (!options.keep) {
     await Deno.remove(target, { recursive: true });
     await Deno.remove(repo, { recursive: true });
+    if (part) await Deno.remove(source, { recursive: true });
   }
   return result;
+}
+
+/** `part` of the corpus alone, timed with `tool`: a first backup and its restore. */
+export async function benchPart(
+  tool: ToolName,
+  part: PartName,
+  options: RunOptions & { work: string },
+): Promise<PartResult> {
+  const { mutation: _none, ...result } = await benchTool(tool, { ...options, part });
+  return { part, ...result };
 }
 
 function tail(text: string): string {
@@ -627,7 +687,7 @@ export function evaluateTargets(results: ToolResult[]): TargetResult[] {
  * of its median-time round (the lower middle for an even count), with all
  * times in `samples`.
  */
-export function mergeRounds(rounds: ToolResult[][]): ToolResult[] {
+export function mergeRounds<T extends ToolResult>(rounds: T[][]): T[] {
   const first = rounds[0] ?? [];
   if (rounds.length <= 1) return first;
   return first.map((result, index) => {
@@ -658,6 +718,7 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
   const corpus = await summarizeCorpus(options.corpus);
   const loadBefore = await loadAverage();
   const rounds: ToolResult[][] = [];
+  const partRounds: PartResult[][] = [];
   let mutation: MutationReport | undefined;
   let mutatedDigest: string | undefined;
   const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
@@ -682,6 +743,15 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
         }
       }
       rounds.push(results);
+      if (options.parts) {
+        const parts: PartResult[] = [];
+        for (const part of PART_NAMES) {
+          for (const tool of options.tools ?? TOOL_NAMES) {
+            parts.push(await benchPart(tool, part, { ...options, work }));
+          }
+        }
+        partRounds.push(parts);
+      }
     }
   } finally {
     if (!options.keep && options.work === undefined) {
@@ -708,6 +778,7 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
     mutation,
     results: mergeRounds(rounds),
     targets: evaluateTargets(mergeRounds(rounds)),
+    ...(options.parts ? { parts: mergeRounds(partRounds) } : {}),
   };
 }
 
@@ -779,6 +850,7 @@ export function formatReport(report: RunResult): string {
     );
     lines.push(`  settings: ${result.settings}`);
   }
+  if (report.parts) lines.push("", ...formatParts(report.parts));
   lines.push("");
   lines.push("targets (issue):");
   for (const target of report.targets) {
@@ -789,6 +861,63 @@ export function formatReport(report: RunResult): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * The parts table: each tool's time on each part alone, and its throughput
+ * over restic's on the same part (restic's seconds / the tool's).
+ */
+export function formatParts(parts: PartResult[]): string[] {
+  const lines = ["each part alone (a fresh repository: first backup, then restore):"];
+  const header = [
+    "part",
+    "MB",
+    "tool",
+    "backup s",
+    "restore s",
+    "backup vs restic",
+    "restore vs restic",
+  ];
+  const rows: string[][] = [];
+  const seconds = (result: PartResult | undefined, step: StepName) =>
+    result?.status === "ok" && result.verification?.ok
+      ? result.steps.find((s) => s.step === step)?.seconds
+      : undefined;
+  for (const result of parts) {
+    const restic = parts.find((other) => other.part === result.part && other.tool === "restic");
+    const backup = seconds(result, "first backup");
+    const restore = seconds(result, "restore");
+    if (backup === undefined || restore === undefined) {
+      const why = result.status === "ok"
+        ? `restore MISMATCH: ${result.verification?.mismatches.join(", ")}`
+        : `${result.status}: ${result.reason ?? ""}`;
+      lines.push(`  ${result.part} ${result.tool}: ${why}`);
+      continue;
+    }
+    const versus = (mine: number, step: StepName) => {
+      const theirs = seconds(restic, step);
+      return theirs === undefined ? "-" : `${(theirs / mine).toFixed(2)}x`;
+    };
+    rows.push([
+      result.part,
+      (result.steps[0]!.bytes / MB).toFixed(1),
+      result.tool,
+      backup.toFixed(2),
+      restore.toFixed(2),
+      versus(backup, "first backup"),
+      versus(restore, "restore"),
+    ]);
+  }
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length))
+  );
+  const format = (row: string[]) =>
+    row.map((cell, column) =>
+      column === 0 || column === 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)
+    ).join("  ");
+  lines.push(`  ${format(header)}`);
+  for (const row of rows) lines.push(`  ${format(row)}`);
+  return lines;
 }
 
 if (import.meta.main) {
@@ -805,6 +934,7 @@ if (import.meta.main) {
       cofre: { type: "string" },
       percent: { type: "string" },
       repeat: { type: "string" },
+      parts: { type: "boolean" },
       "media-mb": { type: "string" },
       "video-mb": { type: "string" },
       "db-mb": { type: "string" },
@@ -814,7 +944,7 @@ if (import.meta.main) {
     console.error(
       "usage: run.ts --corpus DIR [--tools cofre,restic,borg] [--json FILE] [--work DIR] [--keep]\n" +
         "              [--drop-caches] [--borg-compression zstd,3] [--cofre path/to/cli/main.ts]\n" +
-        "              [--percent 1] [--repeat 1] [--media-mb N --video-mb N --db-mb N (to build a missing corpus)]",
+        "              [--percent 1] [--repeat 1] [--parts] [--media-mb N --video-mb N --db-mb N (to build a missing corpus)]",
     );
     Deno.exit(2);
   }
@@ -848,6 +978,7 @@ if (import.meta.main) {
       cofreCli: values.cofre,
       percent: values.percent === undefined ? undefined : Number(values.percent),
       repeat: values.repeat === undefined ? undefined : Number(values.repeat),
+      parts: values.parts,
       log,
     });
   } catch (error) {
@@ -859,7 +990,7 @@ if (import.meta.main) {
     await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
     console.log(`\nall figures: ${values.json}`);
   }
-  const failed = report.results.some((r) =>
+  const failed = [...report.results, ...(report.parts ?? [])].some((r) =>
     r.status === "failed" || (r.verification && !r.verification.ok)
   );
   Deno.exit(failed ? 1 : 0);
