@@ -52,6 +52,9 @@ function assertRecord(result: ToolResult): void {
       step.peakRssKib === null || step.peakRssKib > 0,
       `${result.tool} ${step.step}: peak RSS`,
     );
+    // The sync after a restore is timed apart; after a backup it is not reported.
+    assertEquals(step.flushSeconds !== undefined, step.step === "restore");
+    assertTrue((step.flushSeconds ?? 0) >= 0, `${result.tool} ${step.step}: sync time`);
   }
   assertTrue(result.verification?.ok, `${result.tool}: ${result.verification?.mismatches}`);
 }
@@ -142,6 +145,7 @@ Deno.test("run.ts times restic and borg on a small corpus and verifies their res
     assertEquals(report.targets.length, 5);
     assertTrue(report.targets.every((target) => target.verdict === "n/a"));
     assertTrue(formatReport(report).includes("restore verified"));
+    assertTrue(formatReport(report).includes("restore, then sync"));
   } finally {
     await Deno.remove(work, { recursive: true });
   }

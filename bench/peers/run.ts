@@ -45,6 +45,13 @@ export interface StepResult {
   repoBytes: number;
   /** Seconds of this step in every round, when there was more than one. */
   samples?: number[];
+  /**
+   * After a restore: the seconds `sync` then took to flush what the tool
+   * left in the page cache. Cofre syncs each file before renaming it into
+   * place; restic and borg leave that to the kernel, so their restores end
+   * sooner and their data reaches the disk later.
+   */
+  flushSeconds?: number;
   /** What the tool printed as its JSON summary, when it prints one. */
   summary?: unknown;
 }
@@ -503,7 +510,9 @@ async function timeStep(
   if (outcome.code !== 0) {
     return `Cannot run the ${name} with ${tool}: exit ${outcome.code}: ${tail(outcome.stderr)}`;
   }
+  const flushStart = performance.now();
   await settle(false);
+  const flushSeconds = (performance.now() - flushStart) / 1000;
   const record: StepResult = {
     step: name,
     seconds: outcome.seconds,
@@ -512,6 +521,7 @@ async function timeStep(
     peakRssKib: outcome.peakRssKib,
     repoBytes: await diskUsage(repo),
   };
+  if (name === "restore") record.flushSeconds = flushSeconds;
   const summary = jsonSummary(outcome.stdout);
   if (summary !== undefined) record.summary = summary;
   if (tool === "cofre" && name !== "restore" && !hasSnapshotId(summary)) {
@@ -849,6 +859,13 @@ export function formatReport(report: RunResult): string {
         (result.snapshots === undefined ? "" : `; snapshots --json lists ${result.snapshots}`),
     );
     lines.push(`  settings: ${result.settings}`);
+    const restore = stepOf(result, "restore");
+    if (restore?.flushSeconds !== undefined) {
+      lines.push(
+        `  restore, then sync: ${(restore.seconds + restore.flushSeconds).toFixed(2)} s ` +
+          `(the sync ${restore.flushSeconds.toFixed(2)} s)`,
+      );
+    }
   }
   if (report.parts) lines.push("", ...formatParts(report.parts));
   lines.push("");
@@ -858,6 +875,19 @@ export function formatReport(report: RunResult): string {
       `  ${target.verdict.padEnd(4)}  ${target.target}: ${
         target.ratio === null ? "n/a (cofre or the peer did not run)" : target.ratio.toFixed(2)
       }`,
+    );
+  }
+  const durable = (tool: ToolName) => {
+    const restore = stepOf(report.results.find((result) => result.tool === tool), "restore");
+    return restore?.flushSeconds === undefined ? undefined : restore.seconds + restore.flushSeconds;
+  };
+  const cofreDurable = durable("cofre");
+  const resticDurable = durable("restic");
+  if (cofreDurable !== undefined && resticDurable !== undefined) {
+    lines.push(
+      `  (not a target: restore, then sync, cofre / restic: ${
+        (resticDurable / cofreDurable).toFixed(2)
+      })`,
     );
   }
   return lines.join("\n");
