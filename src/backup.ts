@@ -507,7 +507,13 @@ export async function backup(
         // A job that failed fails the file: the rest of a large database is not read for nothing.
         if (failed) break;
       }
-      const part = Promise.all(jobs).then(async (done) => {
+      // Every job settles before its part does: none may still read the copy once the caller releases it.
+      const part = Promise.allSettled(jobs).then(async (outcomes) => {
+        const failure = outcomes.find((outcome) => outcome.status === "rejected");
+        if (failure) throw (failure as PromiseRejectedResult).reason;
+        const done = outcomes.map((outcome) =>
+          (outcome as PromiseFulfilledResult<{ ids: Uint8Array; size: number }>).value
+        );
         const ids = concatBytes(...done.map((job) => job.ids));
         return {
           list: await storeList(hexIds(ids, 0, ids.length / CHUNK_ID_BYTES)),

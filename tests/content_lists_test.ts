@@ -9,12 +9,18 @@ import { cofre } from "./_cli.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
 import {
+  backup,
+  BlobIndex,
   CONTENT_LIST_IDS,
+  InlineBlobCrypto,
   LocalStorage,
   MemoryStorage,
   Repository,
+  signingKeyFromSeed,
   type TreeNode,
 } from "../mod.ts";
+import { randomBlobKeys } from "./_blob_keys.ts";
+import type { BlobCrypto } from "../src/workers.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 const FAST = { memoryKib: 64, iterations: 1, parallelism: 1 };
@@ -172,4 +178,67 @@ Deno.test("check names the file whose content list is damaged, with and without 
     } finally {
       await again.close();
     }
+  }));
+
+Deno.test("a database whose job fails mid-part is given up once no other job of it still reads the copy", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/src`);
+    writeRows(`${dir}/src/msgstore.db`, 0, ROWS, 1);
+    const { keys } = await randomBlobKeys();
+    const inline = new InlineBlobCrypto(keys, {
+      level: 3,
+      chunker: { minSize: 65536, avgSize: 262144, maxSize: 1048576, normalization: 2, seed: 5n },
+    });
+    // The first part's second job fails at once; every other job first waits
+    // a little, then checks that the database's copy is still there.
+    const readWithoutCopy: string[] = [];
+    let running = 0;
+    const crypto: BlobCrypto = {
+      parallelism: 2,
+      hash: (bytes) => inline.hash(bytes),
+      seal: (type, bytes, id) => inline.seal(type, bytes, id),
+      openMany: (type, ids, sealed, lengths) => inline.openMany(type, ids, sealed, lengths),
+      open: (type, id, sealed, length) => inline.open(type, id, sealed, length),
+      captureDatabase: (path, to) => inline.captureDatabase(path, to),
+      restore: (job) => inline.restore(job),
+      close: () => inline.close(),
+      async backup(
+        job: Parameters<BlobCrypto["backup"]>[0],
+        sink: Parameters<BlobCrypto["backup"]>[1],
+      ) {
+        running++;
+        try {
+          if (job.range?.offset === (CONTENT_LIST_IDS / 4) * 4096) {
+            throw new Error("injected job failure");
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          if (job.range && !(await Deno.stat(job.path).catch(() => null))) {
+            readWithoutCopy.push(`${job.range.offset}`);
+          }
+          return await inline.backup(job, sink);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const signing = await signingKeyFromSeed(new Uint8Array(32).fill(3));
+    const result = await backup({
+      storage: new MemoryStorage(),
+      keys: {
+        meta: keys.meta,
+        signingKey: signing.privateKey,
+        publicKey: signing.publicKey,
+        repositoryId: new Uint8Array(16).fill(9),
+      },
+      crypto,
+      index: new BlobIndex(),
+      snapshots: [],
+      previous: null,
+    }, { paths: [`${dir}/src`] });
+    // An unreadable source file: the snapshot records it, and the rest is backed up (exit 3).
+    const failed = result.snapshot.failed ?? [];
+    assertEquals(failed.map((f) => f.path), [`${dir}/src/msgstore.db`]);
+    assertTrue(failed[0]!.error.includes("injected job failure"), failed[0]!.error);
+    assertEquals(running, 0, "a job still ran after the backup ended");
+    assertEquals(readWithoutCopy, [], "jobs ran after the copy was released");
   }));
