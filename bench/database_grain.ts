@@ -9,7 +9,7 @@
 // most 0.2× what restic stores for it.
 //
 //   npx deno run -A bench/database_grain.ts [--db /tmp/cofre-corpus/msgstore.db] [--rounds 2]
-//       [--work /tmp/cofre-grain]
+//       [--work /tmp/cofre-grain] [--json results.json]
 
 import { parseArgs } from "node:util";
 import { LocalStorage, Repository } from "../mod.ts";
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     db: { type: "string", default: "/tmp/cofre-corpus/msgstore.db" },
     rounds: { type: "string", default: "2" },
     work: { type: "string", default: "/tmp/cofre-grain" },
+    json: { type: "string" },
   },
 });
 const PASSWORD = "database grain benchmark";
@@ -43,6 +44,18 @@ async function withRepository<T>(
     await repository.close();
   }
 }
+
+/** One limit in one round. */
+interface GrainResult {
+  maxDatabaseChunks: number;
+  blobs: number;
+  backupSeconds: number;
+  restoreSeconds: number;
+  repositoryBytes: number;
+  /** Repository growth from backing up the database after 2000 new messages. */
+  messagesGrowth: number;
+}
+const results: GrainResult[] = [];
 
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const maxDatabaseChunks of LIMITS) {
@@ -70,6 +83,14 @@ for (let round = 0; round < Number(values.rounds); round++) {
     addMessages(`${work}/src/msgstore.db`, { count: 2000 });
     await withRepository(storage, (repository) => repository.backup({ paths, maxDatabaseChunks }));
     const growth = (await diskUsage(`${work}/repo`)) - before;
+    results.push({
+      maxDatabaseChunks,
+      blobs: first.result.snapshot.stats.newBlobs,
+      backupSeconds: first.seconds,
+      restoreSeconds,
+      repositoryBytes: before,
+      messagesGrowth: growth,
+    });
     console.log(
       `limit ${maxDatabaseChunks}: ${first.result.snapshot.stats.newBlobs} blobs; ` +
         `backup ${first.seconds.toFixed(2)} s, restore ${restoreSeconds.toFixed(2)} s; ` +
@@ -79,4 +100,8 @@ for (let round = 0; round < Number(values.rounds); round++) {
     );
     await Deno.remove(work, { recursive: true });
   }
+}
+if (values.json) {
+  const report = { date: new Date().toISOString(), database: values.db, results };
+  await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
 }

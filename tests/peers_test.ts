@@ -14,11 +14,13 @@ import {
   benchPart,
   benchTool,
   evaluateTargets,
+  formatParts,
   formatReport,
+  mergeRounds,
   PART_NAMES,
   runComparison,
 } from "../bench/peers/run.ts";
-import type { PartResult, ToolName, ToolResult } from "../bench/peers/run.ts";
+import type { PartResult, StepName, ToolName, ToolResult } from "../bench/peers/run.ts";
 
 const SMALL = { mediaMb: 1.5, videoMb: 0.5, dbMb: 1 };
 
@@ -229,4 +231,65 @@ Deno.test("run.ts drives a Cofre CLI through the contract, and skips one without
   } finally {
     await Deno.remove(work, { recursive: true });
   }
+});
+
+Deno.test("mergeRounds keeps each position's median round, and formatParts sets each part's times against restic's", () => {
+  const step = (name: StepName, seconds: number, flushSeconds?: number) => ({
+    step: name,
+    seconds,
+    bytes: 10e6,
+    mbPerSecond: 10 / seconds,
+    peakRssKib: 1,
+    repoBytes: 1,
+    ...(flushSeconds === undefined ? {} : { flushSeconds }),
+  });
+  const part = (tool: ToolName, backup: number, restore: number, flush: number): PartResult => ({
+    part: "media",
+    tool,
+    status: "ok",
+    settings: "",
+    steps: [step("first backup", backup), step("restore", restore, flush)],
+    verification: { ok: true, files: 1, mismatches: [] },
+  });
+  const merged = mergeRounds([
+    [part("cofre", 2, 2, 0), part("restic", 4, 3, 1)],
+    [part("cofre", 1, 1, 0), part("restic", 3, 2, 1)],
+    [part("cofre", 3, 3, 0), part("restic", 5, 4, 1)],
+  ]);
+  assertEquals(merged.map((result) => `${result.part} ${result.tool}`), [
+    "media cofre",
+    "media restic",
+  ]);
+  assertEquals(merged.map((result) => result.steps.map((s) => s.seconds)), [[2, 2], [4, 3]]);
+  assertEquals(merged[0]!.steps[0]!.samples, [2, 1, 3]);
+
+  const failed: PartResult = { ...part("cofre", 1, 1, 0), part: "database", status: "failed" };
+  const lines = formatParts([...merged, { ...failed, reason: "exit 1" }]);
+  const row = (tool: string) =>
+    lines.find((line) => line.trim().startsWith("media") && line.includes(tool))!.trim()
+      .split(/\s+/);
+  // restic's time over Cofre's: backup 4 / 2, restore 3 / 2, restore then sync (3 + 1) / (2 + 0).
+  assertEquals(row("cofre"), [
+    "media",
+    "10.0",
+    "cofre",
+    "2.00",
+    "2.00",
+    "2.00",
+    "2.00x",
+    "1.50x",
+    "2.00x",
+  ]);
+  assertEquals(row("restic"), [
+    "media",
+    "10.0",
+    "restic",
+    "4.00",
+    "3.00",
+    "4.00",
+    "1.00x",
+    "1.00x",
+    "1.00x",
+  ]);
+  assertTrue(lines.includes("  database cofre: failed: exit 1"), lines.join("\n"));
 });

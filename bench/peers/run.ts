@@ -627,7 +627,9 @@ export async function benchPart(
   part: PartName,
   options: RunOptions & { work: string },
 ): Promise<PartResult> {
-  const { mutation: _none, ...result } = await benchTool(tool, { ...options, part });
+  // A folder of its own: `--keep` keeps the whole corpus's run as well as each part's.
+  const work = `${options.work}/parts/${part}`;
+  const { mutation: _none, ...result } = await benchTool(tool, { ...options, work, part });
   return { part, ...result };
 }
 
@@ -692,10 +694,11 @@ export function evaluateTargets(results: ToolResult[]): TargetResult[] {
 }
 
 /**
- * One result per tool from several rounds: a tool that failed or was skipped
- * in any round keeps that round's result; otherwise each step is the record
- * of its median-time round (the lower middle for an even count), with all
- * times in `samples`.
+ * One result per position from several rounds (each round lists the same
+ * tools, or tool and part pairs, in the same order): a result that failed
+ * or was skipped in any round keeps that round's; otherwise each step is the
+ * record of its median-time round (the lower middle for an even count),
+ * with all times in `samples`.
  */
 export function mergeRounds<T extends ToolResult>(rounds: T[][]): T[] {
   const first = rounds[0] ?? [];
@@ -885,7 +888,7 @@ export function formatReport(report: RunResult): string {
   const resticDurable = durable("restic");
   if (cofreDurable !== undefined && resticDurable !== undefined) {
     lines.push(
-      `  (not a target: restore, then sync, cofre / restic: ${
+      `  (not a target: restore, then sync, restic time / cofre time: ${
         (resticDurable / cofreDurable).toFixed(2)
       })`,
     );
@@ -895,7 +898,8 @@ export function formatReport(report: RunResult): string {
 
 /**
  * The parts table: each tool's time on each part alone, and its throughput
- * over restic's on the same part (restic's seconds / the tool's).
+ * over restic's on the same part (restic's seconds / the tool's), for the
+ * restore also counting the `sync` after it (`flushSeconds`).
  */
 export function formatParts(parts: PartResult[]): string[] {
   const lines = ["each part alone (a fresh repository: first backup, then restore):"];
@@ -905,37 +909,47 @@ export function formatParts(parts: PartResult[]): string[] {
     "tool",
     "backup s",
     "restore s",
+    "restore+sync s",
     "backup vs restic",
     "restore vs restic",
+    "restore+sync vs restic",
   ];
+  type Measure = "backup" | "restore" | "restore+sync";
+  const seconds = (result: PartResult | undefined, measure: Measure): number | undefined => {
+    if (result?.status !== "ok" || !result.verification?.ok) return undefined;
+    const step = result.steps.find((s) =>
+      s.step === (measure === "backup" ? "first backup" : "restore")
+    );
+    if (measure !== "restore+sync") return step?.seconds;
+    return step?.flushSeconds === undefined ? undefined : step.seconds + step.flushSeconds;
+  };
   const rows: string[][] = [];
-  const seconds = (result: PartResult | undefined, step: StepName) =>
-    result?.status === "ok" && result.verification?.ok
-      ? result.steps.find((s) => s.step === step)?.seconds
-      : undefined;
   for (const result of parts) {
-    const restic = parts.find((other) => other.part === result.part && other.tool === "restic");
-    const backup = seconds(result, "first backup");
-    const restore = seconds(result, "restore");
-    if (backup === undefined || restore === undefined) {
+    const backup = seconds(result, "backup");
+    if (backup === undefined || seconds(result, "restore") === undefined) {
       const why = result.status === "ok"
         ? `restore MISMATCH: ${result.verification?.mismatches.join(", ")}`
         : `${result.status}: ${result.reason ?? ""}`;
       lines.push(`  ${result.part} ${result.tool}: ${why}`);
       continue;
     }
-    const versus = (mine: number, step: StepName) => {
-      const theirs = seconds(restic, step);
-      return theirs === undefined ? "-" : `${(theirs / mine).toFixed(2)}x`;
+    const restic = parts.find((other) => other.part === result.part && other.tool === "restic");
+    const cell = (measure: Measure) => seconds(result, measure)?.toFixed(2) ?? "-";
+    const versus = (measure: Measure) => {
+      const mine = seconds(result, measure);
+      const theirs = seconds(restic, measure);
+      return mine === undefined || theirs === undefined ? "-" : `${(theirs / mine).toFixed(2)}x`;
     };
     rows.push([
       result.part,
       (result.steps[0]!.bytes / MB).toFixed(1),
       result.tool,
-      backup.toFixed(2),
-      restore.toFixed(2),
-      versus(backup, "first backup"),
-      versus(restore, "restore"),
+      cell("backup"),
+      cell("restore"),
+      cell("restore+sync"),
+      versus("backup"),
+      versus("restore"),
+      versus("restore+sync"),
     ]);
   }
   const widths = header.map((title, column) =>
