@@ -4,9 +4,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { AesGcm } from "./aead.ts";
-import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
-import { KeyedHasher } from "./chunk_id.ts";
+import { type BlobKeys, blobKeysFrom, openBlob, sealBlob } from "./blob.ts";
 import { loadCompressor } from "./compress.ts";
 import { discard } from "./_buffer_pool.ts";
 import { GarbageMeter, loadGarbageCollector } from "./_gc.ts";
@@ -94,12 +92,7 @@ function reply(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.kind === "init") {
-    keys = {
-      data: new AesGcm(request.keys.data),
-      meta: new AesGcm(request.keys.meta),
-      id: await KeyedHasher.create(request.keys.id),
-      nonce: await KeyedHasher.create(request.keys.nonce),
-    };
+    keys = await blobKeysFrom(request.keys);
     for (const key of Object.values(request.keys)) key.fill(0);
     level = request.level;
     chunker = request.chunker;

@@ -9,7 +9,7 @@
 
 import { KeyedHasher } from "./chunk_id.ts";
 import { AesGcm, type AesGcmEngine, defaultAesGcmEngine } from "./aead.ts";
-import { type BlobKeys, sealBlob } from "./blob.ts";
+import { type BlobKeys, blobKeysFrom, sealBlob } from "./blob.ts";
 import { cutPoints, DEFAULT_CHUNKER_OPTIONS, StreamingChunker } from "./chunker.ts";
 import { compressBlob, compressorEngine, decompress, loadCompressor } from "./compress.ts";
 
@@ -149,12 +149,7 @@ let blobKeys: BlobKeys | undefined;
 
 async function preparePipeline(): Promise<void> {
   await loadCompressor();
-  blobKeys ??= {
-    data: new AesGcm(aesKey),
-    meta: new AesGcm(aesKey),
-    id: await KeyedHasher.create(aesKey),
-    nonce: await KeyedHasher.create(aesKey),
-  };
+  blobKeys ??= await blobKeysFrom({ data: aesKey, meta: aesKey, id: aesKey, nonce: aesKey });
 }
 
 function pipeline(data: Uint8Array): void {

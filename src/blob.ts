@@ -7,8 +7,8 @@
 
 import { ascii, concatBytes, equalBytes, toHex } from "./_bytes.ts";
 import { discard } from "./_buffer_pool.ts";
-import type { AesGcm } from "./aead.ts";
-import type { KeyedHasher } from "./chunk_id.ts";
+import { AesGcm } from "./aead.ts";
+import { KeyedHasher } from "./chunk_id.ts";
 import { BLOB_FLAG_RAW, BLOB_FLAG_ZSTD, compress, compressBlob, decompress } from "./compress.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, blobTypeCode, NONCE_BYTES, SEALED_BLOB_OVERHEAD_BYTES } from "./format.ts";
@@ -26,6 +26,36 @@ export interface BlobKeys {
   id: KeyedHasher;
   /** BLAKE3 keyed with the `nonce` subkey. */
   nonce: KeyedHasher;
+}
+
+/** The raw subkeys BlobKeys are made from (FORMAT.md §5.2), as a worker pool is started with them. */
+export interface RawBlobKeys {
+  data: Uint8Array;
+  meta: Uint8Array;
+  id: Uint8Array;
+  nonce: Uint8Array;
+}
+
+/**
+ * The BlobKeys for `raw`. Each key keeps its own copy (wasm memory, or
+ * libcrypto's context): the caller may wipe `raw` at once.
+ *
+ * @example
+ * ```ts
+ * import { blobKeysFrom } from "./blob.ts";
+ * const raw = { data: new Uint8Array(32), meta: new Uint8Array(32), id: new Uint8Array(32), nonce: new Uint8Array(32) };
+ * const keys = await blobKeysFrom(raw);
+ * for (const key of Object.values(raw)) key.fill(0);
+ * if (keys.id.hash(new Uint8Array(4)).length !== 32) throw new Error("no id");
+ * ```
+ */
+export async function blobKeysFrom(raw: RawBlobKeys): Promise<BlobKeys> {
+  return {
+    data: new AesGcm(raw.data),
+    meta: new AesGcm(raw.meta),
+    id: await KeyedHasher.create(raw.id),
+    nonce: await KeyedHasher.create(raw.nonce),
+  };
 }
 
 /** A sealed blob and what its pack header and index say about it. */

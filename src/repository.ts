@@ -9,14 +9,12 @@
 import { resolve } from "node:path";
 import { toHex } from "./_bytes.ts";
 import { normalizeAccount } from "./account.ts";
-import { AesGcm } from "./aead.ts";
 import { backup, type BackupOptions, type BackupResult, readTree } from "./backup.ts";
-import type { BlobKeys } from "./blob.ts";
+import { type BlobKeys, blobKeysFrom } from "./blob.ts";
 import { type BlobIndex, loadIndex, openIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { type Change, diffTrees } from "./diff.ts";
 import { packName, readPackHeader } from "./pack.ts";
-import { KeyedHasher } from "./chunk_id.ts";
 import { loadCompressor } from "./compress.ts";
 import { collectGarbage, loadGarbageCollector } from "./_gc.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
@@ -469,10 +467,7 @@ export class Repository {
     // without one (src/_buffer_pool.ts).
     collectGarbage();
     return {
-      data: new AesGcm(this.#subkeys.data),
-      meta: new AesGcm(this.#subkeys.meta),
-      id: await KeyedHasher.create(this.#subkeys.id),
-      nonce: await KeyedHasher.create(this.#subkeys.nonce),
+      ...await blobKeysFrom(this.#subkeys),
       signingKey: this.#signingKey,
       publicKey: this.config.publicKey,
       repositoryId: this.config.repositoryId,

@@ -12,7 +12,7 @@
 
 import { concatBytes } from "./_bytes.ts";
 import { markOwned, ownsBuffer } from "./_buffer_pool.ts";
-import { type BlobKeys, openBlob, sealBlob } from "./blob.ts";
+import { type BlobKeys, openBlob, type RawBlobKeys, sealBlob } from "./blob.ts";
 import { FormatError } from "./errors.ts";
 import { type BlobType, CHUNK_ID_BYTES } from "./format.ts";
 import type { WorkerRequest, WorkerResponse } from "./_worker.ts";
@@ -175,14 +175,6 @@ export class InlineBlobCrypto implements BlobCrypto {
 interface Pending {
   resolve: (response: WorkerResponse) => void;
   reject: (error: Error) => void;
-}
-
-/** The raw subkeys a worker needs to rebuild BlobKeys. */
-export interface RawBlobKeys {
-  data: Uint8Array;
-  meta: Uint8Array;
-  id: Uint8Array;
-  nonce: Uint8Array;
 }
 
 /** A pool of workers; jobs go to the least busy one. */

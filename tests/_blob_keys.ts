@@ -1,7 +1,7 @@
 // Random blob keys for the pipeline's tests: the raw subkeys (what a worker
 // pool is started with) and the BlobKeys the inline stage uses.
 
-import { AesGcm, KeyedHasher, loadCompressor, type RawBlobKeys } from "../mod.ts";
+import { blobKeysFrom, loadCompressor, type RawBlobKeys } from "../mod.ts";
 import type { BlobKeys } from "../src/blob.ts";
 
 /** Fresh random subkeys, and zstd loaded for sealing. */
@@ -15,11 +15,6 @@ export async function randomBlobKeys(): Promise<{ raw: RawBlobKeys; keys: BlobKe
   };
   return {
     raw,
-    keys: {
-      data: new AesGcm(raw.data),
-      meta: new AesGcm(raw.meta),
-      id: await KeyedHasher.create(raw.id.slice()),
-      nonce: await KeyedHasher.create(raw.nonce.slice()),
-    },
+    keys: await blobKeysFrom(raw),
   };
 }
