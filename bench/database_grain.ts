@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { LocalStorage, Repository } from "../mod.ts";
 import { addMessages } from "./peers/make_corpus.ts";
-import { diskUsage } from "./peers/run.ts";
+import { copyTree, diskUsage, settle } from "./peers/run.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -28,10 +28,6 @@ const { values } = parseArgs({
 const PASSWORD = "database grain benchmark";
 /** Chunk-count limits: for the corpus's 150 MB database, 4, 8, 16 and 32 KiB chunks. */
 const LIMITS = [2 ** 17, 2 ** 15, 2 ** 14, 2 ** 13];
-
-async function sync(): Promise<void> {
-  await new Deno.Command("sync").output();
-}
 
 async function withRepository<T>(
   storage: LocalStorage,
@@ -62,18 +58,17 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const work = `${values.work}/${maxDatabaseChunks}`;
     await Deno.remove(work, { recursive: true }).catch(() => {});
     await Deno.mkdir(`${work}/src`, { recursive: true });
-    // cp -a keeps the mtime, as the corpus copies in bench/peers do.
-    await new Deno.Command("cp", { args: ["-a", values.db, `${work}/src/msgstore.db`] }).output();
+    await copyTree(values.db, `${work}/src/msgstore.db`);
     const storage = new LocalStorage(`${work}/repo`);
     await (await Repository.init(storage, { password: PASSWORD })).repository.close();
     const paths = [`${work}/src`];
-    await sync();
+    await settle(false);
     const first = await withRepository(storage, async (repository) => {
       const start = performance.now();
       const result = await repository.backup({ paths, maxDatabaseChunks });
       return { result, seconds: (performance.now() - start) / 1000 };
     });
-    await sync();
+    await settle(false);
     const restoreSeconds = await withRepository(storage, async (repository) => {
       const start = performance.now();
       await repository.restore("latest", { target: `${work}/restored` });

@@ -291,5 +291,6 @@ Deno.test("mergeRounds keeps each position's median round, and formatParts sets 
     "1.00x",
     "1.00x",
   ]);
-  assertTrue(lines.includes("  database cofre: failed: exit 1"), lines.join("\n"));
+  // A failed part keeps its place in the table, its name aligned and why in place of the figures.
+  assertTrue(lines.includes("  database  cofre: failed: exit 1"), lines.join("\n"));
 });

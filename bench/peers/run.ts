@@ -422,7 +422,8 @@ async function copyPart(corpus: string, part: PartName, to: string): Promise<voi
   await copyTree(`${corpus}/${PART_PATHS[part]}`, `${to}/${PART_PATHS[part]}`);
 }
 
-async function copyTree(from: string, to: string): Promise<void> {
+/** Copies `from` (a folder or a file) to `to`, replacing it, mtimes kept. */
+export async function copyTree(from: string, to: string): Promise<void> {
   await Deno.remove(to, { recursive: true }).catch(() => {});
   // -a keeps mtimes, so every tool starts from the same metadata too.
   const result = await run({ argv: ["cp", "-a", "--reflink=auto", from, to] }, {});
@@ -430,7 +431,7 @@ async function copyTree(from: string, to: string): Promise<void> {
 }
 
 /** Flushes dirty pages, and with `drop` also empties the page cache (root only). */
-async function settle(drop: boolean): Promise<void> {
+export async function settle(drop: boolean): Promise<void> {
   await run({ argv: ["sync"] }, {});
   if (!drop) return;
   try {
@@ -577,11 +578,12 @@ export async function benchTool(
   const context = { tool, env, source, repo, rssFile, options };
   const step = (name: StepName, invocation: Invocation) => timeStep(context, name, invocation);
 
-  const backups: [StepName, string][] = [
+  const allBackups: [StepName, string][] = [
     ["first backup", "first"],
     ["unchanged re-backup", "unchanged"],
     ["backup after 1% change", "changed"],
-  ].slice(0, part ? 1 : 3) as [StepName, string][];
+  ];
+  const backups = part ? allBackups.slice(0, 1) : allBackups;
   for (const [name, label] of backups) {
     if (name === "backup after 1% change") {
       result.mutation = await mutateCorpus(source, { percent: options.percent });
@@ -815,14 +817,10 @@ export function formatReport(report: RunResult): string {
   lines.push("");
   const header = ["tool", "step", "time s", "MB/s", "peak RSS MiB", "repo MB"];
   if (report.repeat > 1) header.push("rounds s");
-  const rows: string[][] = [];
+  const rows: TableRow[] = [];
   for (const result of report.results) {
     if (result.status !== "ok") {
-      rows.push([
-        result.tool,
-        `${result.status}: ${result.reason ?? ""}`,
-        ...header.slice(2).map(() => ""),
-      ]);
+      rows.push({ lead: [result.tool], note: `${result.status}: ${result.reason ?? ""}` });
       continue;
     }
     for (const step of result.steps) {
@@ -837,18 +835,7 @@ export function formatReport(report: RunResult): string {
       ]);
     }
   }
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.filter((row) => row[2] !== "").map((row) => row[column]!.length))
-  );
-  const format = (row: string[]) =>
-    row[2] === "" && row[1] !== ""
-      ? `${row[0]!.padEnd(widths[0]!)}  ${row[1]}`
-      : row.map((cell, column) =>
-        column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)
-      ).join("  ");
-  lines.push(format(header));
-  lines.push(widths.map((width) => "-".repeat(width)).join("  "));
-  for (const row of rows) lines.push(format(row));
+  lines.push(...formatTable(header, rows, { left: [0, 1], rule: true }));
   lines.push("");
   for (const result of report.results) {
     if (result.status !== "ok") continue;
@@ -863,10 +850,12 @@ export function formatReport(report: RunResult): string {
     );
     lines.push(`  settings: ${result.settings}`);
     const restore = stepOf(result, "restore");
-    if (restore?.flushSeconds !== undefined) {
+    const synced = syncedSeconds(restore);
+    if (synced !== undefined) {
       lines.push(
-        `  restore, then sync: ${(restore.seconds + restore.flushSeconds).toFixed(2)} s ` +
-          `(the sync ${restore.flushSeconds.toFixed(2)} s)`,
+        `  restore, then sync: ${synced.toFixed(2)} s (the sync ${
+          restore!.flushSeconds!.toFixed(2)
+        } s)`,
       );
     }
   }
@@ -880,10 +869,8 @@ export function formatReport(report: RunResult): string {
       }`,
     );
   }
-  const durable = (tool: ToolName) => {
-    const restore = stepOf(report.results.find((result) => result.tool === tool), "restore");
-    return restore?.flushSeconds === undefined ? undefined : restore.seconds + restore.flushSeconds;
-  };
+  const durable = (tool: ToolName) =>
+    syncedSeconds(stepOf(report.results.find((result) => result.tool === tool), "restore"));
   const cofreDurable = durable("cofre");
   const resticDurable = durable("restic");
   if (cofreDurable !== undefined && resticDurable !== undefined) {
@@ -902,7 +889,6 @@ export function formatReport(report: RunResult): string {
  * restore also counting the `sync` after it (`flushSeconds`).
  */
 export function formatParts(parts: PartResult[]): string[] {
-  const lines = ["each part alone (a fresh repository: first backup, then restore):"];
   const header = [
     "part",
     "MB",
@@ -917,21 +903,15 @@ export function formatParts(parts: PartResult[]): string[] {
   type Measure = "backup" | "restore" | "restore+sync";
   const seconds = (result: PartResult | undefined, measure: Measure): number | undefined => {
     if (result?.status !== "ok" || !result.verification?.ok) return undefined;
-    const step = result.steps.find((s) =>
-      s.step === (measure === "backup" ? "first backup" : "restore")
-    );
-    if (measure !== "restore+sync") return step?.seconds;
-    return step?.flushSeconds === undefined ? undefined : step.seconds + step.flushSeconds;
+    const step = stepOf(result, measure === "backup" ? "first backup" : "restore");
+    return measure === "restore+sync" ? syncedSeconds(step) : step?.seconds;
   };
-  const rows: string[][] = [];
-  for (const result of parts) {
-    const backup = seconds(result, "backup");
-    if (backup === undefined || seconds(result, "restore") === undefined) {
+  const rows: TableRow[] = parts.map((result) => {
+    if (seconds(result, "backup") === undefined || seconds(result, "restore") === undefined) {
       const why = result.status === "ok"
         ? `restore MISMATCH: ${result.verification?.mismatches.join(", ")}`
         : `${result.status}: ${result.reason ?? ""}`;
-      lines.push(`  ${result.part} ${result.tool}: ${why}`);
-      continue;
+      return { lead: [result.part], note: `${result.tool}: ${why}` };
     }
     const restic = parts.find((other) => other.part === result.part && other.tool === "restic");
     const cell = (measure: Measure) => seconds(result, measure)?.toFixed(2) ?? "-";
@@ -940,7 +920,7 @@ export function formatParts(parts: PartResult[]): string[] {
       const theirs = seconds(restic, measure);
       return mine === undefined || theirs === undefined ? "-" : `${(theirs / mine).toFixed(2)}x`;
     };
-    rows.push([
+    return [
       result.part,
       (result.steps[0]!.bytes / MB).toFixed(1),
       result.tool,
@@ -950,18 +930,47 @@ export function formatParts(parts: PartResult[]): string[] {
       versus("backup"),
       versus("restore"),
       versus("restore+sync"),
-    ]);
-  }
+    ];
+  });
+  return [
+    "each part alone (a fresh repository: first backup, then restore):",
+    ...formatTable(header, rows, { left: [0, 2] }).map((line) => `  ${line}`),
+  ];
+}
+
+/** A table row: its cells, or its first cells and a note (a tool that failed) in place of the rest. */
+type TableRow = string[] | { lead: string[]; note: string };
+
+/**
+ * A table's lines, each column as wide as its widest cell: the `left`
+ * columns (names) padded on the right, the others (figures) on the left,
+ * with a rule under the header when asked.
+ */
+function formatTable(
+  header: string[],
+  rows: TableRow[],
+  options: { left: number[]; rule?: boolean },
+): string[] {
+  const full = rows.filter((row): row is string[] => Array.isArray(row));
   const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]!.length))
+    Math.max(title.length, ...full.map((row) => row[column]!.length))
   );
-  const format = (row: string[]) =>
-    row.map((cell, column) =>
-      column === 0 || column === 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)
-    ).join("  ");
-  lines.push(`  ${format(header)}`);
-  for (const row of rows) lines.push(`  ${format(row)}`);
-  return lines;
+  const pad = (cell: string, column: number) =>
+    options.left.includes(column) ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!);
+  const format = (row: TableRow) =>
+    Array.isArray(row)
+      ? row.map(pad).join("  ")
+      : [...row.lead.map((cell, column) => cell.padEnd(widths[column]!)), row.note].join("  ");
+  return [
+    format(header),
+    ...(options.rule ? [widths.map((width) => "-".repeat(width)).join("  ")] : []),
+    ...rows.map(format),
+  ];
+}
+
+/** A restore's seconds with the `sync` after it, where that was timed. */
+function syncedSeconds(step: StepResult | undefined): number | undefined {
+  return step?.flushSeconds === undefined ? undefined : step.seconds + step.flushSeconds;
 }
 
 if (import.meta.main) {
