@@ -137,14 +137,14 @@ type NodeBase = { name: string; mode: number; mtimeMs: number; inode?: number; c
 const LIKELY_DATABASE = /\.(db|db3|sqlite|sqlite3)$/i;
 
 /**
- * Chunks of a database per worker job: a quarter of a content list. Jobs go
- * to the least busy worker when they are queued, and a database's parts
- * were the last jobs of a corpus backup: with whole 16 MiB parts, one core
- * compressed pages for the last second of a profiled run (6.1 s) while the
- * other had nothing. Measured without the profiler, the gain is within the
- * machine's noise (the database alone: median 2.74 s against 2.83 s).
+ * Chunks of a database per worker job (4 MiB of single pages). Jobs go to
+ * the least busy worker when they are queued, and a database's jobs were
+ * the last of a corpus backup: with 16 MiB jobs, one core compressed pages
+ * for the last second of a profiled run (6.1 s) while the other had
+ * nothing. Measured without the profiler, the gain is within the machine's
+ * noise (the database alone: median 2.74 s against 2.83 s).
  */
-const DATABASE_JOB_CHUNKS = CONTENT_LIST_IDS / 4;
+const DATABASE_JOB_CHUNKS = 1024;
 
 /** Runs one backup. */
 export async function backup(
@@ -303,7 +303,7 @@ export async function backup(
   /**
    * A file's content from its chunk ids (FORMAT.md §11): listed in its node,
    * or, past 4096 chunks, in content lists of 4096 stored once the file's
-   * job is done (a database's parts each store their own list, storePages).
+   * jobs are done.
    */
   async function contentOf(ids: Uint8Array): Promise<FileContent> {
     const count = ids.length / CHUNK_ID_BYTES;
@@ -463,14 +463,14 @@ export async function backup(
   }
 
   /**
-   * A captured database's node (FORMAT.md §7.4): its pages in parts of one
-   * content list each (4096 chunks: 16 MiB of single 4 KiB pages; FORMAT.md §11.1),
-   * stored at once on every core (pages cut apart stay apart; one job of a
-   * 150 MB database kept one core busy while the others finished the
-   * media), each part in jobs of `DATABASE_JOB_CHUNKS`. Each part's list is
-   * stored as the part ends, so memory holds a list id per part, however
-   * large the database. `previousChunkBytes`: the parent snapshot's cut,
-   * kept while it fits (FORMAT.md §7.4).
+   * A captured database's node (FORMAT.md §7.4): its pages cut in jobs of
+   * `DATABASE_JOB_CHUNKS` chunks, stored at once on every core (pages cut
+   * apart stay apart, so the jobs' ids, in order, are the whole file's; one
+   * job of a 150 MB database kept one core busy while the others finished
+   * the media), then listed as any file's (`contentOf`). The ids wait in
+   * memory until the last job: at most `maxDatabaseChunks` of them, 4 MiB at
+   * the default limit. `previousChunkBytes`: the parent snapshot's cut, kept
+   * while it fits (FORMAT.md §7.4).
    */
   async function storePages(
     base: NodeBase,
@@ -484,61 +484,35 @@ export async function backup(
       previous: previousChunkBytes,
       maxChunks: maxDatabaseChunks,
     });
-    const sqlite = { ...database.record, chunkBytes };
-    const partBytes = CONTENT_LIST_IDS * chunkBytes;
-    if (size <= partBytes) {
-      return { ...await storeContent(base, { path: database.copy, chunkBytes, size }), sqlite };
-    }
-    const parts: Promise<{ list: string; size: number } | null>[] = [];
     const jobBytes = DATABASE_JOB_CHUNKS * chunkBytes;
+    const jobs: Promise<{ ids: Uint8Array; size: number }>[] = [];
     let failed = false;
-    for (let offset = 0; offset < size && !failed; offset += partBytes) {
-      const end = Math.min(offset + partBytes, size);
-      const jobs: Promise<{ ids: Uint8Array; size: number }>[] = [];
-      for (let at = offset; at < end; at += jobBytes) {
-        const length = Math.min(jobBytes, end - at);
-        const { stored } = await storeFile({
-          path: database.copy,
-          chunkBytes,
-          range: { offset: at, length },
-          size: length,
-        });
-        stored.catch(() => failed = true); // settled below
-        jobs.push(stored);
-        // A job that failed fails the file: the rest of a large database is not read for nothing.
-        if (failed) break;
-      }
-      // Every job settles before its part does: none may still read the copy once the caller releases it.
-      const part = Promise.allSettled(jobs).then(async (outcomes) => {
-        const failure = outcomes.find((outcome) => outcome.status === "rejected");
-        if (failure) throw (failure as PromiseRejectedResult).reason;
-        // Another part's job failed: the database is given up, and a list would only be garbage.
-        if (failed) return null;
-        const done = outcomes.map((outcome) =>
-          (outcome as PromiseFulfilledResult<{ ids: Uint8Array; size: number }>).value
-        );
-        const ids = concatBytes(...done.map((job) => job.ids));
-        return {
-          list: await storeList(hexIds(ids, 0, ids.length / CHUNK_ID_BYTES)),
-          size: done.reduce((n, job) => n + job.size, 0),
-        };
+    for (let offset = 0; offset < size; offset += jobBytes) {
+      const length = Math.min(jobBytes, size - offset);
+      const { stored } = await storeFile({
+        path: database.copy,
+        chunkBytes,
+        range: { offset, length },
+        size: length,
       });
-      part.catch(() => {}); // settled below
-      parts.push(part);
+      stored.catch(() => failed = true); // settled below
+      jobs.push(stored);
+      // A job that failed fails the file: the rest of a large database is not read for nothing.
+      if (failed) break;
     }
-    // Every part settles before the copy goes (the caller releases it).
-    const settled = await Promise.allSettled(parts);
-    const failure = settled.find((s) => s.status === "rejected");
+    // Every job settles before the copy goes (the caller releases it).
+    const outcomes = await Promise.allSettled(jobs);
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
-    const stored = settled.map((s) =>
-      (s as PromiseFulfilledResult<{ list: string; size: number }>).value
+    const done = outcomes.map((outcome) =>
+      (outcome as PromiseFulfilledResult<{ ids: Uint8Array; size: number }>).value
     );
     return {
       ...base,
-      type: "file" as const,
-      size: stored.reduce((n, part) => n + part.size, 0),
-      contentLists: stored.map((part) => part.list),
-      sqlite,
+      type: "file",
+      size: done.reduce((n, job) => n + job.size, 0),
+      ...(await contentOf(concatBytes(...done.map((job) => job.ids)))),
+      sqlite: { ...database.record, chunkBytes },
     };
   }
 
