@@ -19,6 +19,7 @@ import {
   mergeRounds,
   PART_NAMES,
   runComparison,
+  syncedWriteSpeed,
 } from "../bench/peers/run.ts";
 import type { PartResult, StepName, ToolName, ToolResult } from "../bench/peers/run.ts";
 
@@ -107,6 +108,17 @@ Deno.test("make_corpus builds the same corpus twice and mutate() changes it the 
   }
 });
 
+Deno.test("syncedWriteSpeed measures a synced write and leaves nothing behind", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cofre-disk-probe-test-" });
+  try {
+    const speed = await syncedWriteSpeed(dir, 2);
+    assertTrue(Number.isFinite(speed) && speed > 0, `speed ${speed}`);
+    assertEquals([...Deno.readDirSync(dir)].length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
@@ -131,6 +143,7 @@ Deno.test("run.ts times restic and borg on a small corpus and verifies their res
       tools,
       work: `${work}/run`,
       parts: true,
+      diskProbeMib: 4,
     });
     assertEquals(report.results.map((result) => result.tool), tools);
     for (const result of report.results) assertRecord(result);
@@ -148,6 +161,10 @@ Deno.test("run.ts times restic and borg on a small corpus and verifies their res
     assertTrue(report.targets.every((target) => target.verdict === "n/a"));
     assertTrue(formatReport(report).includes("restore verified"));
     assertTrue(formatReport(report).includes("restore, then sync"));
+    // The disk was measured before and after, and the restore's floor printed.
+    const disk = report.machine.syncedWriteMbPerSecond;
+    assertTrue(disk !== undefined && disk.before > 0 && disk.after > 0);
+    assertTrue(formatReport(report).includes("a restore that syncs its files needs at least"));
   } finally {
     await Deno.remove(work, { recursive: true });
   }

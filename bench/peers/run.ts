@@ -119,6 +119,12 @@ export interface RunOptions {
   percent?: number;
   /** Also time each part of the corpus alone (first backup and restore): `PART_NAMES`. */
   parts?: boolean;
+  /**
+   * MiB written to measure the disk's synced write speed before and after
+   * the rounds (default: the corpus's size, as a restore writes it; a
+   * smaller probe can fit a virtual disk's write cache; 0: skip).
+   */
+  diskProbeMib?: number;
   log?: (line: string) => void;
 }
 
@@ -131,6 +137,13 @@ export interface RunResult {
     /** /proc/loadavg's 1-minute figure: other work on the machine skews timings. */
     loadBefore: string;
     loadAfter: string;
+    /**
+     * The work folder's disk: MB/s of writes followed by fdatasync, before
+     * and after the rounds. A restore that syncs every file (Cofre's) cannot
+     * beat the corpus's size at this speed; one that leaves its files to the
+     * kernel (restic's, borg's) is not bound by it.
+     */
+    syncedWriteMbPerSecond?: { before: number; after: number };
   };
   cachePolicy: string;
   /** Rounds run; each step's figures are those of its median-time round. */
@@ -428,6 +441,34 @@ export async function copyTree(from: string, to: string): Promise<void> {
   // -a keeps mtimes, so every tool starts from the same metadata too.
   const result = await run({ argv: ["cp", "-a", "--reflink=auto", from, to] }, {});
   if (result.code !== 0) throw new Error(`Cannot copy the corpus: ${result.stderr.trim()}`);
+}
+
+/**
+ * MB/s of writing `mib` MiB into a new file in `dir` and syncing it
+ * (`fdatasync`), as `dd conv=fdatasync` measures; the file is removed. The
+ * bytes are random, repeated: a disk or file system that compresses or
+ * skips zeros must not flatter the figure.
+ */
+export async function syncedWriteSpeed(dir: string, mib: number): Promise<number> {
+  await settle(false); // the rounds' own dirty pages are not this probe's
+  const block = new Uint8Array(1024 * 1024);
+  // getRandomValues fills at most 64 KiB a call.
+  for (let at = 0; at < block.length; at += 65536) {
+    crypto.getRandomValues(block.subarray(at, at + 65536));
+  }
+  const path = `${dir}/.disk-probe`;
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    const start = performance.now();
+    for (let i = 0; i < mib; i++) {
+      for (let at = 0; at < block.length;) at += await file.write(block.subarray(at));
+    }
+    await file.syncData();
+    return mib * 1024 * 1024 / MB / ((performance.now() - start) / 1000);
+  } finally {
+    file.close();
+    await Deno.remove(path).catch(() => {});
+  }
 }
 
 /** Flushes dirty pages, and with `drop` also empties the page cache (root only). */
@@ -731,11 +772,15 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
   await Deno.mkdir(work, { recursive: true });
   if (options.dropCaches) await settle(true);
   const corpus = await summarizeCorpus(options.corpus);
+  const probeMib = options.diskProbeMib ?? Math.ceil(corpus.bytes / 2 ** 20);
+  const diskBefore = probeMib > 0 ? await syncedWriteSpeed(work, probeMib) : undefined;
   const loadBefore = await loadAverage();
   const rounds: ToolResult[][] = [];
   const partRounds: PartResult[][] = [];
   let mutation: MutationReport | undefined;
   let mutatedDigest: string | undefined;
+  let loadAfter = "unknown";
+  let diskAfter: number | undefined;
   const repeat = Math.max(1, Math.floor(options.repeat ?? 1));
   try {
     // Rounds go tool by tool in turn, so a burst of load from elsewhere on the
@@ -768,6 +813,8 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
         partRounds.push(parts);
       }
     }
+    loadAfter = await loadAverage();
+    if (diskBefore !== undefined) diskAfter = await syncedWriteSpeed(work, probeMib);
   } finally {
     if (!options.keep && options.work === undefined) {
       await Deno.remove(work, { recursive: true }).catch(() => {});
@@ -783,7 +830,10 @@ export async function runComparison(options: RunOptions): Promise<RunResult> {
       memoryBytes: Number(/MemTotal:\s+(\d+)/.exec(meminfo)?.[1] ?? 0) * 1024,
       kernel: Deno.osRelease(),
       loadBefore,
-      loadAfter: await loadAverage(),
+      loadAfter,
+      ...(diskBefore !== undefined && diskAfter !== undefined
+        ? { syncedWriteMbPerSecond: { before: diskBefore, after: diskAfter } }
+        : {}),
     },
     cachePolicy: options.dropCaches
       ? "page cache dropped before every timed step"
@@ -808,6 +858,18 @@ export function formatReport(report: RunResult): string {
       `${report.cachePolicy}` +
       (report.repeat > 1 ? `; each step: the median of ${report.repeat} rounds` : ""),
   );
+  const disk = report.machine.syncedWriteMbPerSecond;
+  if (disk) {
+    // The best of the two: the floor no restore that syncs can go under.
+    const floor = report.corpus.bytes / MB / Math.max(disk.before, disk.after);
+    lines.push(
+      `disk: synced writes ${disk.before.toFixed(0)} MB/s before, ${
+        disk.after.toFixed(0)
+      } after: a restore that syncs its files needs at least ${
+        floor.toFixed(2)
+      } s for the corpus (Cofre syncs; restic and borg leave their files to the kernel)`,
+    );
+  }
   if (report.mutation) {
     const m = report.mutation;
     lines.push(
@@ -988,6 +1050,7 @@ if (import.meta.main) {
       percent: { type: "string" },
       repeat: { type: "string" },
       parts: { type: "boolean" },
+      "disk-probe-mib": { type: "string" },
       "media-mb": { type: "string" },
       "video-mb": { type: "string" },
       "db-mb": { type: "string" },
@@ -997,7 +1060,8 @@ if (import.meta.main) {
     console.error(
       "usage: run.ts --corpus DIR [--tools cofre,restic,borg] [--json FILE] [--work DIR] [--keep]\n" +
         "              [--drop-caches] [--borg-compression zstd,3] [--cofre path/to/cli/main.ts]\n" +
-        "              [--percent 1] [--repeat 1] [--parts] [--media-mb N --video-mb N --db-mb N (to build a missing corpus)]",
+        "              [--percent 1] [--repeat 1] [--parts] [--disk-probe-mib N]\n" +
+        "              [--media-mb N --video-mb N --db-mb N (to build a missing corpus)]",
     );
     Deno.exit(2);
   }
@@ -1032,6 +1096,9 @@ if (import.meta.main) {
       percent: values.percent === undefined ? undefined : Number(values.percent),
       repeat: values.repeat === undefined ? undefined : Number(values.repeat),
       parts: values.parts,
+      diskProbeMib: values["disk-probe-mib"] === undefined
+        ? undefined
+        : Number(values["disk-probe-mib"]),
       log,
     });
   } catch (error) {
