@@ -3,6 +3,9 @@
 
 import type { Io } from "./_ui.ts";
 
+/** The line's width where the terminal's is unknown. */
+const DEFAULT_COLUMNS = 120;
+
 export class ProgressLine {
   readonly #io: Io;
   readonly #enabled: boolean;
@@ -11,7 +14,8 @@ export class ProgressLine {
 
   constructor(io: Io, options: { enabled: boolean }) {
     this.#io = io;
-    this.#enabled = options.enabled && io.isTerminal;
+    // Drawn on stderr: both streams must be a terminal (`backup 2>log` on one must not fill the log).
+    this.#enabled = options.enabled && io.isTerminal && io.stderrIsTerminal !== false;
   }
 
   /** Redraws the line with `text()` unless it was drawn less than 100 ms ago. */
@@ -21,7 +25,9 @@ export class ProgressLine {
     if (now - this.#last < 100) return;
     this.#last = now;
     this.#shown = true;
-    this.#io.stderr(`\r${text().slice(0, 150)}\x1b[K`);
+    // One line, never wrapped: a wrapped line is not redrawn in place but repeated.
+    const width = Math.max(20, (this.#io.columns?.() ?? DEFAULT_COLUMNS) - 1);
+    this.#io.stderr(`\r${text().slice(0, width)}\x1b[K`);
   }
 
   /** Clears the line. */

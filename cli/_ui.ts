@@ -23,6 +23,10 @@ export interface Io {
   stderr(text: string): void;
   /** True when standard output is a terminal: progress and colour only then. */
   readonly isTerminal: boolean;
+  /** True when standard error, where the progress line goes, is a terminal too (unknown: assumed). */
+  readonly stderrIsTerminal?: boolean;
+  /** The terminal's width in columns, where known. */
+  columns?(): number | undefined;
   /** Reads an environment variable. */
   env(name: string): string | undefined;
   /** True when standard input is a terminal: prompts only then. */
@@ -102,6 +106,14 @@ export function denoIo(): Io {
     stdoutBytes: (bytes) => writeAll(Deno.stdout, bytes),
     stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
     isTerminal: Deno.stdout.isTerminal(),
+    stderrIsTerminal: Deno.stderr.isTerminal(),
+    columns: () => {
+      try {
+        return Deno.consoleSize().columns;
+      } catch {
+        return undefined; // not a terminal after all
+      }
+    },
     env: (name) => Deno.env.get(name),
     stdinIsTerminal: Deno.stdin.isTerminal(),
     async promptSecret(message) {

@@ -4,7 +4,7 @@ import { Command } from "@commander-js/extra-typings";
 import { guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
-import { type CliContext, EXIT_OK, nonNegativeInteger } from "./_ui.ts";
+import { type CliContext, EXIT_OK, nonNegativeInteger, UsageError } from "./_ui.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -33,6 +33,10 @@ export function restoreCommand({ io, done }: CliContext) {
         "folders are restored.\n\nExample:\n  cofre restore latest --target /tmp/restored --include chat-app/db",
     )
     .action(async (ref, options, command) => {
+      if (options.target.trim() === "") {
+        // "" would mean the current folder: too easy to get by an unset variable.
+        throw new UsageError("Cannot restore: --target is empty; give the folder to restore into");
+      }
       const progress = new ProgressLine(io, { enabled: !options.json });
       const started = performance.now();
       const connections = connectionsOption(command.optsWithGlobals() as RepositoryOptions, io);
@@ -48,9 +52,19 @@ export function restoreCommand({ io, done }: CliContext) {
           onProgress: (p) =>
             progress.update(() => {
               const ms = performance.now() - started;
-              return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}, ${
+              // Skipped files count as done for the share, not for the speed.
+              const share = p.totalBytes
+                ? Math.min(1, (p.bytes + p.skippedBytes) / p.totalBytes)
+                : null;
+              const of = share === null
+                ? ""
+                : ` of ${formatBytes(p.totalBytes!)} (${Math.floor(share * 100)}%)`;
+              const eta = share && share > 0.01 && p.bytes > 0
+                ? `, ETA ${formatDuration((ms / p.bytes) * (p.totalBytes! * (1 - share)))}`
+                : "";
+              return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ${
                 formatRate(p.bytes, ms)
-              }  ${p.path}`;
+              }${eta}  ${p.path}`;
             }),
         });
       });
@@ -74,7 +88,8 @@ export function restoreCommand({ io, done }: CliContext) {
         );
         if (result.skipped > 0) {
           io.stdout(
-            `Kept ${result.skipped} existing file(s) as they were; use --overwrite to replace them\n`,
+            `Kept ${result.skipped} existing file(s) or folder(s) as they were; ` +
+              "use --overwrite to replace them\n",
           );
         }
       }

@@ -127,6 +127,9 @@ function sameNodes(nodes: TreeNode[], previous: Map<string, TreeNode>): boolean 
   });
 }
 
+/** The coarsest ctime a platform gives (Deno's: whole seconds), FORMAT.md §11. */
+const CTIME_GRAIN_MS = 1000;
+
 /** A file's node (FORMAT.md §11). */
 type FileNode = Extract<TreeNode, { type: "file" }>;
 
@@ -205,6 +208,10 @@ export async function backup(
       s.snapshot.host === host && sameList(s.snapshot.paths, paths)
     ) ?? null;
   const parentRoot = parent ? await readTree(reader, parent.snapshot.tree) : null;
+  // When the parent backup began: it looked at every file after this (FORMAT.md §11).
+  const parentStartMs = parent
+    ? parent.snapshot.timeMs - parent.snapshot.stats.durationMs
+    : -Infinity;
   // FORMAT.md §7.4: databases are read from consistent copies; their companions are skipped.
   const databases = new DatabaseCapturer({
     copy: (path, to, size) => crypto.captureDatabase(path, to, size),
@@ -418,6 +425,8 @@ export async function backup(
         sameCompanions(previousDatabase.companions, await companionStates(path))) &&
       previous.mtimeMs === base.mtimeMs &&
       previous.inode === base.inode && previous.ctimeMs === base.ctimeMs &&
+      // FORMAT.md §11: a ctime within a second of the parent's start cannot vouch for the file.
+      (previous.ctimeMs === undefined || previous.ctimeMs + CTIME_GRAIN_MS <= parentStartMs) &&
       await stillStored(previous)
     ) {
       progress.bytes += info.size;

@@ -67,3 +67,14 @@ export class RepositoryLockedError extends Error {
     this.name = "RepositoryLockedError";
   }
 }
+
+/**
+ * Something in a restore's target stands where the snapshot puts something
+ * else, and is not Cofre's to remove (a folder where a file goes).
+ */
+export class RestoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RestoreConflictError";
+  }
+}

@@ -565,7 +565,11 @@ export class Repository {
       // Remote storage: keep `connections` reads in flight whatever the CPU count.
       { reads: options.connections },
     );
-    return await restore(store, snapshot.snapshot.tree, options);
+    return await restore(store, snapshot.snapshot.tree, {
+      // A whole snapshot's size is known: the progress can tell how far along it is.
+      ...(options.include?.length ? {} : { totalBytes: snapshot.snapshot.stats.bytes }),
+      ...options,
+    });
   }
 
   /** The snapshot "latest" or an id prefix names. */

@@ -13,6 +13,7 @@ import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { TreeNode } from "./format.ts";
+import { RestoreConflictError } from "./errors.ts";
 
 export interface RestoreOptions {
   /** The folder to restore into; created if missing. */
@@ -22,6 +23,8 @@ export interface RestoreOptions {
   /** Replace existing files (default: keep them and report them as skipped). */
   overwrite?: boolean;
   onProgress?: (progress: Readonly<RestoreProgress>) => void;
+  /** Bytes the restore covers, when the caller knows (a whole snapshot's): reported for an ETA. */
+  totalBytes?: number;
 }
 
 export interface RestoreProgress {
@@ -29,8 +32,12 @@ export interface RestoreProgress {
   files: number;
   dirs: number;
   bytes: number;
-  /** Existing files left alone (no `overwrite`). */
+  /** Existing files left alone (no `overwrite`), and folders kept where something else stood. */
   skipped: number;
+  /** The skipped files' sizes in the snapshot. */
+  skippedBytes: number;
+  /** `RestoreOptions.totalBytes`, when given. */
+  totalBytes?: number;
   path: string;
 }
 
@@ -46,7 +53,15 @@ export async function restore(
   const include = (options.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, "")).filter((p) =>
     p !== ""
   );
-  const progress: RestoreProgress = { files: 0, dirs: 0, bytes: 0, skipped: 0, path: "" };
+  const progress: RestoreProgress = {
+    files: 0,
+    dirs: 0,
+    bytes: 0,
+    skipped: 0,
+    skippedBytes: 0,
+    ...(options.totalBytes !== undefined ? { totalBytes: options.totalBytes } : {}),
+    path: "",
+  };
   const report = () => options.onProgress?.({ ...progress });
   // Directories get their mode and mtime after their content: a read-only
   // folder must still be writable while it is being filled.
@@ -83,7 +98,7 @@ export async function restore(
       if (want === "no") continue;
       const path = join(dir, node.name);
       if (node.type === "dir") {
-        await Deno.mkdir(path, { recursive: true });
+        if (!(await folderAt(path))) continue;
         await restoreTree(node.subtree, path, relative, want === "yes");
         if (want === "yes") {
           progress.dirs++;
@@ -105,6 +120,28 @@ export async function restore(
   }
 
   /**
+   * Makes `path` a real folder to restore into; false when something else
+   * is in its place and is kept (no `overwrite`), counted as skipped. A
+   * symlink there is never followed: what it points to may lie outside the
+   * target. With `overwrite`, a symlink or file in the folder's place is
+   * removed (a symlink itself, not what it points to).
+   */
+  async function folderAt(path: string): Promise<boolean> {
+    const existing = await Deno.lstat(path).catch(() => null);
+    if (existing?.isDirectory) return true;
+    if (existing) {
+      if (!options.overwrite) {
+        progress.skipped++;
+        report();
+        return false;
+      }
+      await Deno.remove(path);
+    }
+    await Deno.mkdir(path);
+    return true;
+  }
+
+  /**
    * `written`: called once the file's content is written, before it is
    * synced and renamed: the disk flushes one file while the next is written
    * (the syncs, one after the other with the writes, took a fifth of a
@@ -112,13 +149,21 @@ export async function restore(
    */
   async function restoreLeaf(node: TreeNode, path: string, written: () => void): Promise<void> {
     progress.path = path;
-    const exists = await Deno.lstat(path).then(() => true, () => false);
+    const existing = await Deno.lstat(path).catch(() => null);
+    const exists = existing !== null;
     if (exists && !options.overwrite) {
       progress.skipped++;
+      if (node.type === "file") progress.skippedBytes += node.size;
       report();
       return;
     }
-    await Deno.mkdir(dirname(path), { recursive: true });
+    if (existing?.isDirectory) {
+      // A folder is never removed to make room for a file, even with --overwrite.
+      throw new RestoreConflictError(
+        `Cannot restore ${path}: a folder is in the place of this ${node.type}; ` +
+          "move or remove it, or restore into another --target",
+      );
+    }
     if (node.type === "symlink") {
       if (exists) await Deno.remove(path);
       // A symlink's own time is not restored: Deno.utime would follow the link.
@@ -153,9 +198,14 @@ export async function restore(
       if (failures.length > 0) throw failures[0];
       written();
     });
-    await Deno.chmod(temp, node.mode & 0o7777);
-    await setTime(temp, node);
-    await Deno.rename(temp, path);
+    try {
+      await Deno.chmod(temp, node.mode & 0o7777);
+      await setTime(temp, node);
+      await Deno.rename(temp, path);
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {});
+      throw error;
+    }
     progress.files++;
     report();
   }
@@ -168,9 +218,16 @@ export async function restore(
       `Cannot restore ${missing.join(", ")}: not in the snapshot (see 'cofre ls')`,
     );
   }
-  await Deno.mkdir(options.target, { recursive: true });
-  await restoreTree(rootTree, options.target, "", false);
+  await targetFolder(options.target);
+  let walkFailure: { reason: unknown } | undefined;
+  try {
+    await restoreTree(rootTree, options.target, "", false);
+  } catch (reason) {
+    walkFailure = { reason };
+  }
+  // Every file started is finished or cleaned up (its temporary file removed) before any error.
   const outcomes = await Promise.allSettled(leaves);
+  if (walkFailure) throw walkFailure.reason;
   const failure = outcomes.find((o) => o.status === "rejected");
   if (failure) throw (failure as PromiseRejectedResult).reason;
   for (const { path, node } of directoryFixups.reverse()) {
@@ -178,6 +235,25 @@ export async function restore(
     await setTime(path, node);
   }
   return progress;
+}
+
+/** Creates the target folder if missing; one clear error when that cannot be done. */
+async function targetFolder(target: string): Promise<void> {
+  // The target itself may be a symlink to a folder: the person chose it.
+  const info = await Deno.stat(target).catch(() => null);
+  if (info && !info.isDirectory) {
+    throw new RestoreConflictError(
+      `Cannot restore into ${target}: it is a file, not a folder; choose another --target`,
+    );
+  }
+  if (info) return;
+  try {
+    await Deno.mkdir(target, { recursive: true });
+  } catch (error) {
+    throw new RestoreConflictError(
+      `Cannot create the target folder ${target}: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** True when `path` (relative to the root) names a node of the tree. */

@@ -1,0 +1,164 @@
+// What a restore does with what is already in its target: it never follows a
+// symlink out of it, keeps what stands in the way unless --overwrite, never
+// removes a folder to make room for a file, and leaves no temporary file
+// behind when it stops on an error. And a backup re-reads a file whose ctime
+// is too recent to vouch for it (FORMAT.md §11).
+
+import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
+import { cofre } from "./_cli.ts";
+import { LocalStorage, Repository, RestoreConflictError } from "../mod.ts";
+import { tempDirs } from "./_temp_dir.ts";
+
+const withDir = tempDirs("cofre-restore-target-test-");
+const PASSWORD = "correct horse battery staple";
+
+async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
+  const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
+  const { repository } = await Repository.init(new LocalStorage(path), {
+    password: PASSWORD,
+    argon2id: fast,
+  });
+  try {
+    await body(repository);
+  } finally {
+    await repository.close();
+  }
+}
+
+/** A snapshot of `src`: `tree/a.txt`, `tree/sub/b.txt`, `tree/sub/deep/c.txt`. */
+async function backUpTree(dir: string, repository: Repository): Promise<void> {
+  await Deno.mkdir(`${dir}/src/tree/sub/deep`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/src/tree/a.txt`, "a");
+  await Deno.writeTextFile(`${dir}/src/tree/sub/b.txt`, "b");
+  await Deno.writeTextFile(`${dir}/src/tree/sub/deep/c.txt`, "c");
+  await repository.backup({ paths: [`${dir}/src/tree`] });
+}
+
+/** Names in `dir`, recursively, sorted; `.cofre-restore-*` files included. */
+async function listing(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (at: string, prefix: string) => {
+    for await (const entry of Deno.readDir(at)) {
+      out.push(prefix + entry.name);
+      if (entry.isDirectory) await walk(`${at}/${entry.name}`, `${prefix}${entry.name}/`);
+    }
+  };
+  await walk(dir, "");
+  return out.sort();
+}
+
+Deno.test("a symlink in a folder's place in the target is never followed", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await backUpTree(dir, repository);
+      await Deno.mkdir(`${dir}/outside`, { mode: 0o700 });
+      await Deno.chmod(`${dir}/outside`, 0o700);
+      const outsideBefore = await Deno.stat(`${dir}/outside`);
+      await Deno.mkdir(`${dir}/out/tree`, { recursive: true });
+      await Deno.symlink(`${dir}/outside`, `${dir}/out/tree/sub`);
+
+      // Kept without --overwrite: nothing lands outside, the rest is restored.
+      const kept = await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(kept.skipped, 1);
+      assertEquals(await listing(`${dir}/outside`), []);
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/a.txt`), "a");
+      assertTrue((await Deno.lstat(`${dir}/out/tree/sub`)).isSymlink);
+
+      // --overwrite replaces the symlink itself with a folder; still nothing outside.
+      await repository.restore("latest", { target: `${dir}/out`, overwrite: true, workers: 0 });
+      assertTrue((await Deno.lstat(`${dir}/out/tree/sub`)).isDirectory);
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/deep/c.txt`), "c");
+      assertEquals(await listing(`${dir}/outside`), []);
+      const outsideAfter = await Deno.stat(`${dir}/outside`);
+      assertEquals(outsideAfter.mode! & 0o7777, 0o700);
+      assertEquals(outsideAfter.mtime?.getTime(), outsideBefore.mtime?.getTime());
+    });
+  }));
+
+Deno.test("a file in a folder's place is kept, or replaced with --overwrite", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await backUpTree(dir, repository);
+      await Deno.mkdir(`${dir}/out/tree`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/out/tree/sub`, "mine");
+
+      const kept = await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(kept.skipped, 1);
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub`), "mine");
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/a.txt`), "a");
+
+      await repository.restore("latest", { target: `${dir}/out`, overwrite: true, workers: 0 });
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/b.txt`), "b");
+      assertEquals(
+        (await listing(`${dir}/out`)).filter((name) => name.includes(".cofre-restore-")),
+        [],
+      );
+    });
+  }));
+
+Deno.test("a folder in a file's place stops --overwrite with a clear error and no temporary files", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await backUpTree(dir, repository);
+      await Deno.mkdir(`${dir}/out/tree/a.txt/inner`, { recursive: true });
+      const error = await assertRejects(
+        () => repository.restore("latest", { target: `${dir}/out`, overwrite: true, workers: 0 }),
+        RestoreConflictError,
+      );
+      assertTrue(error.message.includes("a folder is in the place of this file"), error.message);
+      // The folder is untouched, every other file restored, no temporary file left.
+      assertTrue((await Deno.stat(`${dir}/out/tree/a.txt/inner`)).isDirectory);
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/deep/c.txt`), "c");
+      assertEquals(
+        (await listing(`${dir}/out`)).filter((name) => name.includes(".cofre-restore-")),
+        [],
+      );
+    });
+  }));
+
+Deno.test("a target that is a file, or empty, is refused before anything is written", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await backUpTree(dir, repository);
+      await Deno.writeTextFile(`${dir}/afile`, "x");
+      const error = await assertRejects(
+        () => repository.restore("latest", { target: `${dir}/afile`, workers: 0 }),
+        RestoreConflictError,
+      );
+      assertTrue(error.message.includes("it is a file, not a folder"), error.message);
+      await assertRejects(
+        () => repository.restore("latest", { target: `${dir}/afile/below`, workers: 0 }),
+        RestoreConflictError,
+      );
+    });
+    const env = { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` };
+    const empty = await cofre(["restore", "latest", "--target", ""], { env });
+    assertEquals(empty.code, 2, empty.stderr);
+    assertTrue(empty.stderr.includes("--target is empty"), empty.stderr);
+  }));
+
+Deno.test("a file rewritten within its ctime's second, same size and mtime, is read again", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      const path = `${dir}/src/f.txt`;
+      const mtime = new Date("2020-01-01T00:00:00Z");
+      await Deno.mkdir(`${dir}/src`);
+      // Early in a second, so that the backup and the rewrite fall in the
+      // same second as the first write: the ctime (whole seconds in Deno)
+      // then stays the same, and only FORMAT.md §11's rule tells.
+      while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 5));
+      await Deno.writeTextFile(path, "version-one");
+      await Deno.utime(path, mtime, mtime);
+      await repository.backup({ paths: [`${dir}/src`] });
+      await Deno.writeTextFile(path, "version-two");
+      await Deno.utime(path, mtime, mtime);
+      await repository.backup({ paths: [`${dir}/src`] });
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(await Deno.readTextFile(`${dir}/out/src/f.txt`), "version-two");
+      // Unchanged since, and a second older than the last backup's start: skipped, same tree.
+      await new Promise((r) => setTimeout(r, 1100));
+      const before = (await repository.snapshot("latest")).snapshot.tree;
+      await repository.backup({ paths: [`${dir}/src`] });
+      assertEquals((await repository.snapshot("latest")).snapshot.tree, before);
+    });
+  }));
