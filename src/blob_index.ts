@@ -10,7 +10,7 @@ import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, decodeIndex, encodeIndex, type IndexEntry, NONCE_BYTES } from "./format.ts";
 import { packName, readPackHeader } from "./pack.ts";
-import { putHashNamed, type Storage } from "./storage/storage.ts";
+import { isHexName, putHashNamed, type Storage } from "./storage/storage.ts";
 
 const INDEX_AAD = ascii("cofre v1 index");
 export const INDEX_PREFIX = "index/";
@@ -276,6 +276,7 @@ export async function loadIndex(
   const damaged: string[] = [];
   const indexed = new Set<string>();
   for await (const info of storage.list(INDEX_PREFIX)) {
+    if (!isHexName(info.name, INDEX_PREFIX)) continue; // foreign (FORMAT.md §4)
     let entries: IndexEntry[];
     try {
       entries = openIndex(info.name, await storage.get(info.name), meta);

@@ -18,7 +18,7 @@ import {
 } from "./format.ts";
 import { verifySignature } from "./keys.ts";
 import { SNAPSHOTS_PREFIX } from "./snapshot.ts";
-import type { Storage } from "./storage/storage.ts";
+import { isHexName, type Storage } from "./storage/storage.ts";
 
 const ZERO_HASH = "0".repeat(64);
 /** An envelope is small (a header, a pack list, a sealed JSON): larger objects are not read. */
@@ -78,10 +78,7 @@ export async function readChain(
   const damaged: Chain["damaged"] = [];
   for await (const info of storage.list(SNAPSHOTS_PREFIX)) {
     const id = info.name.slice(SNAPSHOTS_PREFIX.length);
-    if (!/^[0-9a-f]{64}$/.test(id)) {
-      damaged.push({ object: info.name, message: "not an envelope name (foreign object)" });
-      continue;
-    }
+    if (!isHexName(info.name, SNAPSHOTS_PREFIX)) continue; // foreign (FORMAT.md §4): left alone
     if (info.size > MAX_ENVELOPE_BYTES) {
       damaged.push({
         object: info.name,

@@ -30,6 +30,7 @@ import {
   type IndexEntry,
   KEY_SLOT_BYTES,
   SEALED_BLOB_OVERHEAD_BYTES,
+  SLOT_ID_BYTES,
   type TreeNode,
 } from "./format.ts";
 import { MAX_BLOB_BYTES } from "./compress.ts";
@@ -44,7 +45,7 @@ import {
   SNAPSHOTS_PREFIX,
   type StoredSnapshot,
 } from "./snapshot.ts";
-import type { Storage } from "./storage/storage.ts";
+import { isHexName, type Storage } from "./storage/storage.ts";
 import { type BlobCrypto, InlineBlobCrypto } from "./workers.ts";
 
 /** Which packs `readData` reads. */
@@ -319,6 +320,7 @@ class CheckRun {
   /** FORMAT.md §5.3: every slot decodes and is named by its slot id. */
   async #checkKeySlots(): Promise<void> {
     for await (const info of this.#storage.list(KEYS_PREFIX)) {
+      if (!isHexName(info.name, KEYS_PREFIX, 2 * SLOT_ID_BYTES)) continue; // foreign (FORMAT.md §4)
       this.report.counts.keySlots++;
       try {
         if (info.size !== KEY_SLOT_BYTES) {
@@ -383,6 +385,7 @@ class CheckRun {
     const blobs = new BlobIndex();
     const byPack = new Map<string, IndexEntry[]>();
     for await (const info of this.#storage.list(INDEX_PREFIX)) {
+      if (!isHexName(info.name, INDEX_PREFIX)) continue; // foreign (FORMAT.md §4)
       this.report.counts.indexFiles++;
       let entries: IndexEntry[];
       try {

@@ -25,7 +25,7 @@ import {
   type StoredSnapshot,
   writeReplacement,
 } from "./snapshot.ts";
-import { putHashNamed, type Storage } from "./storage/storage.ts";
+import { isHexName, putHashNamed, type Storage } from "./storage/storage.ts";
 import type { BlobCrypto } from "./workers.ts";
 
 export const PLANS_PREFIX = "plans/";
@@ -176,11 +176,13 @@ async function run(
   const pendingPacks = new Set(pending.flatMap((plan) => plan.packs));
   const indexFiles = new Map<string, IndexEntry[]>();
   for await (const info of storage.list(INDEX_PREFIX)) {
+    if (!isHexName(info.name, INDEX_PREFIX)) continue; // foreign (FORMAT.md §4): left alone
     indexFiles.set(info.name, openIndex(info.name, await storage.get(info.name), keys.meta));
   }
   const packs = new Map<string, { size: number; modifiedMs: number }>();
   for await (const info of storage.list("data/")) {
     const id = info.name.slice(info.name.lastIndexOf("/") + 1);
+    if (info.name !== packName(id)) continue; // foreign (FORMAT.md §4): never deleted
     packs.set(id, { size: info.size, modifiedMs: info.modifiedMs });
   }
   /** Each pack's blobs (once each), and each blob's packs. */

@@ -62,6 +62,7 @@ import {
   type IndexEntry,
   type KeySlot,
   REPOSITORY_ID_BYTES,
+  SLOT_ID_BYTES,
   type TreeNode,
 } from "./format.ts";
 import {
@@ -82,7 +83,7 @@ import {
 import { normalizePassword } from "./password.ts";
 import { type DueStatus, dueStatus } from "./schedule.ts";
 import { readSettings, type Settings, type StoredSettings, writeSettings } from "./settings.ts";
-import type { Storage } from "./storage/storage.ts";
+import { isHexName, type Storage } from "./storage/storage.ts";
 
 const CONFIG_NAME = "config";
 const KEYS_PREFIX = "keys/";
@@ -844,6 +845,7 @@ function slotName(slot: KeySlot): string {
 async function readKeySlots(storage: Storage): Promise<KeySlot[]> {
   const slots: KeySlot[] = [];
   for await (const info of storage.list(KEYS_PREFIX)) {
+    if (!isHexName(info.name, KEYS_PREFIX, 2 * SLOT_ID_BYTES)) continue; // foreign (FORMAT.md §4)
     try {
       const slot = decodeKeySlot(await storage.get(info.name));
       if (info.name === slotName(slot)) slots.push(slot);

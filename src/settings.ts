@@ -12,7 +12,7 @@ import { AES_GCM_TAG_BYTES } from "./aead.ts";
 import { NONCE_BYTES, REPOSITORY_ID_BYTES, SIGNATURE_BYTES } from "./format.ts";
 import { sign, verifySignature } from "./keys.ts";
 import type { SnapshotKeys } from "./snapshot.ts";
-import { getHashNamed, putHashNamed, type Storage } from "./storage/storage.ts";
+import { getHashNamed, isHexName, putHashNamed, type Storage } from "./storage/storage.ts";
 
 export const SETTINGS_PREFIX = "settings/";
 const SETTINGS_MAGIC = "cofreset";
@@ -158,6 +158,7 @@ export async function readSettings(
   };
   let best: { name: string; sequence: bigint; timeMs: number } | null = null;
   for await (const { name } of storage.list(SETTINGS_PREFIX)) {
+    if (!isHexName(name, SETTINGS_PREFIX)) continue; // foreign (FORMAT.md §4)
     let record;
     try {
       record = await readSettingsRecord(storage, name, keys);

@@ -21,7 +21,7 @@ import {
   type PackRef,
 } from "./format.ts";
 import { sign, verifySignature } from "./keys.ts";
-import { getHashNamed, putHashNamed, type Storage } from "./storage/storage.ts";
+import { getHashNamed, isHexName, putHashNamed, type Storage } from "./storage/storage.ts";
 
 export const SNAPSHOTS_PREFIX = "snapshots/";
 const SNAPSHOT_AAD_LABEL = "cofre v1 snapshot";
@@ -323,6 +323,7 @@ export async function listSnapshots(
 ): Promise<StoredSnapshot[]> {
   const out: StoredSnapshot[] = [];
   for await (const info of storage.list(SNAPSHOTS_PREFIX)) {
+    if (!isHexName(info.name, SNAPSHOTS_PREFIX)) continue; // foreign (FORMAT.md §4)
     let stored: StoredSnapshot | StoredTombstone;
     try {
       stored = await readSnapshot(storage, info.name, keys);

@@ -162,3 +162,38 @@ Deno.test("a file rewritten within its ctime's second, same size and mtime, is r
       assertEquals((await repository.snapshot("latest")).snapshot.tree, before);
     });
   }));
+
+Deno.test("foreign files in a repository's folders are left alone, as FORMAT.md §4 says", () =>
+  withDir(async (dir) => {
+    const repo = `${dir}/repo`;
+    await withRepository(repo, async (repository) => {
+      await backUpTree(dir, repository);
+      // What a sync tool or a person may leave: conflicted copies, notes.
+      const [index] = [...Deno.readDirSync(`${repo}/index`)].map((e) => e.name);
+      const [snapshot] = [...Deno.readDirSync(`${repo}/snapshots`)].map((e) => e.name);
+      const foreign = [
+        `index/${index} (conflicted copy)`,
+        "index/notes",
+        `snapshots/${snapshot} (1)`,
+        "snapshots/notes",
+        "keys/README",
+        "keys/notes.txt",
+        "data/ab/notes",
+        "settings/notes",
+      ];
+      for (const name of foreign) {
+        await Deno.mkdir(`${repo}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
+        await Deno.writeTextFile(`${repo}/${name}`, "not Cofre's");
+      }
+      assertEquals((await repository.snapshots()).length, 1);
+      const report = await repository.check({ workers: 0 });
+      assertEquals(report.damage, []);
+      await repository.backup({ paths: [`${dir}/src/tree`] });
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/deep/c.txt`), "c");
+      await repository.prune();
+      for (const name of foreign) {
+        assertEquals(await Deno.readTextFile(`${repo}/${name}`), "not Cofre's", name);
+      }
+    });
+  }));

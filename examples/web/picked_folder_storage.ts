@@ -7,6 +7,7 @@
 import {
   type ByteRange,
   checkRange,
+  isObjectName,
   type ObjectInfo,
   ObjectNotFoundError,
   type Storage,
@@ -72,7 +73,10 @@ export class PickedFolderStorage implements Storage {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const names = [...this.#objects.keys()].filter((name) => name.startsWith(prefix)).sort();
+    // A Drive or Dropbox download can hold "x (1)" copies: not objects (FORMAT.md §4).
+    const names = [...this.#objects.keys()].filter((name) =>
+      name.startsWith(prefix) && isObjectName(name)
+    ).sort();
     for (const name of names) yield info(name, this.#objects.get(name)!);
   }
 }

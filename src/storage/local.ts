@@ -11,6 +11,7 @@ import {
   type ByteRange,
   checkObjectName,
   checkRange,
+  isObjectName,
   type ObjectInfo,
   ObjectNotFoundError,
   objectParts,
@@ -158,7 +159,7 @@ export class LocalStorage implements Storage {
         ) {
           yield* this.#walk(name, prefix);
         }
-      } else if (entry.isFile && name.startsWith(prefix)) {
+      } else if (entry.isFile && name.startsWith(prefix) && isObjectName(name)) {
         const info = await Deno.stat(join(dir, entry.name));
         yield { name, size: info.size, modifiedMs: info.mtime?.getTime() ?? 0 };
       }

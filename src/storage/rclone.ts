@@ -29,6 +29,7 @@ import {
 import {
   type ByteRange,
   checkObjectName,
+  isObjectName,
   type ObjectInfo,
   objectParts,
   requireSameObject,
@@ -343,7 +344,7 @@ export class RcloneStorage implements Storage {
         if ((href + "/").startsWith(prefix) || prefix.startsWith(href + "/")) {
           yield* this.#walk(href, prefix);
         }
-      } else if (href.startsWith(prefix) && /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i.test(href)) {
+      } else if (href.startsWith(prefix) && isObjectName(href)) {
         yield {
           name: href,
           size: Number(davElements(entry, "getcontentlength")[0] ?? 0),

@@ -34,6 +34,7 @@ import {
 import {
   type ByteRange,
   checkObjectName,
+  isObjectName,
   type ObjectInfo,
   objectParts,
   requireSameObject,
@@ -475,7 +476,7 @@ export class S3Storage implements Storage {
         const key = xmlValues(contents, "Key")[0] ?? "";
         const name = key.slice(this.#prefix.length);
         // Keys that are not object names (a folder marker, someone's notes) are not Cofre's.
-        if (!key.startsWith(this.#prefix) || !/^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i.test(name)) continue;
+        if (!key.startsWith(this.#prefix) || !isObjectName(name)) continue;
         yield {
           name,
           size: Number(xmlValues(contents, "Size")[0] ?? 0),

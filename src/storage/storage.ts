@@ -49,7 +49,10 @@ export interface Storage {
   ): Promise<void>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(name: string): Promise<void>;
-  /** Every object whose name starts with `prefix`, in no particular order. */
+  /**
+   * Every object whose name starts with `prefix`, in no particular order;
+   * only valid object names (`isObjectName`).
+   */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /**
    * The object's file on this machine, for a reader that opens it itself
@@ -91,9 +94,34 @@ export class ObjectExistsError extends Error {
   }
 }
 
+const OBJECT_NAME = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i;
+
+/**
+ * True when `name` can be an object's name. A storage's `list` yields only
+ * such names: anything else in the place (a sync tool's "x (conflicted
+ * copy)", someone's notes) is foreign, and FORMAT.md §4 leaves it alone.
+ */
+export function isObjectName(name: string): boolean {
+  return OBJECT_NAME.test(name);
+}
+
+/**
+ * True when `name` is `prefix` followed by `hexDigits` lowercase hex digits:
+ * the shape of FORMAT.md §4's names (64 for content-addressed objects, 32 for
+ * key slots). Other names under the prefix are foreign, left alone.
+ */
+export function isHexName(name: string, prefix: string, hexDigits = 64): boolean {
+  if (name.length !== prefix.length + hexDigits || !name.startsWith(prefix)) return false;
+  for (let i = prefix.length; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 /** Object names: slash-separated segments of letters, digits, `-` and `_`. */
 export function checkObjectName(name: string): void {
-  if (!/^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i.test(name)) {
+  if (!isObjectName(name)) {
     throw new RangeError(`Cannot use object name "${name}": not a valid object name`);
   }
 }
