@@ -3,9 +3,11 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../mod.ts";
+import { removeTempFilesSync } from "../src/_temp_file.ts";
 import {
   type CliContext,
   denoIo,
+  EXIT_INTERRUPTED,
   EXIT_OK,
   EXIT_USAGE,
   type Io,
@@ -110,6 +112,29 @@ export async function main(
   }
 }
 
+/**
+ * Ctrl-C (or a SIGTERM) ends the run at once, as before, but first removes
+ * the temporary files of a backup or restore in progress: what was written
+ * whole stays, nothing half-written does. A backup's packs without an index
+ * are left for `prune`, as after any interrupted backup (FORMAT.md §14.3).
+ */
+function exitOnSignals(io: Io): void {
+  const signals: [Deno.Signal, number][] = [["SIGINT", EXIT_INTERRUPTED], ["SIGTERM", 143]];
+  for (const [signal, code] of signals) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        removeTempFilesSync();
+        io.stderr("\ncofre: cancelled\n");
+        Deno.exit(code);
+      });
+    } catch {
+      // Not a signal this platform delivers (SIGTERM on Windows).
+    }
+  }
+}
+
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args, denoIo()));
+  const io = denoIo();
+  exitOnSignals(io);
+  Deno.exit(await main(Deno.args, io));
 }

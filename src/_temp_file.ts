@@ -48,10 +48,38 @@ export async function writeParts(
 }
 
 /**
+ * Temporary files not yet renamed, linked or removed by their caller: what a
+ * cancelled run (Ctrl-C) removes before it exits (`removeTempFilesSync`).
+ */
+const pending = new Set<string>();
+
+/** The caller is done with `path` (renamed, linked or removed it): a cancel leaves it be. */
+export function settleTempFile(path: string): void {
+  pending.delete(path);
+}
+
+/**
+ * Removes every temporary file still pending, synchronously: for a signal
+ * handler about to exit (cli/main.ts), so that a cancelled backup or
+ * restore leaves no `.tmp-…` or `.cofre-restore-…` file behind.
+ */
+export function removeTempFilesSync(): void {
+  for (const path of pending) {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // Gone already, or not ours to remove any more.
+    }
+  }
+  pending.clear();
+}
+
+/**
  * Creates a new file `prefix` + random hex in `dir` (mode 0600), lets `body`
  * write it, and syncs its data. On any failure the file is closed and
  * removed, so nothing half-written stays behind. `body` may also write the
- * file by its path (a restore worker does). Returns the temporary path.
+ * file by its path (a restore worker does). Returns the temporary path,
+ * pending until the caller's `settleTempFile` (a cancel removes it).
  */
 export async function writeTempFile(
   dir: string,
@@ -60,12 +88,14 @@ export async function writeTempFile(
 ): Promise<string> {
   const temp = join(dir, prefix + toHex(crypto.getRandomValues(new Uint8Array(8))));
   const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+  pending.add(temp);
   try {
     await body(file, temp);
     await file.syncData();
   } catch (error) {
     file.close();
     await Deno.remove(temp).catch(() => {});
+    pending.delete(temp);
     throw error;
   }
   file.close();

@@ -8,7 +8,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { writeTempFile } from "./_temp_file.ts";
+import { settleTempFile, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
@@ -128,7 +128,10 @@ export async function restore(
    */
   async function folderAt(path: string): Promise<boolean> {
     const existing = await Deno.lstat(path).catch(() => null);
-    if (existing?.isDirectory) return true;
+    if (existing?.isDirectory) {
+      await removeStaleTemps(path);
+      return true;
+    }
     if (existing) {
       if (!options.overwrite) {
         progress.skipped++;
@@ -205,6 +208,8 @@ export async function restore(
     } catch (error) {
       await Deno.remove(temp).catch(() => {});
       throw error;
+    } finally {
+      settleTempFile(temp);
     }
     progress.files++;
     report();
@@ -219,6 +224,7 @@ export async function restore(
     );
   }
   await targetFolder(options.target);
+  await removeStaleTemps(options.target);
   let walkFailure: { reason: unknown } | undefined;
   try {
     await restoreTree(rootTree, options.target, "", false);
@@ -235,6 +241,21 @@ export async function restore(
     await setTime(path, node);
   }
   return progress;
+}
+
+/** A restore's temporary file (`writeTempFile`'s name: the prefix and 16 hex digits). */
+const TEMP_NAME = /^\.cofre-restore-[0-9a-f]{16}$/;
+
+/**
+ * Removes what a restore that was killed (not cancelled: that cleans up)
+ * left in `dir`: its temporary files, which no one else names so.
+ */
+async function removeStaleTemps(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && TEMP_NAME.test(entry.name)) {
+      await Deno.remove(join(dir, entry.name)).catch(() => {});
+    }
+  }
 }
 
 /** Creates the target folder if missing; one clear error when that cannot be done. */

@@ -197,3 +197,58 @@ Deno.test("foreign files in a repository's folders are left alone, as FORMAT.md 
       }
     });
   }));
+
+Deno.test("Ctrl-C during a restore exits 130 and leaves no temporary file", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await Deno.mkdir(`${dir}/src`);
+      // Large enough that its restore is still writing when the signal comes.
+      const big = new Uint8Array(256 * 1024 * 1024);
+      for (let at = 0; at < big.length; at += 65536) {
+        crypto.getRandomValues(big.subarray(at, at + 65536));
+      }
+      await Deno.writeFile(`${dir}/src/big.bin`, big);
+      await repository.backup({ paths: [`${dir}/src`] });
+    });
+    const cli = new URL("../cli/main.ts", import.meta.url).pathname;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "restore", "latest", "--target", `${dir}/out`],
+      env: { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const temps = async () =>
+      (await listing(`${dir}/out`).catch(() => [])).filter((n) => n.includes(".cofre-restore-"));
+    const deadline = Date.now() + 60_000;
+    while ((await temps()).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assertTrue((await temps()).length > 0, "the restore never started writing");
+    child.kill("SIGINT");
+    const { code, stderr } = await child.output();
+    assertEquals(code, 130, new TextDecoder().decode(stderr));
+    assertTrue(new TextDecoder().decode(stderr).includes("cancelled"));
+    assertEquals(await temps(), []);
+    assertEquals(await listing(`${dir}/out`), ["src"]);
+  }));
+
+Deno.test("a restore removes the temporary files a killed restore left, and only those", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async (repository) => {
+      await backUpTree(dir, repository);
+      await Deno.mkdir(`${dir}/out/tree/sub`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/out/.cofre-restore-0123456789abcdef`, "stale");
+      await Deno.writeTextFile(`${dir}/out/tree/sub/.cofre-restore-fedcba9876543210`, "stale");
+      await Deno.writeTextFile(`${dir}/out/tree/.cofre-restore-notours`, "mine");
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(await listing(`${dir}/out`), [
+        "tree",
+        "tree/.cofre-restore-notours",
+        "tree/a.txt",
+        "tree/sub",
+        "tree/sub/b.txt",
+        "tree/sub/deep",
+        "tree/sub/deep/c.txt",
+      ]);
+    });
+  }));

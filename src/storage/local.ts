@@ -19,7 +19,7 @@ import {
   requireSameObject,
   type Storage,
 } from "./storage.ts";
-import { writeParts, writeTempFile } from "../_temp_file.ts";
+import { settleTempFile, writeParts, writeTempFile } from "../_temp_file.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
@@ -104,25 +104,29 @@ export class LocalStorage implements Storage {
       this.#staging.push(staging);
     }
     try {
-      // A hard link creates the name only if it is absent, atomically:
-      // an existing object is never replaced (FORMAT.md §4).
-      await Deno.link(temp, path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) {
-        await Deno.remove(temp).catch(() => {});
-        throw error;
-      }
       try {
-        // The bytes may be gone (onConsumed): the temporary file has them.
-        requireSameObject(this.location, name, await Deno.readFile(path), [
-          await Deno.readFile(temp),
-        ]);
-      } finally {
-        await Deno.remove(temp);
+        // A hard link creates the name only if it is absent, atomically:
+        // an existing object is never replaced (FORMAT.md §4).
+        await Deno.link(temp, path);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) {
+          await Deno.remove(temp).catch(() => {});
+          throw error;
+        }
+        try {
+          // The bytes may be gone (onConsumed): the temporary file has them.
+          requireSameObject(this.location, name, await Deno.readFile(path), [
+            await Deno.readFile(temp),
+          ]);
+        } finally {
+          await Deno.remove(temp);
+        }
+        return;
       }
-      return;
+      await Deno.remove(temp);
+    } finally {
+      settleTempFile(temp);
     }
-    await Deno.remove(temp);
     await syncDirectory(dir);
   }
 
