@@ -1,7 +1,7 @@
 // `cofre backup PATH...`: the main job.
 
 import { Command } from "@commander-js/extra-typings";
-import { type BackupProgress, globToRegExp } from "../mod.ts";
+import { type BackupProgress, excludeMatcher } from "../mod.ts";
 import { advanceAfter, guardPin } from "./_pin.ts";
 import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
@@ -17,7 +17,9 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
     .option("--tag <tag>", "label the snapshot (repeatable)", collect, [] as string[])
     .option(
       "--exclude <glob>",
-      "skip matching paths: * within a name, ** across folders (repeatable)",
+      "skip matching paths (repeatable): '*.tmp' or 'cache' match names anywhere, " +
+        "'media/*.tmp' a path's last names, '/abs/path' the whole path; " +
+        "* within a name, ** across folders, ? and [a-z] one character",
       collect,
       [] as string[],
     )
@@ -136,11 +138,10 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
 
 /** Bytes of regular files under `paths` (lstat only: a quick walk, for the ETA). */
 async function sizeOf(paths: string[], excludes: string[]): Promise<number> {
-  const patterns = excludes.map(globToRegExp);
+  const excluded = excludeMatcher(excludes);
   let bytes = 0;
   async function walk(path: string): Promise<void> {
-    const name = path.slice(path.lastIndexOf("/") + 1);
-    if (patterns.some((re) => re.test(path) || re.test(name))) return;
+    if (excluded(path)) return;
     const info = await Deno.lstat(path).catch(() => null);
     if (!info) return;
     if (info.isFile) bytes += info.size;

@@ -64,7 +64,7 @@ export interface BackupOptions {
   /** Files and folders to back up. */
   paths: string[];
   tags?: string[];
-  /** Glob patterns (`*`, `**`, `?`); a pattern without `/` matches names anywhere. */
+  /** Glob patterns (`*`, `**`, `?`, `[...]`), matched as `excludeMatcher` says. */
   excludes?: string[];
   host?: string;
   username?: string;
@@ -176,7 +176,7 @@ export async function backup(
   // at most three segments of 3 MiB (filling, sealing, being packed): this,
   // not file size, bounds memory. Two a core: one runs while the next waits.
   const jobSlots = new Limiter(2 * crypto.parallelism);
-  const excludes = (options.excludes ?? []).map(globToRegExp);
+  const excluded = excludeMatcher(options.excludes ?? []);
   const failed: { path: string; error: string }[] = [];
   const progress: BackupProgress = {
     files: 0,
@@ -224,9 +224,6 @@ export async function backup(
     const suffix = COMPANION_SUFFIXES.find((suffix) => path.endsWith(suffix));
     return suffix ? captured.get(path.slice(0, -suffix.length)) : undefined;
   };
-
-  const excluded = (path: string) =>
-    excludes.some((re) => re.test(path) || re.test(basename(path)));
 
   /**
    * Stores a folder's tree, or names the parent snapshot's when nothing in
@@ -659,17 +656,54 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 }
 
-/** `*` matches within a name, `**` across folders, `?` one character. */
+/**
+ * `*` matches within a name, `**` across folders, `?` one character,
+ * `[abc]`, `[a-z]` and `[!abc]` one of (or none of) a set; anything else
+ * itself. The whole string must match.
+ */
 export function globToRegExp(glob: string): RegExp {
   let re = "";
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
+    const close = c === "[" ? glob.indexOf("]", i + 2) : -1;
     if (c === "*" && glob[i + 1] === "*") {
       re += ".*";
       i++;
     } else if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
-    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+    else if (close > 0) {
+      // A set: `!` negates it; its characters stand for themselves (a range keeps its `-`).
+      const negated = glob[i + 1] === "!";
+      const body = glob.slice(negated ? i + 2 : i + 1, close).replace(/[\\\]^]/g, "\\$&");
+      re += negated ? `[^/${body}]` : `[${body}]`;
+      i = close;
+    } else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
   return new RegExp(`^${re}$`);
+}
+
+/**
+ * A test of absolute paths against `--exclude` patterns, restic's way:
+ * a pattern starting with `/` is matched against the whole path; one
+ * without a `/` against each name (`*.tmp`, `cache`); and one with a `/`
+ * inside against the path's last names (`media/*.tmp` excludes
+ * `/home/me/app/media/a.tmp`). A trailing `/` is dropped: `cache/` is
+ * `cache`.
+ */
+export function excludeMatcher(patterns: readonly string[]): (path: string) => boolean {
+  const tests = patterns.map((raw) => {
+    const pattern = raw.length > 1 ? raw.replace(/\/+$/, "") : raw;
+    if (pattern.startsWith("/")) {
+      const re = globToRegExp(pattern);
+      return (path: string) => re.test(path);
+    }
+    if (!pattern.includes("/")) {
+      const re = globToRegExp(pattern);
+      return (path: string) => re.test(basename(path));
+    }
+    // Any run of whole trailing names: `**/` before the pattern, as a suffix.
+    const re = globToRegExp(pattern.startsWith("**/") ? pattern : `**/${pattern}`);
+    return (path: string) => re.test(path);
+  });
+  return (path) => tests.some((test) => test(path));
 }
