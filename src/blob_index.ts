@@ -76,6 +76,11 @@ export class BlobIndex {
     return this.#count;
   }
 
+  /** The hex ids of the packs its entries name. */
+  packIds(): Set<string> {
+    return new Set(this.#packs);
+  }
+
   /** True when blob `id` is stored in a pack that a backup may deduplicate against. */
   has(id: string): boolean {
     return this.usablePack(id) !== undefined;
@@ -261,6 +266,33 @@ export async function writeIndex(
 }
 
 /**
+ * Adds to `index` the blobs of every pack that no entry of it names, read
+ * from the packs' own sealed headers (FORMAT.md §9); returns how many packs.
+ * For a reader that needs a blob no index file names: an index file was
+ * lost or damaged (the packs are intact), or the pack is an interrupted
+ * backup's. A pack whose header does not open is left out.
+ */
+export async function indexUnindexedPacks(
+  storage: Storage,
+  index: BlobIndex,
+  meta: AesGcm,
+  indexed: ReadonlySet<string> = index.packIds(),
+): Promise<number> {
+  let recovered = 0;
+  for await (const info of storage.list(PACKS_PREFIX)) {
+    const id = info.name.slice(info.name.lastIndexOf("/") + 1);
+    if (indexed.has(id) || info.name !== packName(id)) continue;
+    try {
+      for (const entry of await readPackHeader(storage, id, info.size, meta)) index.add(entry);
+      recovered++;
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+    }
+  }
+  return recovered;
+}
+
+/**
  * Loads every index file into one BlobIndex, with the packs of deletion plans
  * withdrawn (FORMAT.md §14). A damaged index file does not stop restores: the
  * packs no readable index names are found from their own sealed headers
@@ -298,17 +330,7 @@ export async function loadIndex(
     }
   }
   if (damaged.length === 0) return index;
-  let recovered = 0;
-  for await (const info of storage.list(PACKS_PREFIX)) {
-    const id = info.name.slice(info.name.lastIndexOf("/") + 1);
-    if (indexed.has(id) || info.name !== packName(id)) continue;
-    try {
-      for (const entry of await readPackHeader(storage, id, info.size, meta)) index.add(entry);
-      recovered++;
-    } catch (error) {
-      if (!(error instanceof FormatError)) throw error;
-    }
-  }
+  const recovered = await indexUnindexedPacks(storage, index, meta, indexed);
   options.onWarning?.(
     `${damaged.length} index file(s) are damaged (${damaged.join(", ")}); the blobs of ` +
       `${recovered} pack(s) were found from the packs' headers instead (run 'cofre check')`,

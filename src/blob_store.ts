@@ -38,18 +38,33 @@ export class BlobStore {
   static readonly TREE_CACHE_BYTES = 16 * 1024 * 1024;
 
   readonly #reads: number;
+  readonly #recover: (() => Promise<number>) | undefined;
+  #recovery: Promise<number> | undefined;
 
-  /** `reads`: storage reads worth keeping in flight (remote storage: its connections). */
+  /**
+   * `reads`: storage reads worth keeping in flight (remote storage: its
+   * connections). `recover`: adds to the index what it can find elsewhere
+   * (src/blob_index.ts `indexUnindexedPacks`), tried once, when a blob has
+   * no index entry; resolves to how many packs it added.
+   */
   constructor(
     storage: Storage,
     index: BlobIndex,
     crypto: BlobCrypto,
-    options: { reads?: number } = {},
+    options: { reads?: number; recover?: () => Promise<number> } = {},
   ) {
     this.#storage = storage;
     this.#index = index;
     this.#crypto = crypto;
     this.#reads = options.reads ?? 1;
+    this.#recover = options.recover;
+  }
+
+  /** True when `recover` (run once for all misses) added anything. */
+  async #recovered(): Promise<boolean> {
+    if (!this.#recover) return false;
+    this.#recovery ??= this.#recover();
+    return await this.#recovery > 0;
   }
 
   /** How many reads may usefully be in flight: enough for the CPU and for the storage's latency. */
@@ -73,7 +88,8 @@ export class BlobStore {
       const cached = this.#trees.get(id);
       if (cached) return cached;
     }
-    const location = this.#index.get(id);
+    const location = this.#index.get(id) ??
+      (await this.#recovered() ? this.#index.get(id) : undefined);
     if (!location) {
       throw new FormatError(
         `Cannot read ${type} blob ${id.slice(0, 16)}: no index entry (run 'cofre check')`,
@@ -158,6 +174,8 @@ export class BlobStore {
     let failure: { reason: unknown } | undefined;
     try {
       for await (const ids of this.#restoreWindows(content)) {
+        // A blob no index names: its pack may still be there (a lost index file).
+        if (this.#recover && ids.some((id) => !this.#index.get(id))) await this.#recovered();
         const { jobs, bytes } = this.#planRestore(ids, planned);
         planned += bytes;
         // A large file: start every core now, not after the first 16 MiB (src/workers.ts).

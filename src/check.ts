@@ -458,7 +458,9 @@ class CheckRun {
       } else if (!index.byPack.has(id)) {
         this.report.warnings.push({
           object: name,
-          message: "in no index (left by an interrupted backup; prune removes it)",
+          message:
+            "in no index file (left by an interrupted backup, or its index file was lost): " +
+            "prune indexes it again if a snapshot needs it, and removes it if none does",
         });
       }
     }

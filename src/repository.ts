@@ -11,7 +11,7 @@ import { toHex } from "./_bytes.ts";
 import { normalizeAccount } from "./account.ts";
 import { backup, type BackupOptions, type BackupResult, readTree } from "./backup.ts";
 import { type BlobKeys, blobKeysFrom } from "./blob.ts";
-import { type BlobIndex, loadIndex, openIndex } from "./blob_index.ts";
+import { type BlobIndex, indexUnindexedPacks, loadIndex, openIndex } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { type Change, diffTrees } from "./diff.ts";
 import { packName, readPackHeader } from "./pack.ts";
@@ -475,6 +475,25 @@ export class Repository {
     };
   }
 
+  /**
+   * What a BlobStore does when a blob has no index entry: read the headers
+   * of the packs no index names (an index file lost or damaged), once, and
+   * say so.
+   */
+  #recoverer(index: BlobIndex, keys: Pick<BlobKeys, "meta">): () => Promise<number> {
+    let once: Promise<number> | undefined;
+    return () =>
+      once ??= indexUnindexedPacks(this.storage, index, keys.meta).then((packs) => {
+        if (packs > 0) {
+          this.onWarning(
+            `${packs} pack(s) that no index file names were read from their own headers ` +
+              "(an index file is missing, or a backup was interrupted); run 'cofre check'",
+          );
+        }
+        return packs;
+      });
+  }
+
   /** The keys and index that backup and restore work with; built once. */
   async #open(): Promise<Session> {
     this.#assertOpen();
@@ -494,7 +513,7 @@ export class Repository {
       keys,
       index,
       inline,
-      store: new BlobStore(this.storage, index, inline),
+      store: new BlobStore(this.storage, index, inline, { recover: this.#recoverer(index, keys) }),
       pools: [],
     };
     return this.#session;
@@ -564,7 +583,7 @@ export class Repository {
       session.index,
       this.#crypto(session, options.workers),
       // Remote storage: keep `connections` reads in flight whatever the CPU count.
-      { reads: options.connections },
+      { reads: options.connections, recover: this.#recoverer(session.index, session.keys) },
     );
     return await restore(store, snapshot.snapshot.tree, {
       // A whole snapshot's size is known: the progress can tell how far along it is.
@@ -770,7 +789,9 @@ export class Repository {
       session.index = await loadIndex(this.storage, session.keys.meta, {
         withdrawn: plans.flatMap((plan) => plan.packs),
       });
-      session.store = new BlobStore(this.storage, session.index, session.inline);
+      session.store = new BlobStore(this.storage, session.index, session.inline, {
+        recover: this.#recoverer(session.index, session.keys),
+      });
     }
     return result;
   }

@@ -438,7 +438,8 @@ Deno.test("a pack in no index (an interrupted backup's) is a warning, not damage
     assertEquals(checked.code, 0, checked.stdout);
     assertEquals(checked.report.warnings, [{
       object: leftover.name,
-      message: "in no index (left by an interrupted backup; prune removes it)",
+      message: "in no index file (left by an interrupted backup, or its index file was lost): " +
+        "prune indexes it again if a snapshot needs it, and removes it if none does",
     }]);
     assertEquals(checked.report.counts.packs_read, 2);
   }));

@@ -252,3 +252,31 @@ Deno.test("a restore removes the temporary files a killed restore left, and only
       ]);
     });
   }));
+
+Deno.test("with its index files lost, a repository still restores and backs up, from the packs' headers", () =>
+  withDir(async (dir) => {
+    const repo = `${dir}/repo`;
+    await withRepository(repo, async (repository) => {
+      await backUpTree(dir, repository);
+    });
+    for (const entry of Deno.readDirSync(`${repo}/index`)) {
+      await Deno.remove(`${repo}/index/${entry.name}`);
+    }
+    const warnings: string[] = [];
+    const repository = await Repository.open(new LocalStorage(repo), { password: PASSWORD });
+    repository.onWarning = (message) => warnings.push(message);
+    try {
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/deep/c.txt`), "c");
+      assertEquals(warnings.length, 1);
+      assertTrue(warnings[0]!.includes("read from their own headers"), warnings[0]);
+      // The next backup reads its parent's trees the same way.
+      await Deno.writeTextFile(`${dir}/src/tree/a.txt`, "a, again");
+      await repository.backup({ paths: [`${dir}/src/tree`] });
+      await repository.restore("latest", { target: `${dir}/out2`, workers: 0 });
+      assertEquals(await Deno.readTextFile(`${dir}/out2/tree/a.txt`), "a, again");
+      assertEquals(await Deno.readTextFile(`${dir}/out2/tree/sub/b.txt`), "b");
+    } finally {
+      await repository.close();
+    }
+  }));
