@@ -65,6 +65,14 @@ export const EXIT_WRONG_KEY = 12;
 /** Ctrl-C at a prompt: 128 + SIGINT, as shells and restic report it. */
 export const EXIT_INTERRUPTED = 130;
 
+/**
+ * Standard output was closed by its reader (`cofre ls --json | head -1`):
+ * the reader has what it wanted, so the run ends quietly, as `ls | head` does.
+ */
+export class OutputClosedError extends Error {
+  override name = "OutputClosedError";
+}
+
 /** A usage problem found after parsing (exit 2), with what to do next. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -76,6 +84,7 @@ export function reportError(error: unknown, io: Io): number {
     io.stderr(`cofre: ${text}\n`);
     return code;
   };
+  if (error instanceof OutputClosedError) return EXIT_OK;
   if (error instanceof WrongKeyError) {
     return say("wrong password, recovery key or account", EXIT_WRONG_KEY);
   }
@@ -102,8 +111,8 @@ export function denoIo(): Io {
   // Prompts write to stderr so that stdout stays clean for --json and pipes.
   const context = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
   return {
-    stdout: (text) => writeAll(Deno.stdout, encoder.encode(text)),
-    stdoutBytes: (bytes) => writeAll(Deno.stdout, bytes),
+    stdout: (text) => writeStdout(encoder.encode(text)),
+    stdoutBytes: (bytes) => writeStdout(bytes),
     stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
     isTerminal: Deno.stdout.isTerminal(),
     stderrIsTerminal: Deno.stderr.isTerminal(),
@@ -130,6 +139,15 @@ export function denoIo(): Io {
 
 function writeAll(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length;) at += stream.writeSync(bytes.subarray(at));
+}
+
+function writeStdout(bytes: Uint8Array): void {
+  try {
+    writeAll(Deno.stdout, bytes);
+  } catch (error) {
+    if (error instanceof Deno.errors.BrokenPipe) throw new OutputClosedError("stdout closed");
+    throw error;
+  }
 }
 
 /** Parses a positive integer option, for commander. */

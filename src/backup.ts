@@ -357,10 +357,14 @@ export async function backup(
     node: Promise<TreeNode | null>;
   }
   const done = (node: TreeNode | null): Visited => ({ node: Promise.resolve(node) });
-  /** A node still being stored: a failure of this file becomes a `failed` entry, as a read error does. */
+  /**
+   * A file's node still being stored: a failure of this file becomes a
+   * `failed` entry, as a read error does, and the file is not counted.
+   */
   const storing = (path: string, node: Promise<TreeNode>): Visited => ({
     node: node.catch((error) => {
       failed.push({ path, error: (error as Error).message });
+      progress.files--;
       return null;
     }),
   });
@@ -458,6 +462,7 @@ export async function backup(
       return storing(path, storeContent(base, { path, size: info.size }));
     } catch (error) {
       failed.push({ path, error: (error as Error).message });
+      progress.files--;
       return done(null);
     }
   }

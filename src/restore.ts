@@ -100,10 +100,9 @@ export async function restore(
       if (node.type === "dir") {
         if (!(await folderAt(path))) continue;
         await restoreTree(node.subtree, path, relative, want === "yes");
-        if (want === "yes") {
-          progress.dirs++;
-          directoryFixups.push({ path, node });
-        }
+        if (want === "yes") progress.dirs++;
+        // A folder on the way to an --include path gets its mode and time too.
+        directoryFixups.push({ path, node });
       } else if (want === "yes") {
         // A media library is mostly one-chunk files: several at once.
         await fileSlots.acquire();

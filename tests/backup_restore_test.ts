@@ -228,6 +228,13 @@ Deno.test("restore --include picks paths, keeps existing files unless --overwrit
       "app/db",
       "app/db/chat.db",
     ]);
+    // The folders on the way have their snapshot's mode and time, not today's.
+    for (const folder of ["app", "app/db"]) {
+      const restored = await Deno.stat(`${dir}/out/${folder}`);
+      const source = await Deno.stat(`${dir}/src/${folder}`);
+      assertEquals(restored.mtime?.getTime(), source.mtime?.getTime(), folder);
+      assertEquals(restored.mode! & 0o7777, source.mode! & 0o7777, folder);
+    }
     await Deno.writeTextFile(`${dir}/out/app/db/chat.db`, "local edit");
     const kept = await cofre(
       ["restore", "latest", "--target", `${dir}/out`, "--include", "app/db"],
@@ -302,6 +309,8 @@ Deno.test("an unreadable source file gives exit 3 and a usable snapshot", () =>
     assertTrue(stderr.includes(`could not read ${secret}`), stderr);
     const summary = JSON.parse(new TextDecoder().decode(run.stdout));
     assertEquals(summary.failed.map((f: { path: string }) => f.path), [secret]);
+    // The four other regular files are counted; the one that failed is not.
+    assertEquals(summary.files, 4);
     const restore = await cofre(["restore", "latest", "--target", `${dir}/out`], { env });
     assertEquals(restore.code, 0, restore.stderr);
     const restored = (await snapshotOf(`${dir}/out/app`)).map((e) => e.path);

@@ -245,6 +245,8 @@ Deno.test("a database whose second job fails is given up once no other job of it
     const failed = result.snapshot.failed ?? [];
     assertEquals(failed.map((f) => f.path), [`${dir}/src/msgstore.db`]);
     assertTrue(failed[0]!.error.includes("injected job failure"), failed[0]!.error);
+    // Not counted as backed up: the summary's files are the ones stored.
+    assertEquals(result.snapshot.stats.files, 0);
     assertEquals(running, 0, "a job still ran after the backup ended");
     // Jobs still waiting would look for the copy late: let them.
     await Promise.all(started);
