@@ -72,6 +72,8 @@ export async function restore(
   // memory). Two jobs a core: one runs while the next is planned, or read
   // from remote storage. A file's syncs and renames run on after its slot.
   const fileSlots = new Limiter(2 * store.parallelism + 1);
+  /** What could not be restored: the rest is, and the first of these is thrown at the end. */
+  const failures: { path: string; error: unknown }[] = [];
   const jobSlots = new Limiter(2 * store.parallelism);
   const leaves: Promise<void>[] = [];
 
@@ -98,8 +100,14 @@ export async function restore(
       if (want === "no") continue;
       const path = join(dir, node.name);
       if (node.type === "dir") {
-        if (!(await folderAt(path))) continue;
-        await restoreTree(node.subtree, path, relative, want === "yes");
+        try {
+          if (!(await folderAt(path))) continue;
+          await restoreTree(node.subtree, path, relative, want === "yes");
+        } catch (error) {
+          // A damaged tree, a folder that cannot be made: the rest goes on.
+          failures.push({ path, error });
+          continue;
+        }
         if (want === "yes") progress.dirs++;
         // A folder on the way to an --include path gets its mode and time too.
         directoryFixups.push({ path, node });
@@ -112,7 +120,7 @@ export async function restore(
           held = false;
         };
         const job = restoreLeaf(node, path, release).finally(release);
-        job.catch(() => {}); // awaited with the others below
+        job.catch((error) => void failures.push({ path, error })); // awaited with the others below
         leaves.push(job);
       }
     }
@@ -231,15 +239,29 @@ export async function restore(
     walkFailure = { reason };
   }
   // Every file started is finished or cleaned up (its temporary file removed) before any error.
-  const outcomes = await Promise.allSettled(leaves);
+  await Promise.allSettled(leaves);
   if (walkFailure) throw walkFailure.reason;
-  const failure = outcomes.find((o) => o.status === "rejected");
-  if (failure) throw (failure as PromiseRejectedResult).reason;
   for (const { path, node } of directoryFixups.reverse()) {
     await Deno.chmod(path, node.mode & 0o7777);
     await setTime(path, node);
   }
+  if (failures.length > 0) throw namedFailure(failures);
   return progress;
+}
+
+/**
+ * The first failure, its message naming the path and how many others
+ * failed, in its own class (the CLI's exit code and advice go by it).
+ */
+function namedFailure(failures: { path: string; error: unknown }[]): unknown {
+  const { path, error } = failures[0]!;
+  if (!(error instanceof Error)) return error;
+  const others = failures.length - 1;
+  const prefix = `Cannot restore ${path}`;
+  error.message =
+    (error.message.startsWith(prefix) ? error.message : `${prefix}: ${error.message}`) +
+    (others > 0 ? ` (and ${others} other path(s): everything else was restored)` : "");
+  return error;
 }
 
 /** A restore's temporary file (`writeTempFile`'s name: the prefix and 16 hex digits). */

@@ -6,7 +6,7 @@
 
 import { assertEquals, assertRejects, assertTrue } from "./_assert.ts";
 import { cofre } from "./_cli.ts";
-import { LocalStorage, Repository, RestoreConflictError } from "../mod.ts";
+import { FormatError, LocalStorage, Repository, RestoreConflictError } from "../mod.ts";
 import { tempDirs } from "./_temp_dir.ts";
 
 const withDir = tempDirs("cofre-restore-target-test-");
@@ -276,6 +276,45 @@ Deno.test("with its index files lost, a repository still restores and backs up, 
       await repository.restore("latest", { target: `${dir}/out2`, workers: 0 });
       assertEquals(await Deno.readTextFile(`${dir}/out2/tree/a.txt`), "a, again");
       assertEquals(await Deno.readTextFile(`${dir}/out2/tree/sub/b.txt`), "b");
+    } finally {
+      await repository.close();
+    }
+  }));
+
+Deno.test("a damaged pack fails the files it holds, names them, and the rest is still restored", () =>
+  withDir(async (dir) => {
+    const repo = `${dir}/repo`;
+    await Deno.mkdir(`${dir}/src/tree`, { recursive: true });
+    // Large enough for more than one pack, so one pack holds none of the trees.
+    const big = new Uint8Array(40 * 1024 * 1024);
+    for (let at = 0; at < big.length; at += 65536) {
+      crypto.getRandomValues(big.subarray(at, at + 65536));
+    }
+    await Deno.writeFile(`${dir}/src/tree/big.bin`, big);
+    await Deno.writeTextFile(`${dir}/src/tree/small.txt`, "small");
+    await withRepository(repo, async (repository) => {
+      await repository.backup({ paths: [`${dir}/src/tree`], workers: 0 });
+      const withTrees = new Set<string>();
+      const all = new Set<string>();
+      for (const [, location] of (await repository.index()).entries()) {
+        all.add(location.pack);
+        if (location.type === "tree") withTrees.add(location.pack);
+      }
+      const dataOnly = [...all].find((pack) => !withTrees.has(pack))!;
+      await Deno.truncate(`${repo}/data/${dataOnly.slice(0, 2)}/${dataOnly}`, 1000);
+    });
+    const repository = await Repository.open(new LocalStorage(repo), { password: PASSWORD });
+    try {
+      const error = await assertRejects(
+        () => repository.restore("latest", { target: `${dir}/out`, workers: 0 }),
+        FormatError,
+      );
+      assertTrue(
+        error.message.startsWith(`Cannot restore ${dir}/out/tree/big.bin: `),
+        error.message,
+      );
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/small.txt`), "small");
+      assertEquals(await listing(`${dir}/out`), ["tree", "tree/small.txt"]);
     } finally {
       await repository.close();
     }
