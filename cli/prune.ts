@@ -80,6 +80,7 @@ export function pruneJson(r: PruneResult) {
     pending_plans: r.pendingPlans,
     young_packs: r.youngPacks,
     stale_locks: r.staleLocks.map((l) => ({ host: l.host, pid: l.pid, time_ms: l.timeMs })),
+    stale_temporaries: r.staleTemporaries.files,
   };
 }
 
@@ -87,6 +88,12 @@ export function printPruneResult(io: Io, r: PruneResult): void {
   const would = r.dryRun ? "would be " : "";
   for (const lock of r.staleLocks) {
     io.stdout(`Ignored a stale lock of ${describeLock(lock)} ('cofre unlock' removes it)\n`);
+  }
+  if (r.staleTemporaries.files > 0) {
+    io.stdout(
+      `Removed ${r.staleTemporaries.files} temporary file(s) of interrupted writes, ` +
+        `${formatBytes(r.staleTemporaries.bytes)}\n`,
+    );
   }
   if (r.plansCarriedOut > 0) {
     io.stdout(

@@ -369,9 +369,9 @@ export interface WriteStats {
 
 /**
  * Deduplicates and packs new blobs, stores full packs, and writes an index
- * file every `INDEX_EVERY_PACKS` packs or `INDEX_EVERY_ENTRIES` entries and
- * at `finish()`, so the packs of an
- * interrupted backup are known to the next one.
+ * file every `INDEX_EVERY_PACKS` packs, `INDEX_EVERY_ENTRIES` entries or
+ * `INDEX_EVERY_MS` and at `finish()`, so the packs of an interrupted backup
+ * are known to the next one, which stores them again otherwise.
  */
 export class BlobWriter {
   readonly #storage: Storage;
@@ -404,6 +404,8 @@ export class BlobWriter {
   readonly #pending = new Set<string>();
   #unindexed: IndexEntry[] = [];
   #packsSinceIndex = 0;
+  #lastIndexMs = Date.now();
+  readonly #indexEveryMs: number;
   /**
    * Pack uploads in flight, at most `uploads` at once: memory holds the open
    * pack plus that many (~16 MiB each), and a slow remote is kept busy.
@@ -422,17 +424,25 @@ export class BlobWriter {
    * until written.
    */
   static readonly INDEX_EVERY_ENTRIES = 32_768;
+  /**
+   * ...or once this long has passed since the last: a backup interrupted
+   * after an hour of a slow upload (64 packs is 1 GiB) loses at most this
+   * much of its work, not all of it.
+   */
+  static readonly INDEX_EVERY_MS = 60_000;
 
   /**
    * `uploads`: packs stored at once (default 1: one after another).
+   * `indexEveryMs`: `INDEX_EVERY_MS` unless given.
    */
   constructor(
     storage: Storage,
     index: BlobIndex,
     crypto: BlobCrypto,
     meta: AesGcm,
-    options: { uploads?: number } = {},
+    options: { uploads?: number; indexEveryMs?: number } = {},
   ) {
+    this.#indexEveryMs = options.indexEveryMs ?? BlobWriter.INDEX_EVERY_MS;
     this.#storage = storage;
     this.#index = index;
     this.#crypto = crypto;
@@ -552,7 +562,8 @@ export class BlobWriter {
         this.#unindexed.push(...pack.entries);
         if (
           ++this.#packsSinceIndex >= BlobWriter.INDEX_EVERY_PACKS ||
-          this.#unindexed.length >= BlobWriter.INDEX_EVERY_ENTRIES
+          this.#unindexed.length >= BlobWriter.INDEX_EVERY_ENTRIES ||
+          Date.now() - this.#lastIndexMs >= this.#indexEveryMs
         ) await this.#flushIndex();
       } catch (error) {
         this.#failure ??= { error };
@@ -584,6 +595,7 @@ export class BlobWriter {
     const entries = this.#unindexed;
     this.#unindexed = [];
     this.#packsSinceIndex = 0;
+    this.#lastIndexMs = Date.now();
     await writeIndex(this.#storage, entries, this.#meta);
   }
 

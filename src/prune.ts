@@ -86,6 +86,8 @@ export interface PruneResult {
   youngPacks: number;
   /** Stale locks seen (left alone: 'cofre unlock' removes them). */
   staleLocks: LockInfo[];
+  /** Temporary files of writes killed over a day ago, removed (a folder repository's). */
+  staleTemporaries: { files: number; bytes: number };
 }
 
 /** What prune needs from an open repository (src/repository.ts supplies it). */
@@ -95,6 +97,9 @@ export interface PruneContext {
   /** Opens blobs (inline is enough: prune reads trees, never file contents). */
   crypto: BlobCrypto;
 }
+
+/** A temporary file this much older than now is a killed write's. */
+const STALE_TEMPORARY_MS = 24 * 60 * 60 * 1000;
 
 /** Every readable deletion plan; a plan that does not authenticate is foreign and skipped. */
 export async function readPlans(storage: Storage, meta: AesGcm): Promise<DeletionPlan[]> {
@@ -167,7 +172,13 @@ async function run(
     pendingPlans: 0,
     youngPacks: 0,
     staleLocks: o.lock?.stale ?? [],
+    staleTemporaries: { files: 0, bytes: 0 },
   };
+  // A backup killed mid-write leaves its pack's temporary file; a day on,
+  // no backup still writes it (they take no lock).
+  if (!o.dryRun && storage.removeStaleTemporaries) {
+    result.staleTemporaries = await storage.removeStaleTemporaries(STALE_TEMPORARY_MS);
+  }
   // Step 1: plans, index files, packs.
   const plans = await readPlans(storage, keys.meta);
   const due = plans.filter((plan) => o.now() - plan.modifiedMs > o.graceMs);

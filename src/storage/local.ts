@@ -23,6 +23,8 @@ import { settleTempFile, writeParts, writeTempFile } from "../_temp_file.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
+/** A temporary file's name: `writeTempFile`'s prefix and 16 hex digits. */
+const TEMP_NAME = /^\.tmp-[0-9a-f]{16}$/;
 /** Small parts (a pack's pages) are gathered into this much before each write. */
 const STAGING_BYTES = 1024 * 1024;
 
@@ -136,6 +138,33 @@ export class LocalStorage implements Storage {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
+  }
+
+  async removeStaleTemporaries(olderThanMs: number): Promise<{ files: number; bytes: number }> {
+    const removed = { files: 0, bytes: 0 };
+    const now = Date.now();
+    const sweep = async (dir: string): Promise<void> => {
+      let entries: Deno.DirEntry[];
+      try {
+        entries = await Array.fromAsync(Deno.readDir(dir));
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory) await sweep(path);
+        else if (entry.isFile && TEMP_NAME.test(entry.name)) {
+          const info = await Deno.stat(path).catch(() => null);
+          if (!info || now - (info.mtime?.getTime() ?? now) <= olderThanMs) continue;
+          await Deno.remove(path).catch(() => {});
+          removed.files++;
+          removed.bytes += info.size;
+        }
+      }
+    };
+    await sweep(this.#root);
+    return removed;
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -61,6 +61,12 @@ export interface Storage {
    */
   localPath?(name: string): string;
   /**
+   * Removes the temporary files of writes that never finished (a process
+   * killed mid-write) last modified over `olderThanMs` ago; returns how
+   * many. Only storages that write under temporary names have it.
+   */
+  removeStaleTemporaries?(olderThanMs: number): Promise<{ files: number; bytes: number }>;
+  /**
    * Releases what the backend holds (rclone's server process); optional,
    * idempotent. `Repository.close()` calls it.
    */
