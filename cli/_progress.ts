@@ -52,6 +52,11 @@ export function formatTime(ms: number, options: { seconds?: boolean } = {}): str
   return options.seconds === false ? text : `${text}:${two(d.getSeconds())}`;
 }
 
+/** "1 file", "2 files": a count and its noun, plural but for one. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;

@@ -3,7 +3,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, excludeMatcher } from "../mod.ts";
 import { advanceAfter, guardPin } from "./_pin.ts";
-import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import { count, formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { describeDue } from "./schedule.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
@@ -116,10 +116,11 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
         );
       } else {
         io.stdout(
-          `Backed up ${s.files} files in ${s.dirs} folders, ${formatBytes(s.bytes)} in ` +
+          `Backed up ${count(s.files, "file")} in ${count(s.dirs, "folder")}, ` +
+            `${formatBytes(s.bytes)} in ` +
             `${(s.durationMs / 1000).toFixed(1)} s (${formatRate(s.bytes, s.durationMs)})\n` +
-            `New data: ${formatBytes(s.newBytes)} in ${s.newBlobs} chunks, stored as ` +
-            `${formatBytes(result.addedBytes)} in ${result.addedPacks} packs\n` +
+            `New data: ${formatBytes(s.newBytes)} in ${count(s.newBlobs, "chunk")}, stored as ` +
+            `${formatBytes(result.addedBytes)} in ${count(result.addedPacks, "pack")}\n` +
             `Snapshot ${snapshotId.slice(0, 8)} saved\n`,
         );
       }

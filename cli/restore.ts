@@ -2,7 +2,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { guardPin } from "./_pin.ts";
-import { formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import { count, formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger, UsageError } from "./_ui.ts";
 
@@ -82,7 +82,7 @@ export function restoreCommand({ io, done }: CliContext) {
         );
       } else {
         io.stdout(
-          `Restored ${result.files} files in ${result.dirs} folders, ${
+          `Restored ${count(result.files, "file")} in ${count(result.dirs, "folder")}, ${
             formatBytes(result.bytes)
           } (${formatRate(result.bytes, ms)}) into ${options.target}\n`,
         );

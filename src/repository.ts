@@ -284,6 +284,13 @@ export class Repository {
     const secret = toSlotSecret(credentials);
     let configBytes: Uint8Array;
     if (!(await storage.stat(CONFIG_NAME))) {
+      // Key slots without a config: a damaged repository, not an empty place.
+      for await (const _ of storage.list(KEYS_PREFIX)) {
+        throw new FormatError(
+          `Cannot open the repository at ${storage.location}: its config is missing, though ` +
+            "it has key slots (put back the config from a copy of the repository)",
+        );
+      }
       throw new RepositoryNotFoundError(
         `Cannot open the repository at ${storage.location}: there is no repository there ` +
           "(check the path, or create one with 'cofre init')",

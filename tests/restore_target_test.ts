@@ -319,3 +319,14 @@ Deno.test("a damaged pack fails the files it holds, names them, and the rest is 
       await repository.close();
     }
   }));
+
+Deno.test("a repository whose config is gone says so, not that there is no repository", () =>
+  withDir(async (dir) => {
+    await withRepository(`${dir}/repo`, async () => {});
+    await Deno.remove(`${dir}/repo/config`);
+    const error = await assertRejects(
+      () => Repository.open(new LocalStorage(`${dir}/repo`), { password: PASSWORD }),
+      FormatError,
+    );
+    assertTrue(error.message.includes("its config is missing"), error.message);
+  }));
