@@ -80,7 +80,9 @@ export function pruneJson(r: PruneResult) {
     pending_plans: r.pendingPlans,
     young_packs: r.youngPacks,
     stale_locks: r.staleLocks.map((l) => ({ host: l.host, pid: l.pid, time_ms: l.timeMs })),
+    reindexed_packs: r.reindexedPacks,
     stale_temporaries: r.staleTemporaries.files,
+    stale_temporary_bytes: r.staleTemporaries.bytes,
   };
 }
 
@@ -88,6 +90,12 @@ export function printPruneResult(io: Io, r: PruneResult): void {
   const would = r.dryRun ? "would be " : "";
   for (const lock of r.staleLocks) {
     io.stdout(`Ignored a stale lock of ${describeLock(lock)} ('cofre unlock' removes it)\n`);
+  }
+  if (r.reindexedPacks > 0) {
+    io.stdout(
+      `${r.reindexedPacks} pack(s) that no index file named, and a snapshot needs, ` +
+        `${r.dryRun ? "would be " : ""}indexed again\n`,
+    );
   }
   if (r.staleTemporaries.files > 0) {
     io.stdout(

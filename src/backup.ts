@@ -102,6 +102,8 @@ export interface BackupContext {
    * tombstones included), by the hash chain links name; null for the first.
    */
   previous: { id: string; sequence: bigint } | null;
+  /** For a blob the index does not name (the parent's trees, an index file lost): src/blob_store.ts. */
+  recover?: () => Promise<number>;
 }
 
 /** A folder's tree in the parent snapshot: its id and its nodes by name. */
@@ -171,7 +173,7 @@ export async function backup(
   const username = options.username ?? (Deno.env.get("USER") ?? "");
   const { crypto } = context;
   const writer = new BlobWriter(storage, index, crypto, keys.meta, { uploads: options.uploads });
-  const reader = new BlobStore(storage, index, crypto);
+  const reader = new BlobStore(storage, index, crypto, { recover: context.recover });
   // Files in flight, each a job on a worker (src/_backup_job.ts) that holds
   // at most three segments of 3 MiB (filling, sealing, being packed): this,
   // not file size, bounds memory. Two a core: one runs while the next waits.

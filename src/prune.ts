@@ -86,6 +86,8 @@ export interface PruneResult {
   youngPacks: number;
   /** Stale locks seen (left alone: 'cofre unlock' removes them). */
   staleLocks: LockInfo[];
+  /** Packs no index file named that a snapshot needs: indexed again. */
+  reindexedPacks: number;
   /** Temporary files of writes killed over a day ago, removed (a folder repository's). */
   staleTemporaries: { files: number; bytes: number };
 }
@@ -172,6 +174,7 @@ async function run(
     pendingPlans: 0,
     youngPacks: 0,
     staleLocks: o.lock?.stale ?? [],
+    reindexedPacks: 0,
     staleTemporaries: { files: 0, bytes: 0 },
   };
   // A backup killed mid-write leaves its pack's temporary file; a day on,
@@ -216,6 +219,18 @@ async function run(
     const info = packs.get(pack);
     if (info && !packEntries.has(pack)) {
       (await readPackHeader(storage, pack, info.size, keys.meta)).forEach(addEntry);
+    }
+  }
+  // Any other pack no index file names: an interrupted backup's, or one whose
+  // index file was lost. Its header says what it holds; a snapshot may need it.
+  const unindexed = new Set<string>();
+  for (const [pack, info] of packs) {
+    if (packEntries.has(pack)) continue;
+    try {
+      (await readPackHeader(storage, pack, info.size, keys.meta)).forEach(addEntry);
+      unindexed.add(pack);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error; // damaged: check reports it
     }
   }
   // Reads prefer packs that stay; any existing copy of a blob will do.
@@ -313,7 +328,18 @@ async function run(
   result.unusedPacks = unused.length;
   result.repackedPacks = repack.length;
   for (const pack of [...unused, ...repack]) result.plannedBytes += packs.get(pack)!.size;
-  if (o.dryRun || unused.length + repack.length === 0) return result;
+  // Unindexed packs a snapshot needs are indexed again: below with every
+  // pack that stays, or here when nothing else changes.
+  const reindex = [...unindexed].filter((pack) => used.has(pack) && !repack.includes(pack));
+  result.reindexedPacks = reindex.length;
+  if (o.dryRun) return result;
+  if (unused.length + repack.length === 0) {
+    const entries = reindex.flatMap((pack) => [...packEntries.get(pack)!.values()]);
+    for (let i = 0; i < entries.length; i += INDEX_FILE_ENTRIES) {
+      await writeIndex(storage, entries.slice(i, i + INDEX_FILE_ENTRIES), keys.meta);
+    }
+    return result;
+  }
 
   // Step 3, repacking: live sealed blobs are copied as they are into new packs.
   const builder = new PackBuilder();

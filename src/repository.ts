@@ -516,11 +516,13 @@ export class Repository {
       level: this.config.zstdLevel,
       chunker: this.#chunker(),
     });
+    const recover = this.#recoverer(index, keys);
     this.#session = {
       keys,
       index,
       inline,
-      store: new BlobStore(this.storage, index, inline, { recover: this.#recoverer(index, keys) }),
+      store: new BlobStore(this.storage, index, inline, { recover }),
+      recover,
       pools: [],
     };
     return this.#session;
@@ -573,6 +575,7 @@ export class Repository {
       keys: session.keys,
       crypto: this.#crypto(session, options.workers),
       index: session.index,
+      recover: session.recover,
       snapshots: await this.snapshots(),
       previous: head ? { id: head.position, sequence: head.sequence } : null,
     }, options);
@@ -590,7 +593,7 @@ export class Repository {
       session.index,
       this.#crypto(session, options.workers),
       // Remote storage: keep `connections` reads in flight whatever the CPU count.
-      { reads: options.connections, recover: this.#recoverer(session.index, session.keys) },
+      { reads: options.connections, recover: session.recover },
     );
     return await restore(store, snapshot.snapshot.tree, {
       // A whole snapshot's size is known: the progress can tell how far along it is.
@@ -796,8 +799,9 @@ export class Repository {
       session.index = await loadIndex(this.storage, session.keys.meta, {
         withdrawn: plans.flatMap((plan) => plan.packs),
       });
+      session.recover = this.#recoverer(session.index, session.keys);
       session.store = new BlobStore(this.storage, session.index, session.inline, {
-        recover: this.#recoverer(session.index, session.keys),
+        recover: session.recover,
       });
     }
     return result;
@@ -861,6 +865,8 @@ interface Session {
   inline: InlineBlobCrypto;
   /** Reads for ls and cat, inline. */
   store: BlobStore;
+  /** What every BlobStore over `index` does for a blob with no entry (`#recoverer`): run once. */
+  recover: () => Promise<number>;
   /** Worker pools started for backups and restores; closed with the repository. */
   pools: BlobCrypto[];
 }

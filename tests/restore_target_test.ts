@@ -253,7 +253,7 @@ Deno.test("a restore removes the temporary files a killed restore left, and only
     });
   }));
 
-Deno.test("with its index files lost, a repository still restores and backs up, from the packs' headers", () =>
+Deno.test("with its index files lost, a repository still backs up, restores and is healed by prune", () =>
   withDir(async (dir) => {
     const repo = `${dir}/repo`;
     await withRepository(repo, async (repository) => {
@@ -262,23 +262,41 @@ Deno.test("with its index files lost, a repository still restores and backs up, 
     for (const entry of Deno.readDirSync(`${repo}/index`)) {
       await Deno.remove(`${repo}/index/${entry.name}`);
     }
-    const warnings: string[] = [];
-    const repository = await Repository.open(new LocalStorage(repo), { password: PASSWORD });
-    repository.onWarning = (message) => warnings.push(message);
-    try {
-      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
-      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/deep/c.txt`), "c");
+    // Each command in a process of its own, as the CLI runs them.
+    const session = async (body: (repository: Repository, warnings: string[]) => Promise<void>) => {
+      const warnings: string[] = [];
+      const repository = await Repository.open(new LocalStorage(repo), { password: PASSWORD });
+      repository.onWarning = (message) => warnings.push(message);
+      try {
+        await body(repository, warnings);
+      } finally {
+        await repository.close();
+      }
+    };
+    // A backup first: it reads its parent's trees from the packs' headers.
+    await session(async (repository, warnings) => {
+      await Deno.writeTextFile(`${dir}/src/tree/a.txt`, "a, again");
+      await repository.backup({ paths: [`${dir}/src/tree`], workers: 0 });
       assertEquals(warnings.length, 1);
       assertTrue(warnings[0]!.includes("read from their own headers"), warnings[0]);
-      // The next backup reads its parent's trees the same way.
-      await Deno.writeTextFile(`${dir}/src/tree/a.txt`, "a, again");
-      await repository.backup({ paths: [`${dir}/src/tree`] });
+    });
+    await session(async (repository, warnings) => {
+      await repository.restore("latest", { target: `${dir}/out`, workers: 0 });
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/a.txt`), "a, again");
+      assertEquals(await Deno.readTextFile(`${dir}/out/tree/sub/deep/c.txt`), "c");
+      assertEquals(warnings.length, 1);
+    });
+    // prune indexes the needed packs again; then nothing needs the headers.
+    await session(async (repository) => {
+      const result = await repository.prune();
+      assertEquals(result.reindexedPacks, 1);
+    });
+    await session(async (repository, warnings) => {
+      assertEquals((await repository.check({ workers: 0 })).damage, []);
       await repository.restore("latest", { target: `${dir}/out2`, workers: 0 });
-      assertEquals(await Deno.readTextFile(`${dir}/out2/tree/a.txt`), "a, again");
       assertEquals(await Deno.readTextFile(`${dir}/out2/tree/sub/b.txt`), "b");
-    } finally {
-      await repository.close();
-    }
+      assertEquals(warnings, []);
+    });
   }));
 
 Deno.test("a damaged pack fails the files it holds, names them, and the rest is still restored", () =>
