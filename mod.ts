@@ -22,6 +22,7 @@ export * from "./src/bench.ts";
 export * from "./src/blob.ts";
 export * from "./src/blob_index.ts";
 export * from "./src/blob_store.ts";
+export * from "./src/cancel.ts";
 export * from "./src/chain.ts";
 export * from "./src/check.ts";
 export * from "./src/chunk_id.ts";

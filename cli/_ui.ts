@@ -27,6 +27,8 @@ export interface Io {
   readonly stderrIsTerminal?: boolean;
   /** The terminal's width in columns, where known. */
   columns?(): number | undefined;
+  /** True once standard output's reader has gone (a closed pipe): what was written since is lost. */
+  stdoutClosed?(): boolean;
   /** Reads an environment variable. */
   env(name: string): string | undefined;
   /** True when standard input is a terminal: prompts only then. */
@@ -64,14 +66,10 @@ export const EXIT_LOCKED = 11;
 export const EXIT_WRONG_KEY = 12;
 /** Ctrl-C at a prompt: 128 + SIGINT, as shells and restic report it. */
 export const EXIT_INTERRUPTED = 130;
-
-/**
- * Standard output was closed by its reader (`cofre ls --json | head -1`):
- * the reader has what it wanted, so the run ends quietly, as `ls | head` does.
- */
-export class OutputClosedError extends Error {
-  override name = "OutputClosedError";
-}
+/** Ended by SIGTERM: 128 + 15. */
+export const EXIT_TERMINATED = 143;
+/** Standard output's reader went away: 128 + SIGPIPE, as a shell reports `ls | head`'s ls. */
+export const EXIT_BROKEN_PIPE = 141;
 
 /** A usage problem found after parsing (exit 2), with what to do next. */
 export class UsageError extends Error {
@@ -84,7 +82,6 @@ export function reportError(error: unknown, io: Io): number {
     io.stderr(`cofre: ${text}\n`);
     return code;
   };
-  if (error instanceof OutputClosedError) return EXIT_OK;
   if (error instanceof WrongKeyError) {
     return say("wrong password, recovery key or account", EXIT_WRONG_KEY);
   }
@@ -108,12 +105,15 @@ const encoder = new TextEncoder();
 
 /** The process's real standard streams, environment and terminal. */
 export function denoIo(): Io {
+  const out = streamWriter(Deno.stdout);
+  const err = streamWriter(Deno.stderr);
   // Prompts write to stderr so that stdout stays clean for --json and pipes.
   const context = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
   return {
-    stdout: (text) => writeStdout(encoder.encode(text)),
-    stdoutBytes: (bytes) => writeStdout(bytes),
-    stderr: (text) => writeAll(Deno.stderr, encoder.encode(text)),
+    stdout: (text) => out.write(encoder.encode(text)),
+    stdoutBytes: (bytes) => out.write(bytes),
+    stderr: (text) => err.write(encoder.encode(text)),
+    stdoutClosed: out.closed,
     isTerminal: Deno.stdout.isTerminal(),
     stderrIsTerminal: Deno.stderr.isTerminal(),
     columns: () => {
@@ -141,13 +141,25 @@ function writeAll(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8Arra
   for (let at = 0; at < bytes.length;) at += stream.writeSync(bytes.subarray(at));
 }
 
-function writeStdout(bytes: Uint8Array): void {
-  try {
-    writeAll(Deno.stdout, bytes);
-  } catch (error) {
-    if (error instanceof Deno.errors.BrokenPipe) throw new OutputClosedError("stdout closed");
-    throw error;
-  }
+/**
+ * Writes to a standard stream; once its reader has gone (`cofre ls | head
+ * -1`), later writes go nowhere instead of failing the command, which ends
+ * as it would have (cli/main.ts reports the closed stdout).
+ */
+function streamWriter(stream: typeof Deno.stdout | typeof Deno.stderr) {
+  let closed = false;
+  return {
+    write(bytes: Uint8Array): void {
+      if (closed) return;
+      try {
+        writeAll(stream, bytes);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+        closed = true;
+      }
+    },
+    closed: () => closed,
+  };
 }
 
 /** Parses a positive integer option, for commander. */

@@ -42,6 +42,8 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
         "Example:\n  cofre backup -r /backups/phone ~/chat-app --exclude '*.tmp' --tag nightly",
     )
     .action(async (paths, options, command) => {
+      // A pattern that cannot be used is a usage error, before the repository is opened.
+      excludeMatcher(options.exclude);
       const progress = new ProgressLine(io, { enabled: !options.json });
       const started = performance.now();
       // On a terminal, size the sources alongside the backup for a percentage and an ETA.

@@ -2,13 +2,14 @@
 // `deno run -A cli/main.ts <command>`. DESIGN.md §4 is the contract.
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
-import { VERSION } from "../mod.ts";
-import { removeTempFilesSync } from "../src/_temp_file.ts";
+import { removePendingWritesSync, VERSION } from "../mod.ts";
 import {
   type CliContext,
   denoIo,
+  EXIT_BROKEN_PIPE,
   EXIT_INTERRUPTED,
   EXIT_OK,
+  EXIT_TERMINATED,
   EXIT_USAGE,
   type Io,
   positiveInteger,
@@ -119,11 +120,14 @@ export async function main(
  * are left for `prune`, as after any interrupted backup (FORMAT.md §14.3).
  */
 function exitOnSignals(io: Io): void {
-  const signals: [Deno.Signal, number][] = [["SIGINT", EXIT_INTERRUPTED], ["SIGTERM", 143]];
+  const signals: [Deno.Signal, number][] = [
+    ["SIGINT", EXIT_INTERRUPTED],
+    ["SIGTERM", EXIT_TERMINATED],
+  ];
   for (const [signal, code] of signals) {
     try {
       Deno.addSignalListener(signal, () => {
-        removeTempFilesSync();
+        removePendingWritesSync();
         io.stderr("\ncofre: cancelled\n");
         Deno.exit(code);
       });
@@ -136,5 +140,7 @@ function exitOnSignals(io: Io): void {
 if (import.meta.main) {
   const io = denoIo();
   exitOnSignals(io);
-  Deno.exit(await main(Deno.args, io));
+  const code = await main(Deno.args, io);
+  // A run that did all it should but could not print it all does not say 0; a failure keeps its code.
+  Deno.exit(code === EXIT_OK && io.stdoutClosed?.() ? EXIT_BROKEN_PIPE : code);
 }

@@ -53,6 +53,17 @@ export async function writeParts(
  */
 const pending = new Set<string>();
 
+/** True when `name` is one `writeTempFile` gives with `prefix`: the prefix and 16 hex digits. */
+export function isTempFileName(name: string, prefix: string): boolean {
+  return name.length === prefix.length + 16 && name.startsWith(prefix) &&
+    /^[0-9a-f]{16}$/.test(name.slice(prefix.length));
+}
+
+/** True while `path` is a temporary file of this process that its caller has not settled. */
+export function isPendingTempFile(path: string): boolean {
+  return pending.has(path);
+}
+
 /** The caller is done with `path` (renamed, linked or removed it): a cancel leaves it be. */
 export function settleTempFile(path: string): void {
   pending.delete(path);
@@ -87,8 +98,15 @@ export async function writeTempFile(
   body: (file: Deno.FsFile, path: string) => Promise<void>,
 ): Promise<string> {
   const temp = join(dir, prefix + toHex(crypto.getRandomValues(new Uint8Array(8))));
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+  // Pending before it exists: a signal handled right after the open still finds it.
   pending.add(temp);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
+  } catch (error) {
+    pending.delete(temp);
+    throw error;
+  }
   try {
     await body(file, temp);
     await file.syncData();

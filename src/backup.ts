@@ -672,21 +672,31 @@ export function globToRegExp(glob: string): RegExp {
   let re = "";
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
-    const close = c === "[" ? glob.indexOf("]", i + 2) : -1;
-    if (c === "*" && glob[i + 1] === "*") {
+    const negated = c === "[" && glob[i + 1] === "!";
+    // A set's first character may be `]` itself: its end is searched after it.
+    const close = c === "[" ? glob.indexOf("]", i + (negated ? 3 : 2)) : -1;
+    if (c === "*" && glob[i + 1] === "*" && glob[i + 2] === "/") {
+      re += "(?:.*/)?"; // `**/`: any folders, none included (`a/**/b` matches `a/b`)
+      i += 2;
+    } else if (c === "*" && glob[i + 1] === "*") {
       re += ".*";
       i++;
     } else if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
     else if (close > 0) {
-      // A set: `!` negates it; its characters stand for themselves (a range keeps its `-`).
-      const negated = glob[i + 1] === "!";
+      // A set: `!` negates it; its characters stand for themselves (a range keeps its
+      // `-`); it never matches `/`, as `?` does not.
       const body = glob.slice(negated ? i + 2 : i + 1, close).replace(/[\\\]^]/g, "\\$&");
-      re += negated ? `[^/${body}]` : `[${body}]`;
+      re += negated ? `[^/${body}]` : `(?!/)[${body}]`;
       i = close;
     } else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
-  return new RegExp(`^${re}$`);
+  try {
+    return new RegExp(`^${re}$`);
+  } catch (error) {
+    // A set whose range runs backwards (`[z-a]`).
+    throw new RangeError(`Cannot use the pattern "${glob}": ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -695,7 +705,16 @@ export function globToRegExp(glob: string): RegExp {
  * without a `/` against each name (`*.tmp`, `cache`); and one with a `/`
  * inside against the path's last names (`media/*.tmp` excludes
  * `/home/me/app/media/a.tmp`). A trailing `/` is dropped: `cache/` is
- * `cache`.
+ * `cache` (a file of that name is left out too). RangeError for a pattern
+ * that cannot be used (`[z-a]`).
+ *
+ * @example
+ * ```ts
+ * import { excludeMatcher } from "./backup.ts";
+ * const excluded = excludeMatcher(["*.tmp", "media/cache"]);
+ * if (!excluded("/home/me/app/a.tmp") || !excluded("/home/me/app/media/cache")) throw new Error();
+ * if (excluded("/home/me/app/cache")) throw new Error();
+ * ```
  */
 export function excludeMatcher(patterns: readonly string[]): (path: string) => boolean {
   const tests = patterns.map((raw) => {

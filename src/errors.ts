@@ -60,6 +60,17 @@ export class RepositoryNotFoundError extends Error {
   }
 }
 
+/**
+ * The repository is there but lacks what every command needs to open it
+ * (its config). Not a FormatError: `check` cannot open it either.
+ */
+export class RepositoryDamagedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RepositoryDamagedError";
+  }
+}
+
 /** Another process holds the repository's exclusive lock (FORMAT.md §14). */
 export class RepositoryLockedError extends Error {
   constructor(message: string) {

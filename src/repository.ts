@@ -11,7 +11,13 @@ import { toHex } from "./_bytes.ts";
 import { normalizeAccount } from "./account.ts";
 import { backup, type BackupOptions, type BackupResult, readTree } from "./backup.ts";
 import { type BlobKeys, blobKeysFrom } from "./blob.ts";
-import { type BlobIndex, indexUnindexedPacks, loadIndex, openIndex } from "./blob_index.ts";
+import {
+  type BlobIndex,
+  INDEX_PREFIX,
+  indexUnindexedPacks,
+  loadIndex,
+  openIndex,
+} from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { type Change, diffTrees } from "./diff.ts";
 import { packName, readPackHeader } from "./pack.ts";
@@ -37,6 +43,7 @@ import {
   findSnapshot,
   listSnapshots,
   type SnapshotKeys,
+  SNAPSHOTS_PREFIX,
   type StoredSnapshot,
   writeTombstone,
 } from "./snapshot.ts";
@@ -46,6 +53,7 @@ import { type ChunkerOptions, DEFAULT_CHUNKER_OPTIONS, validateChunkerOptions } 
 import {
   AuthenticationError,
   FormatError,
+  RepositoryDamagedError,
   RepositoryNotFoundError,
   WrongKeyError,
 } from "./errors.ts";
@@ -212,8 +220,17 @@ export class Repository {
     if (await storage.stat(CONFIG_NAME)) {
       throw new Error(`Cannot create a repository at ${storage.location}: there is one already`);
     }
-    // Slots left by an init that was interrupted before it wrote the config.
-    for await (const stale of storage.list(KEYS_PREFIX)) await storage.delete(stale.name);
+    if (await holdsRepositoryData(storage)) {
+      throw new Error(
+        `Cannot create a repository at ${storage.location}: it holds a repository's packs, ` +
+          "index or snapshots without its config (put the config back from a copy, or choose " +
+          "an empty place)",
+      );
+    }
+    // Slots left by an init that was interrupted before it wrote the config (nothing else is there).
+    for await (const stale of storage.list(KEYS_PREFIX)) {
+      if (isHexName(stale.name, KEYS_PREFIX, 2 * SLOT_ID_BYTES)) await storage.delete(stale.name);
+    }
 
     const master = generateMasterKey();
     const repositoryId = crypto.getRandomValues(new Uint8Array(REPOSITORY_ID_BYTES));
@@ -284,11 +301,12 @@ export class Repository {
     const secret = toSlotSecret(credentials);
     let configBytes: Uint8Array;
     if (!(await storage.stat(CONFIG_NAME))) {
-      // Key slots without a config: a damaged repository, not an empty place.
-      for await (const _ of storage.list(KEYS_PREFIX)) {
-        throw new FormatError(
-          `Cannot open the repository at ${storage.location}: its config is missing, though ` +
-            "it has key slots (put back the config from a copy of the repository)",
+      // Data without a config: a damaged repository, not an empty place (key slots
+      // alone are an init that stopped before its config: init again).
+      if (await holdsRepositoryData(storage)) {
+        throw new RepositoryDamagedError(
+          `Cannot open the repository at ${storage.location}: its config is missing, though it ` +
+            "holds packs, index or snapshots (put the config back from a copy of the repository)",
         );
       }
       throw new RepositoryNotFoundError(
@@ -869,6 +887,17 @@ interface Session {
   recover: () => Promise<number>;
   /** Worker pools started for backups and restores; closed with the repository. */
   pools: BlobCrypto[];
+}
+
+/** True when `storage` holds a pack, index file or snapshot (FORMAT.md §4's names). */
+async function holdsRepositoryData(storage: Storage): Promise<boolean> {
+  for (const prefix of [SNAPSHOTS_PREFIX, INDEX_PREFIX, "data/"]) {
+    for await (const info of storage.list(prefix)) {
+      const id = info.name.slice(info.name.lastIndexOf("/") + 1);
+      if (isHexName(info.name, info.name.slice(0, info.name.length - id.length))) return true;
+    }
+  }
+  return false;
 }
 
 function slotName(slot: KeySlot): string {

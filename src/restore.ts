@@ -8,12 +8,12 @@
  */
 
 import { dirname, join } from "node:path";
-import { settleTempFile, writeTempFile } from "./_temp_file.ts";
+import { isPendingTempFile, isTempFileName, settleTempFile, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
 import type { TreeNode } from "./format.ts";
-import { RestoreConflictError } from "./errors.ts";
+import { FormatError, RestoreConflictError } from "./errors.ts";
 
 export interface RestoreOptions {
   /** The folder to restore into; created if missing. */
@@ -100,8 +100,10 @@ export async function restore(
       if (want === "no") continue;
       const path = join(dir, node.name);
       if (node.type === "dir") {
+        let folder: Awaited<ReturnType<typeof folderAt>>;
         try {
-          if (!(await folderAt(path))) continue;
+          folder = await folderAt(path);
+          if (folder === "kept") continue;
           await restoreTree(node.subtree, path, relative, want === "yes");
         } catch (error) {
           // A damaged tree, a folder that cannot be made: the rest goes on.
@@ -109,8 +111,9 @@ export async function restore(
           continue;
         }
         if (want === "yes") progress.dirs++;
-        // A folder on the way to an --include path gets its mode and time too.
-        directoryFixups.push({ path, node });
+        // A folder on the way to an --include path gets its mode and time when
+        // this restore made it; one that was there already is left as it was.
+        if (want === "yes" || folder === "made") directoryFixups.push({ path, node });
       } else if (want === "yes") {
         // A media library is mostly one-chunk files: several at once.
         await fileSlots.acquire();
@@ -133,22 +136,22 @@ export async function restore(
    * target. With `overwrite`, a symlink or file in the folder's place is
    * removed (a symlink itself, not what it points to).
    */
-  async function folderAt(path: string): Promise<boolean> {
+  async function folderAt(path: string): Promise<"existed" | "made" | "kept"> {
     const existing = await Deno.lstat(path).catch(() => null);
     if (existing?.isDirectory) {
       await removeStaleTemps(path);
-      return true;
+      return "existed";
     }
     if (existing) {
       if (!options.overwrite) {
         progress.skipped++;
         report();
-        return false;
+        return "kept";
       }
       await Deno.remove(path);
     }
     await Deno.mkdir(path);
-    return true;
+    return "made";
   }
 
   /**
@@ -181,7 +184,7 @@ export async function restore(
       return;
     }
     if (node.type !== "file") return;
-    const temp = await writeTempFile(dirname(path), ".cofre-restore-", async (file, temp) => {
+    const temp = await writeTempFile(dirname(path), TEMP_PREFIX, async (file, temp) => {
       // A large file is flushed as it is written, one sync at a time, so
       // that the sync before its rename has only the last part left: the
       // database, restored last, was otherwise synced whole while the rest
@@ -254,7 +257,8 @@ export async function restore(
  * failed, in its own class (the CLI's exit code and advice go by it).
  */
 function namedFailure(failures: { path: string; error: unknown }[]): unknown {
-  const { path, error } = failures[0]!;
+  // Damage first: its class brings the CLI's advice to run 'cofre check'.
+  const { path, error } = failures.find((f) => f.error instanceof FormatError) ?? failures[0]!;
   if (!(error instanceof Error)) return error;
   const others = failures.length - 1;
   const prefix = `Cannot restore ${path}`;
@@ -264,18 +268,35 @@ function namedFailure(failures: { path: string; error: unknown }[]): unknown {
   return error;
 }
 
-/** A restore's temporary file (`writeTempFile`'s name: the prefix and 16 hex digits). */
-const TEMP_NAME = /^\.cofre-restore-[0-9a-f]{16}$/;
+/** A restore's temporary files' prefix (src/_temp_file.ts adds 16 hex digits). */
+const TEMP_PREFIX = ".cofre-restore-";
 
 /**
- * Removes what a restore that was killed (not cancelled: that cleans up)
- * left in `dir`: its temporary files, which no one else names so.
+ * A temporary file untouched this long is a killed restore's: one still
+ * running writes its files as it goes (a sync or a stalled download takes
+ * seconds, not this).
+ */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * Removes, best effort, what a restore that was killed (not cancelled: that
+ * cleans up) left in `dir`: temporary files named as this one names its own,
+ * untouched for `STALE_TEMP_MS`, and not this run's. Another restore into
+ * the same target at the same time keeps its files.
  */
 async function removeStaleTemps(dir: string): Promise<void> {
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isFile && TEMP_NAME.test(entry.name)) {
-      await Deno.remove(join(dir, entry.name)).catch(() => {});
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile || !isTempFileName(entry.name, TEMP_PREFIX)) continue;
+      const path = join(dir, entry.name);
+      if (isPendingTempFile(path)) continue;
+      const info = await Deno.stat(path).catch(() => null);
+      if (info && Date.now() - (info.mtime?.getTime() ?? Date.now()) > STALE_TEMP_MS) {
+        await Deno.remove(path).catch(() => {});
+      }
     }
+  } catch {
+    // A folder that cannot be listed: the restore itself says why, if it matters.
   }
 }
 
@@ -292,9 +313,11 @@ async function targetFolder(target: string): Promise<void> {
   try {
     await Deno.mkdir(target, { recursive: true });
   } catch (error) {
-    throw new RestoreConflictError(
-      `Cannot create the target folder ${target}: ${(error as Error).message}`,
-    );
+    // The system's own error (permission, a file on the way, no space), with what was asked.
+    if (error instanceof Error) {
+      error.message = `Cannot create the target folder ${target}: ${error.message}`;
+    }
+    throw error;
   }
 }
 

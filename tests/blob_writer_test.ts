@@ -61,13 +61,19 @@ Deno.test("prune removes a folder repository's day-old temporary files of killed
       const old = `${dir}/repo/data/ab/.tmp-0123456789abcdef`;
       const fresh = `${dir}/repo/data/ab/.tmp-fedcba9876543210`;
       const foreign = `${dir}/repo/data/ab/.tmp-notours`;
-      for (const path of [old, fresh, foreign]) await Deno.writeFile(path, new Uint8Array(100));
+      // In a folder that is not Cofre's: left alone however old (FORMAT.md §4).
+      await Deno.mkdir(`${dir}/repo/mine`);
+      const elsewhere = `${dir}/repo/mine/.tmp-0123456789abcdef`;
+      for (const path of [old, fresh, foreign, elsewhere]) {
+        await Deno.writeFile(path, new Uint8Array(100));
+      }
       const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
-      for (const path of [old, foreign]) await Deno.utime(path, twoDaysAgo, twoDaysAgo);
+      for (const path of [old, foreign, elsewhere]) await Deno.utime(path, twoDaysAgo, twoDaysAgo);
       const result = await repository.prune();
       assertEquals(result.staleTemporaries, { files: 1, bytes: 100 });
       const left = [...Deno.readDirSync(`${dir}/repo/data/ab`)].map((e) => e.name).sort();
       assertEquals(left, [".tmp-fedcba9876543210", ".tmp-notours"]);
+      assertEquals((await Deno.stat(elsewhere)).size, 100);
     } finally {
       await repository.close();
     }

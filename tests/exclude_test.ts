@@ -1,7 +1,7 @@
 // `--exclude` patterns, restic's way (src/backup.ts excludeMatcher): names
 // anywhere, trailing names, whole paths; and a backup that honours them.
 
-import { assertEquals } from "./_assert.ts";
+import { assertEquals, assertThrows } from "./_assert.ts";
 import { excludeMatcher, globToRegExp, LocalStorage, Repository } from "../mod.ts";
 import { tempDirs } from "./_temp_dir.ts";
 
@@ -22,6 +22,11 @@ Deno.test("globToRegExp: *, **, ?, sets and literal characters", () => {
     ["a+b(1).txt", "a+b(1).txt", true],
     ["a.txt", "abtxt", false],
     ["[unclosed", "[unclosed", true],
+    ["[!]a]b", "]b", false],
+    ["[!]a]b", "cb", true],
+    ["x[/]c", "x/c", false],
+    ["a/**/b", "a/b", true],
+    ["a/**/b", "a/x/y/b", true],
   ];
   for (const [glob, text, expected] of cases) {
     assertEquals(globToRegExp(glob).test(text), expected, `${glob} on ${text}`);
@@ -47,6 +52,7 @@ Deno.test("excludeMatcher: names anywhere, trailing names, whole paths, a traili
     assertEquals(excludeMatcher([pattern])(path), expected, `${pattern} on ${path}`);
   }
   assertEquals(excludeMatcher([])("/any"), false);
+  assertThrows(() => excludeMatcher(["[z-a]"]), RangeError, 'Cannot use the pattern "[z-a]"');
 });
 
 Deno.test("a backup leaves out what --exclude patterns match, and keeps the rest", () =>

@@ -19,12 +19,20 @@ import {
   requireSameObject,
   type Storage,
 } from "./storage.ts";
-import { settleTempFile, writeParts, writeTempFile } from "../_temp_file.ts";
+import { isTempFileName, settleTempFile, writeParts, writeTempFile } from "../_temp_file.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
-/** A temporary file's name: `writeTempFile`'s prefix and 16 hex digits. */
-const TEMP_NAME = /^\.tmp-[0-9a-f]{16}$/;
+/** The folders objects live in (FORMAT.md §4), where temporary files may be left. */
+const OBJECT_FOLDERS = new Set([
+  "data",
+  "index",
+  "keys",
+  "locks",
+  "plans",
+  "settings",
+  "snapshots",
+]);
 /** Small parts (a pack's pages) are gathered into this much before each write. */
 const STAGING_BYTES = 1024 * 1024;
 
@@ -143,7 +151,9 @@ export class LocalStorage implements Storage {
   async removeStaleTemporaries(olderThanMs: number): Promise<{ files: number; bytes: number }> {
     const removed = { files: 0, bytes: 0 };
     const now = Date.now();
-    const sweep = async (dir: string): Promise<void> => {
+    // Only where this storage writes (FORMAT.md §4): the root, its folders and data/'s
+    // two-digit ones; a foreign folder is left alone.
+    const sweep = async (dir: string, depth: number): Promise<void> => {
       let entries: Deno.DirEntry[];
       try {
         entries = await Array.fromAsync(Deno.readDir(dir));
@@ -153,8 +163,12 @@ export class LocalStorage implements Storage {
       }
       for (const entry of entries) {
         const path = join(dir, entry.name);
-        if (entry.isDirectory) await sweep(path);
-        else if (entry.isFile && TEMP_NAME.test(entry.name)) {
+        if (entry.isDirectory) {
+          const ours = depth === 0
+            ? OBJECT_FOLDERS.has(entry.name)
+            : depth === 1 && dir === join(this.#root, "data") && /^[0-9a-f]{2}$/.test(entry.name);
+          if (ours) await sweep(path, depth + 1);
+        } else if (entry.isFile && isTempFileName(entry.name, TEMP_PREFIX)) {
           const info = await Deno.stat(path).catch(() => null);
           if (!info || now - (info.mtime?.getTime() ?? now) <= olderThanMs) continue;
           await Deno.remove(path).catch(() => {});
@@ -163,7 +177,7 @@ export class LocalStorage implements Storage {
         }
       }
     };
-    await sweep(this.#root);
+    await sweep(this.#root, 0);
     return removed;
   }
 

@@ -106,6 +106,12 @@ const OBJECT_NAME = /^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i;
  * True when `name` can be an object's name. A storage's `list` yields only
  * such names: anything else in the place (a sync tool's "x (conflicted
  * copy)", someone's notes) is foreign, and FORMAT.md §4 leaves it alone.
+ *
+ * @example
+ * ```ts
+ * import { isObjectName } from "./storage.ts";
+ * if (!isObjectName("index/0a1b") || isObjectName("index/0a1b (conflicted copy)")) throw new Error();
+ * ```
  */
 export function isObjectName(name: string): boolean {
   return OBJECT_NAME.test(name);
@@ -115,6 +121,14 @@ export function isObjectName(name: string): boolean {
  * True when `name` is `prefix` followed by `hexDigits` lowercase hex digits:
  * the shape of FORMAT.md §4's names (64 for content-addressed objects, 32 for
  * key slots). Other names under the prefix are foreign, left alone.
+ *
+ * @example
+ * ```ts
+ * import { isHexName } from "./storage.ts";
+ * if (!isHexName(`index/${"ab".repeat(32)}`, "index/") || isHexName("index/notes", "index/")) {
+ *   throw new Error();
+ * }
+ * ```
  */
 export function isHexName(name: string, prefix: string, hexDigits = 64): boolean {
   if (name.length !== prefix.length + hexDigits || !name.startsWith(prefix)) return false;
