@@ -9,7 +9,7 @@ import { ascii, concatBytes, fromHex, toHex } from "./_bytes.ts";
 import type { AesGcm } from "./aead.ts";
 import { AuthenticationError, FormatError } from "./errors.ts";
 import { type BlobType, decodeIndex, encodeIndex, type IndexEntry, NONCE_BYTES } from "./format.ts";
-import { packName, readPackHeader } from "./pack.ts";
+import { isPackObject, readPackHeader } from "./pack.ts";
 import { isHexName, putHashNamed, type Storage } from "./storage/storage.ts";
 
 const INDEX_AAD = ascii("cofre v1 index");
@@ -281,7 +281,7 @@ export async function indexUnindexedPacks(
   let recovered = 0;
   for await (const info of storage.list(PACKS_PREFIX)) {
     const id = info.name.slice(info.name.lastIndexOf("/") + 1);
-    if (indexed.has(id) || info.name !== packName(id)) continue;
+    if (indexed.has(id) || !isPackObject(info.name, id)) continue;
     try {
       for (const entry of await readPackHeader(storage, id, info.size, meta)) index.add(entry);
       recovered++;

@@ -34,6 +34,14 @@ export function packName(id: Uint8Array | string): string {
   return `data/${hex.slice(0, 2)}/${hex}`;
 }
 
+/**
+ * True when `name` is pack `id`'s object: 64 hex digits, in its folder
+ * (FORMAT.md §4). `data/no/notes` is someone else's, never a pack.
+ */
+export function isPackObject(name: string, id: string): boolean {
+  return /^[0-9a-f]{64}$/.test(id) && name === packName(id);
+}
+
 /** A finished pack, ready to store. */
 export interface FinishedPack {
   id: Uint8Array;

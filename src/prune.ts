@@ -17,7 +17,7 @@ import { BlobStore } from "./blob_store.ts";
 import { FormatError } from "./errors.ts";
 import { decodeTree, type IndexEntry, type PackRef } from "./format.ts";
 import { type LockInfo, RepositoryLock } from "./lock.ts";
-import { PACK_TARGET_BYTES, PackBuilder, packName, readPackHeader } from "./pack.ts";
+import { isPackObject, PACK_TARGET_BYTES, PackBuilder, packName, readPackHeader } from "./pack.ts";
 import {
   listSnapshots,
   type SnapshotKeys,
@@ -196,7 +196,7 @@ async function run(
   const packs = new Map<string, { size: number; modifiedMs: number }>();
   for await (const info of storage.list("data/")) {
     const id = info.name.slice(info.name.lastIndexOf("/") + 1);
-    if (info.name !== packName(id)) continue; // foreign (FORMAT.md §4): never deleted
+    if (!isPackObject(info.name, id)) continue; // foreign (FORMAT.md §4): never deleted
     packs.set(id, { size: info.size, modifiedMs: info.modifiedMs });
   }
   /** Each pack's blobs (once each), and each blob's packs. */

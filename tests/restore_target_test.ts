@@ -199,6 +199,7 @@ Deno.test("foreign files in a repository's folders are left alone, as FORMAT.md 
         "keys/README",
         "keys/notes.txt",
         "data/ab/notes",
+        "data/no/notes",
         "settings/notes",
       ];
       for (const name of foreign) {
