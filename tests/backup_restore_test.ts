@@ -6,6 +6,7 @@ import { cofre } from "./_cli.ts";
 import { LocalStorage, Repository } from "../mod.ts";
 import { pseudoRandomBytes } from "./_data.ts";
 import { tempDirs } from "./_temp_dir.ts";
+import { withNewRepository } from "./_repository.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
 // A typical photo: zstd saves nothing on it (tests/vectors/README.md).
@@ -80,17 +81,8 @@ async function snapshotOf(root: string): Promise<Entry[]> {
 const withDir = tempDirs("cofre-e2e-");
 
 /** A new repository (fast Argon2id) for the Repository API, always closed after `body`. */
-async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
-  const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
-  const { repository } = await Repository.init(new LocalStorage(path), {
-    password: PASSWORD,
-    argon2id: fast,
-  });
-  try {
-    await body(repository);
-  } finally {
-    await repository.close();
-  }
+function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
+  return withNewRepository(path, PASSWORD, body);
 }
 
 async function packCount(repo: string): Promise<number> {

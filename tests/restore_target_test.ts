@@ -15,21 +15,13 @@ import {
   RestoreConflictError,
 } from "../mod.ts";
 import { tempDirs } from "./_temp_dir.ts";
+import { withNewRepository } from "./_repository.ts";
 
 const withDir = tempDirs("cofre-restore-target-test-");
 const PASSWORD = "correct horse battery staple";
 
-async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
-  const fast = { memoryKib: 64, iterations: 1, parallelism: 1 };
-  const { repository } = await Repository.init(new LocalStorage(path), {
-    password: PASSWORD,
-    argon2id: fast,
-  });
-  try {
-    await body(repository);
-  } finally {
-    await repository.close();
-  }
+function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
+  return withNewRepository(path, PASSWORD, body);
 }
 
 /** A snapshot of `src`: `tree/a.txt`, `tree/sub/b.txt`, `tree/sub/deep/c.txt`. */

@@ -16,22 +16,14 @@ import {
 } from "../src/sqlite.ts";
 import { addMessages, buildChatDatabase } from "../bench/peers/make_corpus.ts";
 import { tempDirs } from "./_temp_dir.ts";
+import { withNewRepository } from "./_repository.ts";
 
 const PASSWORD = "vivid otter juggles lanterns";
-const FAST = { memoryKib: 64, iterations: 1, parallelism: 1 };
 
 const withDir = tempDirs("cofre-sqlite-test-");
 
-async function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
-  const { repository } = await Repository.init(new LocalStorage(path), {
-    password: PASSWORD,
-    argon2id: FAST,
-  });
-  try {
-    await body(repository);
-  } finally {
-    await repository.close();
-  }
+function withRepository(path: string, body: (repository: Repository) => Promise<void>) {
+  return withNewRepository(path, PASSWORD, body);
 }
 
 async function files(repository: Repository, ref = "latest"): Promise<Map<string, TreeNode>> {

@@ -154,14 +154,7 @@ export class LocalStorage implements Storage {
     // Only where this storage writes (FORMAT.md §4): the root, its folders and data/'s
     // two-digit ones; a foreign folder is left alone.
     const sweep = async (dir: string, depth: number): Promise<void> => {
-      let entries: Deno.DirEntry[];
-      try {
-        entries = await Array.fromAsync(Deno.readDir(dir));
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return;
-        throw error;
-      }
-      for (const entry of entries) {
+      for (const entry of await entriesOf(dir)) {
         const path = join(dir, entry.name);
         if (entry.isDirectory) {
           const ours = depth === 0
@@ -190,14 +183,7 @@ export class LocalStorage implements Storage {
 
   async *#walk(relative: string, prefix: string): AsyncIterable<ObjectInfo> {
     const dir = relative ? join(this.#root, ...relative.split("/")) : this.#root;
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(dir));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      throw error;
-    }
-    for (const entry of entries) {
+    for (const entry of await entriesOf(dir)) {
       if (entry.name.startsWith(".")) continue;
       const name = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory) {
@@ -211,6 +197,16 @@ export class LocalStorage implements Storage {
         yield { name, size: info.size, modifiedMs: info.mtime?.getTime() ?? 0 };
       }
     }
+  }
+}
+
+/** A folder's entries; none when it does not exist (yet). */
+async function entriesOf(dir: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
   }
 }
 
