@@ -301,7 +301,11 @@ async function run(
   // Step 3: decide. Each live blob counts in one pack: the lowest id among those that stay.
   const used = new Map<string, Set<string>>();
   for (const id of live) {
-    const pack = pickPack(blobPacks.get(id), (p) => packs.has(p) && !pendingPacks.has(p));
+    // An indexed pack first: an unindexed one counts only for what no index names (a lost
+    // index's), not for what a concurrent backup stored again and has yet to index.
+    const stays = (p: string) => packs.has(p) && !pendingPacks.has(p);
+    const pack = pickPack(blobPacks.get(id), (p) => stays(p) && !unindexed.has(p)) ??
+      pickPack(blobPacks.get(id), stays);
     if (pack === undefined) continue; // only in a pending plan's packs: rescued when it is due
     let ids = used.get(pack);
     if (!ids) used.set(pack, ids = new Set());
