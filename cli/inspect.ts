@@ -93,8 +93,27 @@ export function catCommand({ io, done }: CliContext) {
       "\n'cat blob' writes the chunk's raw bytes to standard output; the others print JSON.",
     )
     .action(async (kind, id, _options, command) => {
+      const kinds = ["config", "snapshot", "index", "pack", "tree", "blob"];
+      if (!kinds.includes(kind)) {
+        throw new UsageError(`Cannot cat ${kind}: expected ${kinds.join(", ")}`);
+      }
       if (kind !== "config" && !id) throw new UsageError(`Cannot cat ${kind}: give its id`);
       await withRepository(command, io, async (r) => {
+        // A tree or blob that neither the index nor any pack names is most likely a
+        // mistyped id, not damage (readBlob has looked in the packs' headers too).
+        const readBlob = async (type: "tree" | "data") => {
+          try {
+            return await r.readBlob(type, id!);
+          } catch (error) {
+            if (!(error instanceof FormatError) || !error.message.endsWith("no index entry")) {
+              throw error;
+            }
+            throw new UsageError(
+              `Cannot cat ${kind} ${id}: this repository has no such ${kind} (give its whole ` +
+                "id, as 'cofre cat snapshot' and 'cofre cat tree' show them)",
+            );
+          }
+        };
         const out = (value: unknown) => io.stdout(JSON.stringify(value, null, 2) + "\n");
         switch (kind) {
           case "config":
@@ -121,7 +140,7 @@ export function catCommand({ io, done }: CliContext) {
             return out((await r.packHeader(id!)).map(entryJson));
           case "tree": {
             // A tree-type blob is a directory's tree or a file's content list (FORMAT.md §11.1).
-            const bytes = await r.readBlob("tree", id!);
+            const bytes = await readBlob("tree");
             try {
               return out(decodeTree(bytes));
             } catch (error) {
@@ -136,7 +155,7 @@ export function catCommand({ io, done }: CliContext) {
             }
           }
           case "blob":
-            return io.stdoutBytes(await r.readBlob("data", id!));
+            return io.stdoutBytes(await readBlob("data"));
           default:
             throw new UsageError(
               `Cannot cat ${kind}: expected config, snapshot, index, pack, tree or blob`,

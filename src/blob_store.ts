@@ -92,7 +92,7 @@ export class BlobStore {
       (await this.#recovered() ? this.#index.get(id) : undefined);
     if (!location) {
       throw new FormatError(
-        `Cannot read ${type} blob ${id.slice(0, 16)}: no index entry (run 'cofre check')`,
+        `Cannot read ${type} blob ${id.slice(0, 16)}: no index entry`,
       );
     }
     if (location.type !== type) {
@@ -244,7 +244,7 @@ export class BlobStore {
       const location = this.#index.get(id);
       if (!location || location.type !== "data") {
         throw new FormatError(
-          `Cannot read data blob ${id.slice(0, 16)}: no index entry (run 'cofre check')`,
+          `Cannot read data blob ${id.slice(0, 16)}: no index entry`,
         );
       }
       blobs.push({ id, ...location, fileOffset });

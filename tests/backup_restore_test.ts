@@ -386,6 +386,14 @@ Deno.test("diff, stats and cat show what a repository holds", () =>
     assertEquals(blob.code, 0, blob.stderr);
     const bad = await cofre(["cat", "frob", "x"], { env });
     assertEquals(bad.code, 2);
+    assertTrue(bad.stderr.includes("expected config, snapshot"), bad.stderr);
+    // An id the repository does not hold is a usage error, not a sign of damage.
+    for (const id of ["0".repeat(64), chat.id.slice(0, 8)]) {
+      const missing = await cofre(["cat", "blob", id], { env });
+      assertEquals(missing.code, 2, missing.stderr);
+      assertTrue(missing.stderr.includes("has no such blob"), missing.stderr);
+      assertTrue(!missing.stderr.includes("damaged"), missing.stderr);
+    }
   }));
 
 Deno.test("restore with the worker pool and many files at once finishes and is exact", () =>
