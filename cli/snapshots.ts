@@ -1,7 +1,7 @@
 // `cofre snapshots` and `cofre ls`.
 
 import { Command } from "@commander-js/extra-typings";
-import { formatBytes, formatTime } from "./_progress.ts";
+import { count, formatBytes, formatTime } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK } from "./_ui.ts";
 
@@ -36,21 +36,26 @@ export function snapshotsCommand({ io, done }: CliContext) {
       );
       for (const s of list) {
         const tags = s.snapshot.tags.length ? `  [${s.snapshot.tags.join(", ")}]` : "";
+        // A backup that could not read everything (exit 3): say so where it is listed.
+        const failed = s.snapshot.failed.length;
+        const partial = failed
+          ? `  (partial: ${failed} path${failed === 1 ? "" : "s"} unread)`
+          : "";
         io.stdout(
           `${s.id.slice(0, 8).padEnd(10)}${formatTime(s.snapshot.timeMs).padEnd(21)}${
             s.snapshot.host.slice(0, 15).padEnd(16)
           }` +
             `${formatBytes(s.snapshot.stats.bytes).padStart(11)}  ${
               s.snapshot.paths.join(", ")
-            }${tags}\n`,
+            }${tags}${partial}\n`,
         );
       }
       // FORMAT.md §12.4: on a new device, the newest snapshot is the person's check against a replayed, older chain.
       const newest = list.at(-1)!;
       io.stdout(
-        `\nNewest: sequence ${newest.sequence}, ${
-          formatTime(newest.snapshot.timeMs)
-        }. ${list.length} snapshot(s).\n`,
+        `\nNewest: sequence ${newest.sequence}, ${formatTime(newest.snapshot.timeMs)}. ${
+          count(list.length, "snapshot")
+        }.\n`,
       );
       done(EXIT_OK);
     });

@@ -303,6 +303,9 @@ Deno.test("an unreadable source file gives exit 3 and a usable snapshot", () =>
     assertEquals(summary.failed.map((f: { path: string }) => f.path), [secret]);
     // The four other regular files are counted; the one that failed is not.
     assertEquals(summary.files, 4);
+    const listed = await cofre(["snapshots"], { env });
+    assertTrue(listed.stdout.includes("(partial: 1 path unread)"), listed.stdout);
+    assertTrue(listed.stdout.includes("1 snapshot."), listed.stdout);
     const restore = await cofre(["restore", "latest", "--target", `${dir}/out`], { env });
     assertEquals(restore.code, 0, restore.stderr);
     const restored = (await snapshotOf(`${dir}/out/app`)).map((e) => e.path);
