@@ -345,13 +345,16 @@ export async function listSnapshots(
 
 /** Finds a snapshot by id prefix (at least 4 hex digits) or "latest". */
 export function findSnapshot(snapshots: StoredSnapshot[], ref: string): StoredSnapshot {
-  if (ref === "latest") {
+  if (ref.toLowerCase() === "latest") {
     const latest = snapshots.at(-1);
     if (!latest) throw new RangeError("Cannot find the latest snapshot: the repository has none");
     return latest;
   }
   if (!/^[0-9a-f]{4,64}$/i.test(ref)) {
-    throw new RangeError(`Cannot find snapshot ${ref}: not an id (or "latest")`);
+    throw new RangeError(
+      `Cannot find snapshot ${ref}: give "latest" or at least 4 hex digits of an id ` +
+        "('cofre snapshots' lists them)",
+    );
   }
   const matches = snapshots.filter((s) => s.id.startsWith(ref.toLowerCase()));
   if (matches.length === 0) {

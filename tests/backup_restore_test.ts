@@ -390,6 +390,11 @@ Deno.test("diff, stats and cat show what a repository holds", () =>
     const bad = await cofre(["cat", "frob", "x"], { env });
     assertEquals(bad.code, 2);
     assertTrue(bad.stderr.includes("expected config, snapshot"), bad.stderr);
+    // A snapshot id too short to be one says what would do; LATEST is latest.
+    const short = await cofre(["ls", "4b"], { env });
+    assertEquals(short.code, 2, short.stderr);
+    assertTrue(short.stderr.includes("at least 4 hex digits"), short.stderr);
+    assertEquals((await cofre(["ls", "LATEST"], { env })).code, 0);
     // An id the repository does not hold is a usage error, not a sign of damage.
     for (const id of ["0".repeat(64), chat.id.slice(0, 8)]) {
       const missing = await cofre(["cat", "blob", id], { env });
