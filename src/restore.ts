@@ -72,7 +72,7 @@ export async function restore(
   // memory). Two jobs a core: one runs while the next is planned, or read
   // from remote storage. A file's syncs and renames run on after its slot.
   const fileSlots = new Limiter(2 * store.parallelism + 1);
-  /** What could not be restored: the rest is, and the first of these is thrown at the end. */
+  /** What could not be restored: the rest is, and one of these (`namedFailure`) is thrown at the end. */
   const failures: { path: string; error: unknown }[] = [];
   const jobSlots = new Limiter(2 * store.parallelism);
   const leaves: Promise<void>[] = [];
@@ -130,8 +130,9 @@ export async function restore(
   }
 
   /**
-   * Makes `path` a real folder to restore into; false when something else
-   * is in its place and is kept (no `overwrite`), counted as skipped. A
+   * Makes `path` a real folder to restore into: "existed" or "made"; "kept"
+   * when something else is in its place and stays (no `overwrite`), counted
+   * as skipped. A
    * symlink there is never followed: what it points to may lie outside the
    * target. With `overwrite`, a symlink or file in the folder's place is
    * removed (a symlink itself, not what it points to).
