@@ -1,7 +1,13 @@
 // `cofre diff`, `cofre stats`, `cofre cat`: looking inside a repository.
 
 import { Command } from "@commander-js/extra-typings";
-import { decodeContentList, decodeTree, FormatError, type IndexEntry } from "../mod.ts";
+import {
+  BlobNotFoundError,
+  decodeContentList,
+  decodeTree,
+  FormatError,
+  type IndexEntry,
+} from "../mod.ts";
 import { formatBytes } from "./_progress.ts";
 import { withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, UsageError } from "./_ui.ts";
@@ -105,9 +111,7 @@ export function catCommand({ io, done }: CliContext) {
           try {
             return await r.readBlob(type, id!);
           } catch (error) {
-            if (!(error instanceof FormatError) || !error.message.endsWith("no index entry")) {
-              throw error;
-            }
+            if (!(error instanceof BlobNotFoundError)) throw error;
             throw new UsageError(
               `Cannot cat ${kind} ${id}: this repository has no such ${kind} (give its whole ` +
                 "id, as 'cofre cat snapshot' and 'cofre cat tree' show them)",

@@ -12,7 +12,7 @@ import { fromHex, toHex } from "./_bytes.ts";
 import { Limiter } from "./_limiter.ts";
 import type { AesGcm } from "./aead.ts";
 import { type BlobIndex, writeIndex } from "./blob_index.ts";
-import { FormatError } from "./errors.ts";
+import { BlobNotFoundError, FormatError } from "./errors.ts";
 import {
   type BlobType,
   CHUNK_ID_BYTES,
@@ -90,11 +90,7 @@ export class BlobStore {
     }
     const location = this.#index.get(id) ??
       (await this.#recovered() ? this.#index.get(id) : undefined);
-    if (!location) {
-      throw new FormatError(
-        `Cannot read ${type} blob ${id.slice(0, 16)}: no index entry`,
-      );
-    }
+    if (!location) throw new BlobNotFoundError(type, id);
     if (location.type !== type) {
       throw new FormatError(`Cannot read blob ${id.slice(0, 16)}: it is a ${location.type} blob`);
     }
@@ -174,9 +170,15 @@ export class BlobStore {
     let failure: { reason: unknown } | undefined;
     try {
       for await (const ids of this.#restoreWindows(content)) {
-        // A blob no index names: its pack may still be there (a lost index file).
-        if (this.#recover && ids.some((id) => !this.#index.get(id))) await this.#recovered();
-        const { jobs, bytes } = this.#planRestore(ids, planned);
+        let plan: { jobs: RestoreRange[][]; bytes: number };
+        try {
+          plan = this.#planRestore(ids, planned);
+        } catch (error) {
+          // A blob no index names: its pack may still be there (a lost index file).
+          if (!(error instanceof BlobNotFoundError) || !(await this.#recovered())) throw error;
+          plan = this.#planRestore(ids, planned);
+        }
+        const { jobs, bytes } = plan;
         planned += bytes;
         // A large file: start every core now, not after the first 16 MiB (src/workers.ts).
         if (jobs.length > 1) this.#crypto.expect?.(jobs.length * RESTORE_JOB_BYTES);
@@ -242,10 +244,9 @@ export class BlobStore {
     const start = fileOffset;
     for (const id of content) {
       const location = this.#index.get(id);
-      if (!location || location.type !== "data") {
-        throw new FormatError(
-          `Cannot read data blob ${id.slice(0, 16)}: no index entry`,
-        );
+      if (!location) throw new BlobNotFoundError("data", id);
+      if (location.type !== "data") {
+        throw new FormatError(`Cannot read blob ${id.slice(0, 16)}: it is a ${location.type} blob`);
       }
       blobs.push({ id, ...location, fileOffset });
       fileOffset += location.plaintextLength;

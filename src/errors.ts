@@ -29,6 +29,17 @@ export class FormatError extends SyntaxError {
 }
 
 /**
+ * No index entry names the blob asked for (nor, where the repository looked,
+ * any pack header): a mistyped id, or a lost index file and pack.
+ */
+export class BlobNotFoundError extends FormatError {
+  constructor(type: string, id: string) {
+    super(`Cannot read ${type} blob ${id.slice(0, 16)}: no index entry`);
+    this.name = "BlobNotFoundError";
+  }
+}
+
+/**
  * An object or repository of a newer format version than this Cofre knows
  * (FORMAT.md §3). A kind of FormatError: code that only asks "is this
  * well-formed?" treats it as one.
