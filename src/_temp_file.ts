@@ -54,14 +54,43 @@ export async function writeParts(
 const pending = new Set<string>();
 
 /** True when `name` is one `writeTempFile` gives with `prefix`: the prefix and 16 hex digits. */
-export function isTempFileName(name: string, prefix: string): boolean {
+function isTempFileName(name: string, prefix: string): boolean {
   return name.length === prefix.length + 16 && name.startsWith(prefix) &&
     /^[0-9a-f]{16}$/.test(name.slice(prefix.length));
 }
 
-/** True while `path` is a temporary file of this process that its caller has not settled. */
-export function isPendingTempFile(path: string): boolean {
-  return pending.has(path);
+/**
+ * Removes from `dir` (not below it) the temporary files `writeTempFile`
+ * named with `prefix` that a killed process left: untouched for over
+ * `olderThanMs` (a writer still at work touches its file as it goes) and not
+ * this process's own. Best effort: a folder that cannot be listed, or a file
+ * that cannot be removed, is passed over. Returns what it removed.
+ */
+export async function removeStaleTempFiles(
+  dir: string,
+  prefix: string,
+  olderThanMs: number,
+): Promise<{ files: number; bytes: number }> {
+  const removed = { files: 0, bytes: 0 };
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile || !isTempFileName(entry.name, prefix)) continue;
+      const path = join(dir, entry.name);
+      if (pending.has(path)) continue;
+      const info = await Deno.stat(path).catch(() => null);
+      if (!info || Date.now() - (info.mtime?.getTime() ?? Date.now()) <= olderThanMs) continue;
+      try {
+        await Deno.remove(path);
+        removed.files++;
+        removed.bytes += info.size;
+      } catch {
+        // Removed meanwhile, or not ours to remove.
+      }
+    }
+  } catch {
+    // A folder that is missing or cannot be listed has nothing to remove.
+  }
+  return removed;
 }
 
 /** The caller is done with `path` (renamed, linked or removed it): a cancel leaves it be. */

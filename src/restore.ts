@@ -8,7 +8,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { isPendingTempFile, isTempFileName, settleTempFile, writeTempFile } from "./_temp_file.ts";
+import { removeStaleTempFiles, settleTempFile, writeTempFile } from "./_temp_file.ts";
 import { Limiter } from "./_limiter.ts";
 import { readTree } from "./backup.ts";
 import type { BlobStore } from "./blob_store.ts";
@@ -280,25 +280,12 @@ const TEMP_PREFIX = ".cofre-restore-";
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
- * Removes, best effort, what a restore that was killed (not cancelled: that
- * cleans up) left in `dir`: temporary files named as this one names its own,
- * untouched for `STALE_TEMP_MS`, and not this run's. Another restore into
- * the same target at the same time keeps its files.
+ * Removes what a restore that was killed (not cancelled: that cleans up)
+ * left in `dir`. Another restore into the same target at the same time
+ * keeps its files (src/_temp_file.ts `removeStaleTempFiles`).
  */
 async function removeStaleTemps(dir: string): Promise<void> {
-  try {
-    for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isFile || !isTempFileName(entry.name, TEMP_PREFIX)) continue;
-      const path = join(dir, entry.name);
-      if (isPendingTempFile(path)) continue;
-      const info = await Deno.stat(path).catch(() => null);
-      if (info && Date.now() - (info.mtime?.getTime() ?? Date.now()) > STALE_TEMP_MS) {
-        await Deno.remove(path).catch(() => {});
-      }
-    }
-  } catch {
-    // A folder that cannot be listed: the restore itself says why, if it matters.
-  }
+  await removeStaleTempFiles(dir, TEMP_PREFIX, STALE_TEMP_MS);
 }
 
 /** Creates the target folder if missing; one clear error when that cannot be done. */

@@ -19,7 +19,7 @@ import {
   requireSameObject,
   type Storage,
 } from "./storage.ts";
-import { isTempFileName, settleTempFile, writeParts, writeTempFile } from "../_temp_file.ts";
+import { removeStaleTempFiles, settleTempFile, writeParts, writeTempFile } from "../_temp_file.ts";
 
 /** Temporary files start with this; `list` never reports them. */
 const TEMP_PREFIX = ".tmp-";
@@ -149,28 +149,20 @@ export class LocalStorage implements Storage {
   }
 
   async removeStaleTemporaries(olderThanMs: number): Promise<{ files: number; bytes: number }> {
-    const removed = { files: 0, bytes: 0 };
-    const now = Date.now();
     // Only where this storage writes (FORMAT.md §4): the root, its folders and data/'s
     // two-digit ones; a foreign folder is left alone.
-    const sweep = async (dir: string, depth: number): Promise<void> => {
-      for (const entry of await entriesOf(dir)) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory) {
-          const ours = depth === 0
-            ? OBJECT_FOLDERS.has(entry.name)
-            : depth === 1 && dir === join(this.#root, "data") && /^[0-9a-f]{2}$/.test(entry.name);
-          if (ours) await sweep(path, depth + 1);
-        } else if (entry.isFile && isTempFileName(entry.name, TEMP_PREFIX)) {
-          const info = await Deno.stat(path).catch(() => null);
-          if (!info || now - (info.mtime?.getTime() ?? now) <= olderThanMs) continue;
-          await Deno.remove(path).catch(() => {});
-          removed.files++;
-          removed.bytes += info.size;
-        }
+    const folders = [this.#root, ...[...OBJECT_FOLDERS].map((f) => join(this.#root, f))];
+    for (const entry of await entriesOf(join(this.#root, "data"))) {
+      if (entry.isDirectory && /^[0-9a-f]{2}$/.test(entry.name)) {
+        folders.push(join(this.#root, "data", entry.name));
       }
-    };
-    await sweep(this.#root, 0);
+    }
+    const removed = { files: 0, bytes: 0 };
+    for (const folder of folders) {
+      const { files, bytes } = await removeStaleTempFiles(folder, TEMP_PREFIX, olderThanMs);
+      removed.files += files;
+      removed.bytes += bytes;
+    }
     return removed;
   }
 
