@@ -276,8 +276,8 @@ export async function indexUnindexedPacks(
   storage: Storage,
   index: BlobIndex,
   meta: AesGcm,
-  indexed: ReadonlySet<string> = index.packIds(),
 ): Promise<number> {
+  const indexed = index.packIds();
   let recovered = 0;
   for await (const info of storage.list(PACKS_PREFIX)) {
     const id = info.name.slice(info.name.lastIndexOf("/") + 1);
@@ -306,7 +306,6 @@ export async function loadIndex(
   const index = new BlobIndex();
   index.withdraw(options.withdrawn ?? []);
   const damaged: string[] = [];
-  const indexed = new Set<string>();
   for await (const info of storage.list(INDEX_PREFIX)) {
     if (!isHexName(info.name, INDEX_PREFIX)) continue; // foreign (FORMAT.md §4)
     let entries: IndexEntry[];
@@ -324,13 +323,12 @@ export async function loadIndex(
       if (pack === undefined) {
         pack = toHex(entry.pack);
         hex.set(entry.pack, pack);
-        indexed.add(pack);
       }
       index.add(entry, pack);
     }
   }
   if (damaged.length === 0) return index;
-  const recovered = await indexUnindexedPacks(storage, index, meta, indexed);
+  const recovered = await indexUnindexedPacks(storage, index, meta);
   options.onWarning?.(
     `${damaged.length} index file(s) are damaged (${damaged.join(", ")}); the blobs of ` +
       `${recovered} pack(s) were found from the packs' headers instead (run 'cofre check')`,

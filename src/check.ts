@@ -30,15 +30,14 @@ import {
   type IndexEntry,
   KEY_SLOT_BYTES,
   SEALED_BLOB_OVERHEAD_BYTES,
-  SLOT_ID_BYTES,
   type TreeNode,
 } from "./format.ts";
 import { MAX_BLOB_BYTES } from "./compress.ts";
-import { verifySignature } from "./keys.ts";
+import { isKeySlotName, KEYS_PREFIX, verifySignature } from "./keys.ts";
 import { readSettings } from "./settings.ts";
 import { discard } from "./_buffer_pool.ts";
 import { GarbageMeter } from "./_gc.ts";
-import { packName, readPackHeader } from "./pack.ts";
+import { isPackObject, packName, readPackHeader } from "./pack.ts";
 import {
   readSnapshot,
   type SnapshotKeys,
@@ -126,7 +125,6 @@ const NO_CRYPTO: BlobCrypto = {
   close: () => Promise.resolve(),
 };
 const CONFIG_NAME = "config";
-const KEYS_PREFIX = "keys/";
 const DATA_PREFIX = "data/";
 /** Packs are read in windows of about this size, so memory stays bounded whatever their size. */
 const READ_WINDOW_BYTES = 8 * 1024 * 1024;
@@ -320,7 +318,7 @@ class CheckRun {
   /** FORMAT.md §5.3: every slot decodes and is named by its slot id. */
   async #checkKeySlots(): Promise<void> {
     for await (const info of this.#storage.list(KEYS_PREFIX)) {
-      if (!isHexName(info.name, KEYS_PREFIX, 2 * SLOT_ID_BYTES)) continue; // foreign (FORMAT.md §4)
+      if (!isKeySlotName(info.name)) continue; // foreign (FORMAT.md §4)
       this.report.counts.keySlots++;
       try {
         if (info.size !== KEY_SLOT_BYTES) {
@@ -453,7 +451,7 @@ class CheckRun {
     }
     for (const [name] of this.#packs) {
       const id = name.slice(name.lastIndexOf("/") + 1);
-      if (name !== packName(id) || !/^[0-9a-f]{64}$/.test(id)) {
+      if (!isPackObject(name, id)) {
         this.report.warnings.push({ object: name, message: "not a pack name (foreign object)" });
       } else if (!index.byPack.has(id)) {
         this.report.warnings.push({

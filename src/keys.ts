@@ -19,6 +19,15 @@ import {
 } from "./format.ts";
 import { DEFAULT_ARGON2ID, deriveArgon2id, hkdf } from "./kdf.ts";
 import { normalizePassword } from "./password.ts";
+import { isHexName } from "./storage/storage.ts";
+
+/** Where key slots live (FORMAT.md §4): `keys/<hex(slot id)>`. */
+export const KEYS_PREFIX = "keys/";
+
+/** True when `name` has a key slot's shape (FORMAT.md §4); anything else under keys/ is foreign. */
+export function isKeySlotName(name: string): boolean {
+  return isHexName(name, KEYS_PREFIX, 2 * SLOT_ID_BYTES);
+}
 
 /** 32 random bytes: the repository's master key (FORMAT.md §5.1). */
 export function generateMasterKey(): Uint8Array {

@@ -20,7 +20,7 @@ import {
 } from "./blob_index.ts";
 import { BlobStore } from "./blob_store.ts";
 import { type Change, diffTrees } from "./diff.ts";
-import { packName, readPackHeader } from "./pack.ts";
+import { isPackObject, packName, readPackHeader } from "./pack.ts";
 import { loadCompressor } from "./compress.ts";
 import { collectGarbage, loadGarbageCollector } from "./_gc.ts";
 import { restore, type RestoreOptions, type RestoreProgress } from "./restore.ts";
@@ -70,7 +70,6 @@ import {
   type IndexEntry,
   type KeySlot,
   REPOSITORY_ID_BYTES,
-  SLOT_ID_BYTES,
   type TreeNode,
 } from "./format.ts";
 import {
@@ -79,6 +78,8 @@ import {
   formatRecoveryKey,
   generateMasterKey,
   generateRecoveryKey,
+  isKeySlotName,
+  KEYS_PREFIX,
   openKeySlot,
   parseRecoveryKey,
   sign,
@@ -94,7 +95,6 @@ import { readSettings, type Settings, type StoredSettings, writeSettings } from 
 import { isHexName, type Storage } from "./storage/storage.ts";
 
 const CONFIG_NAME = "config";
-const KEYS_PREFIX = "keys/";
 /** FORMAT.md §6: the default zstd level. */
 export const DEFAULT_ZSTD_LEVEL = 3;
 
@@ -229,7 +229,7 @@ export class Repository {
     }
     // Slots left by an init that was interrupted before it wrote the config (nothing else is there).
     for await (const stale of storage.list(KEYS_PREFIX)) {
-      if (isHexName(stale.name, KEYS_PREFIX, 2 * SLOT_ID_BYTES)) await storage.delete(stale.name);
+      if (isKeySlotName(stale.name)) await storage.delete(stale.name);
     }
 
     const master = generateMasterKey();
@@ -891,11 +891,11 @@ interface Session {
 
 /** True when `storage` holds a pack, index file or snapshot (FORMAT.md §4's names). */
 async function holdsRepositoryData(storage: Storage): Promise<boolean> {
-  for (const prefix of [SNAPSHOTS_PREFIX, INDEX_PREFIX, "data/"]) {
-    for await (const info of storage.list(prefix)) {
-      const id = info.name.slice(info.name.lastIndexOf("/") + 1);
-      if (isHexName(info.name, info.name.slice(0, info.name.length - id.length))) return true;
-    }
+  for (const prefix of [SNAPSHOTS_PREFIX, INDEX_PREFIX]) {
+    for await (const info of storage.list(prefix)) if (isHexName(info.name, prefix)) return true;
+  }
+  for await (const info of storage.list("data/")) {
+    if (isPackObject(info.name, info.name.slice(info.name.lastIndexOf("/") + 1))) return true;
   }
   return false;
 }
@@ -908,7 +908,7 @@ function slotName(slot: KeySlot): string {
 async function readKeySlots(storage: Storage): Promise<KeySlot[]> {
   const slots: KeySlot[] = [];
   for await (const info of storage.list(KEYS_PREFIX)) {
-    if (!isHexName(info.name, KEYS_PREFIX, 2 * SLOT_ID_BYTES)) continue; // foreign (FORMAT.md §4)
+    if (!isKeySlotName(info.name)) continue; // foreign (FORMAT.md §4)
     try {
       const slot = decodeKeySlot(await storage.get(info.name));
       if (info.name === slotName(slot)) slots.push(slot);
