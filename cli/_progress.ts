@@ -52,6 +52,27 @@ export function formatTime(ms: number, options: { seconds?: boolean } = {}): str
   return options.seconds === false ? text : `${text}:${two(d.getSeconds())}`;
 }
 
+/**
+ * How far along a run is, for a progress line: `" of 1.2 GiB (40%)"` and
+ * `", ETA 0:12"`; empty strings while the total is unknown. `done` counts
+ * what is behind (skipped work too); the ETA goes by `moved`, the bytes
+ * actually processed in `ms`.
+ */
+export function progressShare(
+  total: number | null | undefined,
+  done: number,
+  moved: number,
+  ms: number,
+): { of: string; eta: string } {
+  if (!total) return { of: "", eta: "" };
+  const share = Math.min(1, done / total);
+  const left = total - Math.min(done, total);
+  return {
+    of: ` of ${formatBytes(total)} (${Math.floor(share * 100)}%)`,
+    eta: share > 0.01 && moved > 0 ? `, ETA ${formatDuration((ms / moved) * left)}` : "",
+  };
+}
+
 /** "1 file", "2 files": a count and its noun, plural but for one. */
 export function count(n: number, noun: string, plural = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : plural}`;

@@ -3,7 +3,14 @@
 import { Command } from "@commander-js/extra-typings";
 import { type BackupProgress, excludeMatcher } from "../mod.ts";
 import { advanceAfter, guardPin } from "./_pin.ts";
-import { count, formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import {
+  count,
+  formatBytes,
+  formatDuration,
+  formatRate,
+  ProgressLine,
+  progressShare,
+} from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { describeDue } from "./schedule.ts";
 import { type CliContext, EXIT_OK, EXIT_PARTIAL_BACKUP, nonNegativeInteger } from "./_ui.ts";
@@ -70,9 +77,7 @@ export function backupCommand({ io, done, testOnly }: CliContext) {
           onProgress: (p: Readonly<BackupProgress>) =>
             progress.update(() => {
               const ms = performance.now() - started;
-              const share = total ? Math.min(1, p.bytes / total) : null;
-              const eta = share && share > 0.01 ? `, ETA ${formatDuration(ms / share - ms)}` : "";
-              const of = total ? ` of ${formatBytes(total)} (${Math.floor(share! * 100)}%)` : "";
+              const { of, eta } = progressShare(total, p.bytes, p.bytes, ms);
               return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ` +
                 `${formatRate(p.bytes, ms)}${eta}, new ${formatBytes(p.newBytes)}, ` +
                 `up ${formatRate(p.storedBytes, ms)}  ${p.path}`;

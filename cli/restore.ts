@@ -2,7 +2,14 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { guardPin } from "./_pin.ts";
-import { count, formatBytes, formatDuration, formatRate, ProgressLine } from "./_progress.ts";
+import {
+  count,
+  formatBytes,
+  formatDuration,
+  formatRate,
+  ProgressLine,
+  progressShare,
+} from "./_progress.ts";
 import { connectionsOption, type RepositoryOptions, withRepository } from "./_secrets.ts";
 import { type CliContext, EXIT_OK, nonNegativeInteger, UsageError } from "./_ui.ts";
 
@@ -53,15 +60,12 @@ export function restoreCommand({ io, done }: CliContext) {
             progress.update(() => {
               const ms = performance.now() - started;
               // Skipped files count as done for the share, not for the speed.
-              const share = p.totalBytes
-                ? Math.min(1, (p.bytes + p.skippedBytes) / p.totalBytes)
-                : null;
-              const of = share === null
-                ? ""
-                : ` of ${formatBytes(p.totalBytes!)} (${Math.floor(share * 100)}%)`;
-              const eta = share && share > 0.01 && p.bytes > 0
-                ? `, ETA ${formatDuration((ms / p.bytes) * (p.totalBytes! * (1 - share)))}`
-                : "";
+              const { of, eta } = progressShare(
+                p.totalBytes,
+                p.bytes + p.skippedBytes,
+                p.bytes,
+                ms,
+              );
               return `[${formatDuration(ms)}] ${p.files} files, ${formatBytes(p.bytes)}${of}, ${
                 formatRate(p.bytes, ms)
               }${eta}  ${p.path}`;

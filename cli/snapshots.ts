@@ -38,9 +38,7 @@ export function snapshotsCommand({ io, done }: CliContext) {
         const tags = s.snapshot.tags.length ? `  [${s.snapshot.tags.join(", ")}]` : "";
         // A backup that could not read everything (exit 3): say so where it is listed.
         const failed = s.snapshot.failed.length;
-        const partial = failed
-          ? `  (partial: ${failed} path${failed === 1 ? "" : "s"} unread)`
-          : "";
+        const partial = failed ? `  (partial: ${count(failed, "path")} unread)` : "";
         io.stdout(
           `${s.id.slice(0, 8).padEnd(10)}${formatTime(s.snapshot.timeMs).padEnd(21)}${
             s.snapshot.host.slice(0, 15).padEnd(16)

@@ -727,8 +727,8 @@ export function excludeMatcher(patterns: readonly string[]): (path: string) => b
       const re = globToRegExp(pattern);
       return (path: string) => re.test(basename(path));
     }
-    // Any run of whole trailing names: `**/` before the pattern, as a suffix.
-    const re = globToRegExp(pattern.startsWith("**/") ? pattern : `**/${pattern}`);
+    // Any run of whole trailing names: `**/` before the pattern (any folders, or none).
+    const re = globToRegExp(`**/${pattern}`);
     return (path: string) => re.test(path);
   });
   return (path) => tests.some((test) => test(path));

@@ -164,8 +164,7 @@ export async function restore(
   async function restoreLeaf(node: TreeNode, path: string, written: () => void): Promise<void> {
     progress.path = path;
     const existing = await Deno.lstat(path).catch(() => null);
-    const exists = existing !== null;
-    if (exists && !options.overwrite) {
+    if (existing && !options.overwrite) {
       progress.skipped++;
       if (node.type === "file") progress.skippedBytes += node.size;
       report();
@@ -179,7 +178,7 @@ export async function restore(
       );
     }
     if (node.type === "symlink") {
-      if (exists) await Deno.remove(path);
+      if (existing) await Deno.remove(path);
       // A symlink's own time is not restored: Deno.utime would follow the link.
       await Deno.symlink(node.target, path);
       return;
