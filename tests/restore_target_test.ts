@@ -24,6 +24,16 @@ function withRepository(path: string, body: (repository: Repository) => Promise<
   return withNewRepository(path, PASSWORD, body);
 }
 
+/** The CLI in a process of its own (signals, pipes), on `repo`, its output piped. */
+function spawnCli(repo: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli/main.ts", import.meta.url).pathname, ...args],
+    env: { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: repo },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** A snapshot of `src`: `tree/a.txt`, `tree/sub/b.txt`, `tree/sub/deep/c.txt`. */
 async function backUpTree(dir: string, repository: Repository): Promise<void> {
   await Deno.mkdir(`${dir}/src/tree/sub/deep`, { recursive: true });
@@ -225,13 +235,7 @@ Deno.test("Ctrl-C during a restore exits 130 and leaves no temporary file", () =
       for (let i = 0; i < 5; i++) await Deno.writeTextFile(`${dir}/src/a-${i}.txt`, `small ${i}`);
       await repository.backup({ paths: [`${dir}/src`] });
     });
-    const cli = new URL("../cli/main.ts", import.meta.url).pathname;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, "restore", "latest", "--target", `${dir}/out`],
-      env: { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnCli(`${dir}/repo`, ["restore", "latest", "--target", `${dir}/out`]);
     const temps = async () =>
       (await listing(`${dir}/out`).catch(() => [])).filter((n) => n.includes(".cofre-restore-"));
     const renamed = async () =>
@@ -408,23 +412,12 @@ Deno.test("a reader that goes away early ends the run quietly with 141, not 0 an
     await withRepository(`${dir}/repo`, async (repository) => {
       await repository.backup({ paths: [`${dir}/src/many`], workers: 0 });
     });
-    const cli = new URL("../cli/main.ts", import.meta.url).pathname;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", cli, "ls", "latest"],
-      env: { COFRE_PASSWORD: PASSWORD, COFRE_REPOSITORY: `${dir}/repo` },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnCli(`${dir}/repo`, ["ls", "latest"]);
     // Like `| head -1`: read a little, then close.
     const reader = child.stdout.getReader();
     await reader.read();
     await reader.cancel();
-    const stderr = new TextDecoder().decode(
-      (await Array.fromAsync(child.stderr)).reduce(
-        (a, b) => new Uint8Array([...a, ...b]),
-        new Uint8Array(),
-      ),
-    );
+    const stderr = await new Response(child.stderr).text();
     const { code } = await child.status;
     assertEquals(code, 141, stderr);
     assertEquals(stderr, "");
